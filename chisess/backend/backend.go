@@ -1,0 +1,57 @@
+// Package backend defines the storage contract behind chisess sessions and
+// ships the two embedded backends: [Memory], a sharded in-process store, and
+// [Sealer], which keeps the whole session inside an encrypted cookie and is
+// what chisess uses when Config.Backend is nil.
+//
+// A server-side backend is a small key-value store with expiry. Keys are
+// opaque strings made by chisess from a hash of the session token, never the
+// token itself, so a backend needs no token checks of its own and a leaked
+// store holds no usable cookie. Values are opaque bytes. Most applications
+// pick a backend and never call its methods; implement [Backend] only to put
+// sessions in a store chisess does not ship, and run
+// sessiontest.RunConformance against it.
+//
+// Drivers for Redis, PostgreSQL and bbolt live in their own packages
+// (redisbackend, pgbackend, boltbackend), so importing this package pulls in
+// none of them.
+package backend
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by [Backend.Read] when no live record exists under
+// the key: it was never written, it was deleted, or its TTL has passed.
+// chisess treats it as "start a fresh session", never as a failure.
+var ErrNotFound = errors.New("chisess: session not found")
+
+// Backend is the contract every server-side session store meets: read, write
+// and delete opaque bytes under a key, with a time to live.
+//
+// Implementations must be safe for concurrent use. Every method must honour
+// its context: when ctx is done before the operation completes, return an
+// error that wraps ctx.Err() promptly.
+//
+// Extra powers are separate optional interfaces, found by type assertion;
+// a backend without them still works.
+type Backend interface {
+	// Read returns the bytes last written under key. It returns an error
+	// wrapping ErrNotFound when the key was never written, was deleted, or
+	// its TTL has passed, even if the record has not been swept yet. Read
+	// must never create a record. The caller may keep and modify the returned
+	// slice, so return a copy of anything the backend holds on to.
+	Read(ctx context.Context, key string) ([]byte, error)
+
+	// Write stores data under key, replacing any previous record, and makes
+	// it expire after ttl. A ttl of zero or less means the record is already
+	// expired: the backend may delete it or skip the write, but a later Read
+	// must report ErrNotFound. The backend must not keep a reference to data
+	// after Write returns.
+	Write(ctx context.Context, key string, data []byte, ttl time.Duration) error
+
+	// Delete removes the record under key. Deleting a key that does not
+	// exist, or has expired, is not an error.
+	Delete(ctx context.Context, key string) error
+}

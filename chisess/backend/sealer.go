@@ -1,0 +1,178 @@
+package backend
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors returned by [Sealer.Open]. chisess treats each one as "no session"
+// and starts a fresh one; they are exported so that logs and tests can tell
+// them apart.
+var (
+	// ErrCookieMalformed is returned when a cookie value is not a sealed
+	// chisess cookie at all: wrong length, wrong alphabet, unknown version.
+	ErrCookieMalformed = errors.New("chisess: sealed cookie is malformed")
+	// ErrCookieTampered is returned when a cookie fails authentication under
+	// every configured secret: it was modified, sealed for another cookie
+	// name, or sealed with a secret that has since been removed.
+	ErrCookieTampered = errors.New("chisess: sealed cookie failed authentication")
+	// ErrCookieExpired is returned when an authentic cookie is outside its
+	// validity window: past its sealed expiry, or issued further in the
+	// future than the allowed clock skew.
+	ErrCookieExpired = errors.New("chisess: sealed cookie has expired")
+	// ErrCookieTooLarge is returned by [Sealer.Seal] when the cookie would
+	// pass the browser limit of [MaxCookieSize] bytes. Browsers drop such
+	// cookies silently, so chisess fails the commit instead.
+	ErrCookieTooLarge = errors.New("chisess: sealed cookie too large")
+)
+
+// MaxCookieSize is the largest cookie, name and value together, that every
+// major browser stores (RFC 6265 section 6.1 asks for at least 4096 bytes).
+const MaxCookieSize = 4096
+
+// MinSecretLen is the shortest secret [NewSealer] accepts: 32 bytes.
+const MinSecretLen = 32
+
+// ClockSkew is how far in the future a cookie's issue time may lie before
+// [Sealer.Open] rejects it, to allow for clocks that differ between servers.
+const ClockSkew = time.Minute
+
+const (
+	sealVersion = 1
+	// version byte + AES-GCM nonce + tag.
+	sealOverhead = 1 + 12 + 16
+	// base64url length of the smallest possible sealed value (an empty
+	// payload still carries two time fields of at least one byte each).
+	minSealedLen = (sealOverhead + 3 + 2) / 3 * 4
+	maxSealedLen = MaxCookieSize
+)
+
+var sealEncoding = base64.RawURLEncoding
+
+// Sealer encrypts and authenticates session data for storage in a cookie,
+// with AES-256-GCM and a fresh random nonce for every seal. It is the cookie
+// backend: chisess uses one built from Config.Secret and
+// Config.PreviousSecrets whenever Config.Backend is nil, so most
+// applications never create one themselves.
+//
+// Keys are derived from the secrets with HKDF-SHA256. The first secret seals;
+// every secret opens, so a secret can be rotated by putting the new one first
+// and keeping the old one until the cookies it sealed have expired. The cookie
+// name is bound into the authenticated data, so a value sealed for one cookie
+// is rejected under another. The issue and expiry times are sealed with the
+// data and checked by Open, so a stolen cookie cannot be replayed past its
+// expiry by editing its attributes.
+//
+// A Sealer is safe for concurrent use.
+type Sealer struct {
+	aeads []cipher.AEAD
+}
+
+// NewSealer returns a [Sealer] for the given secrets, newest first. Each
+// secret must be at least [MinSecretLen] bytes; use a random value such as
+// the output of `openssl rand -base64 32`.
+func NewSealer(secrets ...string) (*Sealer, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("chisess: sealer needs at least one secret")
+	}
+	s := &Sealer{aeads: make([]cipher.AEAD, 0, len(secrets))}
+	for i, secret := range secrets {
+		if len(secret) < MinSecretLen {
+			return nil, fmt.Errorf("chisess: secret %d is %d bytes, want at least %d", i, len(secret), MinSecretLen)
+		}
+		key, err := hkdf.Key(sha256.New, []byte(secret), nil, "chisess sealed cookie v1 aes-256-gcm", 32)
+		if err != nil {
+			return nil, fmt.Errorf("chisess: derive key from secret %d: %w", i, err)
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, fmt.Errorf("chisess: secret %d: %w", i, err)
+		}
+		aead, err := cipher.NewGCMWithRandomNonce(block)
+		if err != nil {
+			return nil, fmt.Errorf("chisess: secret %d: %w", i, err)
+		}
+		s.aeads = append(s.aeads, aead)
+	}
+	return s, nil
+}
+
+// Seal returns the cookie value that carries payload for the cookie called
+// name, valid from issued until expires. It fails with an error wrapping
+// [ErrCookieTooLarge] when name and value together would pass
+// [MaxCookieSize].
+func (s *Sealer) Seal(name string, payload []byte, issued, expires time.Time) (string, error) {
+	var hdr [2 * binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(max(issued.Unix(), 0)))
+	n += binary.PutUvarint(hdr[n:], uint64(max(expires.Unix(), 0)))
+
+	plainLen := n + len(payload)
+	sealedLen := 1 + s.aeads[0].NonceSize() + plainLen + s.aeads[0].Overhead()
+	size := len(name) + 1 + sealEncoding.EncodedLen(sealedLen)
+	if size > MaxCookieSize {
+		return "", fmt.Errorf("%w: %d bytes for cookie %q, the limit is %d", ErrCookieTooLarge, size, name, MaxCookieSize)
+	}
+
+	plain := make([]byte, 0, plainLen)
+	plain = append(plain, hdr[:n]...)
+	plain = append(plain, payload...)
+	out := make([]byte, 1, sealedLen)
+	out[0] = sealVersion
+	out = s.aeads[0].Seal(out, nil, plain, additionalData(name))
+	return sealEncoding.EncodeToString(out), nil
+}
+
+// Open checks and decrypts a cookie value made by [Sealer.Seal] for the
+// cookie called name, at time now. It returns the payload and the index of
+// the secret that opened it (0 is the current secret; more means the cookie
+// should be re-sealed). Errors wrap [ErrCookieMalformed], [ErrCookieTampered]
+// or [ErrCookieExpired]. Oversized values are rejected by length before any
+// decoding.
+func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret int, err error) {
+	if len(value) < minSealedLen || len(value) > maxSealedLen {
+		return nil, 0, fmt.Errorf("%w: length %d", ErrCookieMalformed, len(value))
+	}
+	raw, err := sealEncoding.DecodeString(value)
+	if err != nil {
+		return nil, 0, ErrCookieMalformed
+	}
+	if raw[0] != sealVersion {
+		return nil, 0, fmt.Errorf("%w: version %d", ErrCookieMalformed, raw[0])
+	}
+	ad := additionalData(name)
+	for i, aead := range s.aeads {
+		// A failed Open clears its output, so decrypt into a fresh buffer
+		// rather than in place: the next secret needs the ciphertext intact.
+		plain, err := aead.Open(nil, nil, raw[1:], ad)
+		if err != nil {
+			continue
+		}
+		issued, n := binary.Uvarint(plain)
+		if n <= 0 {
+			return nil, 0, ErrCookieMalformed
+		}
+		expires, m := binary.Uvarint(plain[n:])
+		if m <= 0 {
+			return nil, 0, ErrCookieMalformed
+		}
+		unix := now.Unix()
+		if int64(expires) <= unix || int64(issued) > unix+int64(ClockSkew/time.Second) {
+			return nil, 0, ErrCookieExpired
+		}
+		return plain[n+m:], i, nil
+	}
+	return nil, 0, ErrCookieTampered
+}
+
+func additionalData(name string) []byte {
+	ad := make([]byte, 0, 16+len(name))
+	ad = append(ad, "chisess/v1 "...)
+	return append(ad, name...)
+}

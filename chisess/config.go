@@ -1,0 +1,241 @@
+package chisess
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chisess/kit/chisess/backend"
+)
+
+// Config configures a [Manager]. The zero value of every field is the safe
+// default, so a Config with only Secret set is a complete, secure setup:
+// sessions sealed in a cookie called "session" that is Secure, HttpOnly,
+// SameSite=Lax and Path=/, lasting until the browser closes and at most
+// [DefaultSessionCap] on the server.
+type Config struct {
+	// Secret is the key material for the cookie backend, which seals the
+	// session into the cookie with AES-256-GCM. It must be at least 32 bytes
+	// of random data (for example `openssl rand -base64 32`). It is required
+	// when Backend is nil. Keep it out of source code.
+	Secret string
+
+	// PreviousSecrets are older secrets that still open cookies but never
+	// seal new ones. To rotate, make the new secret Secret, move the old one
+	// here, and remove it once cookies it sealed have expired. Default: none.
+	PreviousSecrets []string
+
+	// Backend stores sessions on the server. Default (nil): the cookie
+	// backend, which keeps the sealed session in the cookie itself and needs
+	// no server. Use backend.NewMemory for one process, or redisbackend,
+	// pgbackend or boltbackend when sessions must be shared or survive
+	// restarts.
+	Backend backend.Backend
+
+	// CookieName is the name of the session cookie. Default: "session". A
+	// name starting with "__Host-" makes the browser enforce Secure, Path=/
+	// and no Domain, and New checks those rules.
+	CookieName string
+
+	// Domain is the cookie's Domain attribute. Default: empty, a host-only
+	// cookie, which is the safest choice. Set it only to share the session
+	// with subdomains.
+	Domain string
+
+	// Path is the cookie's Path attribute. Default: "/".
+	Path string
+
+	// SameSite is the cookie's SameSite attribute. Default (zero):
+	// http.SameSiteLaxMode. http.SameSiteNoneMode requires a Secure cookie.
+	SameSite http.SameSite
+
+	// Insecure drops the Secure attribute so the cookie is also sent over
+	// plain HTTP. Default: false (Secure). Set it only for local development
+	// over http://; browsers treat http://localhost as secure anyway.
+	Insecure bool
+
+	// Lifetime is how long a session lives after it is created, enforced on
+	// the server; the cookie gets the matching Max-Age. Default (zero): the
+	// cookie is a browser-session cookie with no Max-Age, dropped when the
+	// browser closes, and the server ends the session after
+	// [DefaultSessionCap] at the latest.
+	Lifetime time.Duration
+
+	// IdleTimeout ends a session that has not been used for this long, even
+	// if its Lifetime has not passed. Default: zero, no idle timeout. The
+	// last-use time is refreshed at most every IdleTimeout/10 (and at least
+	// every minute), so a read-only request rarely writes.
+	IdleTimeout time.Duration
+
+	// Rolling makes the Lifetime count from the last use instead of from
+	// creation: an active session never expires, an unused one expires
+	// Lifetime after its last use. Default: false.
+	Rolling bool
+
+	// Codec encodes values that are not one of the built-in kinds (string,
+	// bool, int, int64, float64, []byte, time.Time). Default: JSONCodec.
+	Codec Codec
+
+	// Timeout bounds each backend call made to load or commit a session.
+	// The commit also runs detached from the request's context, so a client
+	// that hangs up cannot stop a logout half-way. Default: 5 seconds.
+	Timeout time.Duration
+
+	// KeepChangesOnServerError saves session changes even when the response
+	// status is 5xx. Default: false, so a handler that fails half-way (or
+	// panics into a recovering middleware) does not leave a half-changed
+	// session behind, as Django does.
+	KeepChangesOnServerError bool
+
+	// ErrorHandler writes the response when loading or saving a session
+	// fails. It runs before the response's headers are sent, so it can still
+	// choose the status. The one exception is an error wrapping
+	// ErrCommitted, reported after the response started. Default: log the
+	// error with Logger and answer 500 Internal Server Error. Never send
+	// err.Error() to the client.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives chisess's own log records (errors, and warnings for
+	// corrupt stored sessions). Tokens and secrets are never logged.
+	// Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultSessionCap is the server-side limit on the life of a session whose
+// Config.Lifetime is zero (a browser-session cookie): browsers that restore
+// tabs keep such cookies for weeks, so the server ends them.
+const DefaultSessionCap = 24 * time.Hour
+
+// DefaultTimeout is the Timeout used when Config.Timeout is zero.
+const DefaultTimeout = 5 * time.Second
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: Config.%s %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+// withDefaults validates cfg and fills in the defaults.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.CookieName == "" {
+		cfg.CookieName = "session"
+	}
+	if !validCookieName(cfg.CookieName) {
+		return cfg, invalid("CookieName", "%q: must be a non-empty token of letters, digits and !#$%%&'*+-.^_`|~", cfg.CookieName)
+	}
+	if cfg.Path == "" {
+		cfg.Path = "/"
+	}
+	if !strings.HasPrefix(cfg.Path, "/") || !validAttr(cfg.Path) {
+		return cfg, invalid("Path", "%q: must start with / and contain no spaces, ';', '=' or control characters", cfg.Path)
+	}
+	if cfg.Domain != "" && !validDomain(cfg.Domain) {
+		return cfg, invalid("Domain", "%q: must be a host name of letters, digits, '-' and '.'", cfg.Domain)
+	}
+	switch cfg.SameSite {
+	case 0:
+		cfg.SameSite = http.SameSiteLaxMode
+	case http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		if cfg.Insecure {
+			return cfg, invalid("SameSite", "is None, which browsers accept only on Secure cookies; drop Insecure or choose Lax")
+		}
+	default:
+		return cfg, invalid("SameSite", "%d: use http.SameSiteLaxMode, http.SameSiteStrictMode or http.SameSiteNoneMode", cfg.SameSite)
+	}
+	if strings.HasPrefix(cfg.CookieName, "__Secure-") && cfg.Insecure {
+		return cfg, invalid("CookieName", "%q: the __Secure- prefix needs a Secure cookie; drop Insecure", cfg.CookieName)
+	}
+	if strings.HasPrefix(cfg.CookieName, "__Host-") {
+		switch {
+		case cfg.Insecure:
+			return cfg, invalid("CookieName", "%q: the __Host- prefix needs a Secure cookie; drop Insecure", cfg.CookieName)
+		case cfg.Domain != "":
+			return cfg, invalid("Domain", "must be empty for a __Host- cookie, got %q", cfg.Domain)
+		case cfg.Path != "/":
+			return cfg, invalid("Path", "must be / for a __Host- cookie, got %q", cfg.Path)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}} {
+		if d.v < 0 {
+			return cfg, invalid(d.name, "is negative (%v)", d.v)
+		}
+	}
+	if cfg.IdleTimeout > cfg.lifetime() {
+		return cfg, invalid("IdleTimeout", "(%v) is longer than the session lifetime (%v), so it would never apply", cfg.IdleTimeout, cfg.lifetime())
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
+		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)
+	}
+	if cfg.Backend == nil && cfg.Secret == "" {
+		return cfg, invalid("Secret", "is required for the cookie backend (Backend is nil); use at least %d random bytes", backend.MinSecretLen)
+	}
+	for i, s := range cfg.PreviousSecrets {
+		if len(s) < backend.MinSecretLen {
+			return cfg, invalid(fmt.Sprintf("PreviousSecrets[%d]", i), "is %d bytes; use at least %d", len(s), backend.MinSecretLen)
+		}
+	}
+	if cfg.Codec == nil {
+		cfg.Codec = JSONCodec
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, nil
+}
+
+// lifetime is the absolute (or, with Rolling, sliding) limit on a session.
+func (cfg *Config) lifetime() time.Duration {
+	if cfg.Lifetime == 0 {
+		return DefaultSessionCap
+	}
+	return cfg.Lifetime
+}
+
+// validCookieName reports whether name is an RFC 7230 token.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validAttr reports whether a Path value is safe in a Set-Cookie header.
+func validAttr(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c >= 0x7f || c == ';' || c == '=' || c == ',' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func validDomain(d string) bool {
+	d = strings.TrimPrefix(d, ".")
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}

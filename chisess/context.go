@@ -1,0 +1,56 @@
+package chisess
+
+import (
+	"context"
+	"net/http"
+)
+
+// contextKey is the type of the context key under which [Load] stores the
+// session. A pointer to it is unique, and String makes it readable in
+// debuggers, as chi's own context keys are.
+type contextKey struct{ name string }
+
+func (k *contextKey) String() string { return "chisess context value " + k.name }
+
+var sessionKey = &contextKey{"session"}
+
+// sessionContext carries the request's session. It is allocated together
+// with the session, saving an allocation per request over
+// context.WithValue.
+type sessionContext struct {
+	context.Context
+	s *Session
+}
+
+func (c *sessionContext) Value(key any) any {
+	if key == sessionKey {
+		return c.s
+	}
+	return c.Context.Value(key)
+}
+
+// From returns the session that [Load] attached to the request's context.
+// It panics when there is none, which means Load is not mounted on the route:
+//
+//	r.Use(chisess.Load(sessions))
+func From(ctx context.Context) *Session {
+	s, ok := ctx.Value(sessionKey).(*Session)
+	if !ok {
+		panic("chisess: no session in the request context: mount chisess.Load(manager) on the router before using the session")
+	}
+	return s
+}
+
+// loadFor loads the session of r for a middleware, answering through the
+// ErrorHandler when the backend fails. It reports whether to go on.
+func loadFor(w http.ResponseWriter, r *http.Request, middleware string) (*Session, bool) {
+	s, ok := r.Context().Value(sessionKey).(*Session)
+	if !ok {
+		panic("chisess: " + middleware + " needs chisess.Load(manager) mounted before it")
+	}
+	if err := s.Load(r.Context()); err != nil {
+		s.m.fail(w, r, err)
+		return s, false
+	}
+	return s, true
+}

@@ -1,0 +1,144 @@
+package chisess
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chisess/kit/chisess/backend"
+)
+
+// Manager holds a validated [Config] and the store it selects. Make one with
+// [New] at start-up, mount [Load] with it, and share it between goroutines
+// freely: a Manager is safe for concurrent use and is never changed after
+// New returns.
+type Manager struct {
+	cfg     Config
+	backend backend.Backend // nil in cookie mode
+	sealer  *backend.Sealer // non-nil in cookie mode
+
+	refreshEvery time.Duration // 0: no idle/rolling refresh
+	cookieAttrs  string        // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	expireCookie string        // the whole Set-Cookie value that deletes the cookie
+}
+
+// New validates cfg and returns a [Manager]. It returns an error wrapping
+// [ErrInvalidConfig] that names the first invalid field: a cookie name that
+// is not a token, SameSite=None without Secure, a "__Host-" cookie with a
+// Domain or a Path other than "/", a negative duration, an IdleTimeout above
+// the lifetime, or a secret shorter than 32 bytes.
+//
+// With Config.Backend nil, sessions are sealed into the cookie with
+// Config.Secret; with a Backend, the cookie carries only a random 256-bit
+// token and the data lives in the backend under a hash of that token.
+func New(cfg Config) (*Manager, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, backend: cfg.Backend}
+	if cfg.Backend == nil {
+		secrets := append([]string{cfg.Secret}, cfg.PreviousSecrets...)
+		if m.sealer, err = backend.NewSealer(secrets...); err != nil {
+			return nil, err
+		}
+	}
+	window := cfg.IdleTimeout
+	if window == 0 && cfg.Rolling {
+		window = cfg.lifetime()
+	}
+	if window > 0 {
+		m.refreshEvery = min(window/10, time.Minute)
+	}
+
+	var b strings.Builder
+	b.WriteString("; Path=")
+	b.WriteString(cfg.Path)
+	if cfg.Domain != "" {
+		b.WriteString("; Domain=")
+		b.WriteString(strings.TrimPrefix(cfg.Domain, "."))
+	}
+	b.WriteString("; HttpOnly")
+	if !cfg.Insecure {
+		b.WriteString("; Secure")
+	}
+	switch cfg.SameSite {
+	case http.SameSiteStrictMode:
+		b.WriteString("; SameSite=Strict")
+	case http.SameSiteNoneMode:
+		b.WriteString("; SameSite=None")
+	default:
+		b.WriteString("; SameSite=Lax")
+	}
+	m.cookieAttrs = b.String()
+	m.expireCookie = cfg.CookieName + "=; Max-Age=0" + m.cookieAttrs
+	return m, nil
+}
+
+// CookieName returns the name of the session cookie, after defaults.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// Backend returns the server-side backend, or nil when sessions are sealed
+// in the cookie.
+func (m *Manager) Backend() backend.Backend { return m.backend }
+
+// expiresAt is when a session with metadata md ends under m's config: the
+// Lifetime (or the session cap) from creation, or from the last use with
+// Rolling, and no later than IdleTimeout after the last use.
+func (m *Manager) expiresAt(md meta) time.Time {
+	base := md.created
+	if m.cfg.Rolling {
+		base = md.seen
+	}
+	exp := time.UnixMilli(base).Add(m.cfg.lifetime())
+	if m.cfg.IdleTimeout > 0 {
+		if idle := time.UnixMilli(md.seen).Add(m.cfg.IdleTimeout); idle.Before(exp) {
+			exp = idle
+		}
+	}
+	return exp
+}
+
+// setCookie returns the Set-Cookie header value that stores value until
+// expires (or for the browser session when Lifetime is zero).
+func (m *Manager) setCookie(value string, expires, now time.Time) string {
+	n := len(m.cfg.CookieName) + 1 + len(value) + len(m.cookieAttrs) + 24
+	b := make([]byte, 0, n)
+	b = append(b, m.cfg.CookieName...)
+	b = append(b, '=')
+	b = append(b, value...)
+	if m.cfg.Lifetime > 0 {
+		secs := int64(expires.Sub(now) / time.Second)
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, max(secs, 1), 10)
+	}
+	b = append(b, m.cookieAttrs...)
+	return string(b)
+}
+
+// backendCtx gives one backend call its own deadline. Commits pass a context
+// already detached from the request's cancellation.
+func (m *Manager) backendCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, m.cfg.Timeout)
+}
+
+// fail reports err through the configured ErrorHandler, or the default one.
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if h := m.cfg.ErrorHandler; h != nil {
+		h(w, r, err)
+		return
+	}
+	m.cfg.Logger.ErrorContext(r.Context(), "chisess: session error", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, ErrCommitted) {
+		return // the response has already started; the log is all we can do
+	}
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+func (m *Manager) warn(ctx context.Context, msg string, args ...any) {
+	m.cfg.Logger.Log(ctx, slog.LevelWarn, msg, args...)
+}

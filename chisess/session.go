@@ -1,0 +1,402 @@
+package chisess
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chisess/kit/chisess/backend"
+)
+
+// Session is one visitor's session within one request. [Load] attaches an
+// unloaded Session to every request; get it with [From], load it with
+// [Session.Load] (or mount [Autoload]), then read it with [Get] and change it
+// with [Session.Set], [Session.Delete] and friends. Changes are saved once,
+// just before the response's first byte.
+//
+// Reading or changing a Session before it is loaded is a programming error
+// and panics with a message saying what to do. A Session is safe for use by
+// the goroutines of one request.
+type Session struct {
+	mu    sync.Mutex
+	m     *Manager
+	r     *http.Request
+	w     *writer
+	state sessionState
+	// committed is set once the response has started: later changes are
+	// errors, but the session may still be loaded and read.
+	committed bool
+
+	isNew   bool
+	token   string // the current token; "" for a new session until needed
+	origKey string // storage key of the loaded record, "" when none was loaded
+	meta    meta
+	entries []entry
+
+	changed    bool // any Set, Delete, Clear, RenewID or Destroy
+	renewed    bool // the token changed in this request
+	destroyed  bool
+	hadCookie  bool // the request carried a session cookie, valid or not
+	refreshDue bool // the last-use time should be refreshed at commit
+	// staleSeal is set in cookie mode when the cookie was opened with a
+	// previous secret, so the next commit re-seals it with the current one.
+	staleSeal bool
+}
+
+type sessionState uint8
+
+const (
+	stateUnloaded sessionState = iota
+	stateLoaded
+)
+
+const flashKey = "\x00flash"
+
+const notLoadedMsg = "chisess: session not loaded: call s.Load(r.Context()) first, or mount chisess.Autoload (or Require, or Rotate) on the route"
+
+// mustLoaded panics when the session has not been loaded. Callers hold s.mu.
+func (s *Session) mustLoaded() {
+	if s.state == stateUnloaded {
+		panic(notLoadedMsg)
+	}
+}
+
+// Load reads the session from its store. It is idempotent: the first call
+// does the work and later calls return at once. It returns an error only when
+// the backend fails (wrapping the backend's error); a missing, expired,
+// tampered or malformed cookie is not an error, it gives a new, empty
+// session with a fresh token. If Load fails, it may be called again.
+func (s *Session) Load(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateUnloaded {
+		return nil
+	}
+	return s.load(ctx)
+}
+
+// Loaded reports whether the session has been loaded.
+func (s *Session) Loaded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateUnloaded
+}
+
+func (s *Session) load(ctx context.Context) error {
+	m := s.m
+	var value string
+	if c, err := s.r.Cookie(m.cfg.CookieName); err == nil {
+		value = c.Value
+		s.hadCookie = true
+	}
+	now := time.Now()
+	if value != "" {
+		var (
+			found bool
+			err   error
+		)
+		if m.sealer != nil {
+			found = s.openCookie(ctx, value, now)
+		} else {
+			found, err = s.readBackend(ctx, value, now)
+		}
+		if err != nil {
+			return err
+		}
+		if found {
+			s.state = stateLoaded
+			if m.refreshEvery > 0 && now.Sub(s.meta.seenAt()) >= m.refreshEvery {
+				s.refreshDue = true
+			}
+			return nil
+		}
+	}
+	s.fresh(now)
+	s.state = stateLoaded
+	return nil
+}
+
+// fresh turns s into a new, empty session. The token is made when needed.
+func (s *Session) fresh(now time.Time) {
+	ms := now.UnixMilli()
+	s.isNew = true
+	s.token = ""
+	s.entries = nil
+	s.meta = meta{created: ms, seen: ms, gen: newGen()}
+}
+
+func newGen() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// readBackend loads the record for token from the server-side backend.
+func (s *Session) readBackend(ctx context.Context, token string, now time.Time) (bool, error) {
+	if !validToken(token) {
+		return false, nil
+	}
+	m := s.m
+	key := storageKey(token)
+	ctx, cancel := m.backendCtx(ctx)
+	data, err := m.backend.Read(ctx, key)
+	cancel()
+	if err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("chisess: load session: %w", err)
+	}
+	md, entries, err := decodeRecord(data)
+	if err != nil {
+		m.warn(ctx, "chisess: stored session is corrupt; starting a new session", "err", err)
+		return false, nil
+	}
+	if !now.Before(m.expiresAt(md)) {
+		return false, nil
+	}
+	s.token, s.origKey, s.meta, s.entries = token, key, md, entries
+	return true, nil
+}
+
+// openCookie loads the session sealed in the cookie value.
+func (s *Session) openCookie(ctx context.Context, value string, now time.Time) bool {
+	m := s.m
+	payload, secret, err := m.sealer.Open(m.cfg.CookieName, value, now)
+	if err != nil || len(payload) < tokenBytes {
+		return false
+	}
+	md, entries, err := decodeRecord(payload[tokenBytes:])
+	if err != nil {
+		m.warn(ctx, "chisess: sealed session is corrupt; starting a new session", "err", err)
+		return false
+	}
+	if !now.Before(m.expiresAt(md)) {
+		return false
+	}
+	s.token = tokenEncoding.EncodeToString(payload[:tokenBytes])
+	s.meta, s.entries = md, entries
+	s.staleSeal = secret > 0
+	return true
+}
+
+// ID returns the session's token: the value its cookie carries. A new
+// session gets its token on first use. Treat it as a password: never log it
+// or put it in a URL. It changes on [Session.RenewID] and [Session.Destroy].
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.ensureToken()
+}
+
+func (s *Session) ensureToken() string {
+	if s.token == "" {
+		s.token = newToken()
+	}
+	return s.token
+}
+
+// IsNew reports whether the request carried no live session, so this one
+// was created for it.
+func (s *Session) IsNew() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.isNew
+}
+
+// CreatedAt returns when the session was created.
+func (s *Session) CreatedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.meta.createdAt()
+}
+
+// ExpiresAt returns when the session ends if it is not used again: the
+// earlier of its lifetime and its idle timeout.
+func (s *Session) ExpiresAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	md := s.meta
+	if s.refreshDue || s.changed {
+		md.seen = time.Now().UnixMilli() // what the commit will record
+	}
+	return s.m.expiresAt(md)
+}
+
+// find returns the index of key in s.entries, or -1.
+func (s *Session) find(key string) int {
+	for i := range s.entries {
+		if string(s.entries[i].key) == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// Has reports whether the session holds a value under key.
+func (s *Session) Has(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.find(key) >= 0
+}
+
+// Keys returns the keys the session holds, in the order they were first set.
+func (s *Session) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	keys := make([]string, 0, len(s.entries))
+	for _, e := range s.entries {
+		if k := string(e.key); !strings.HasPrefix(k, "\x00") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Len returns the number of keys the session holds.
+func (s *Session) Len() int { return len(s.Keys()) }
+
+// Set stores v under key. v is encoded at once, so a value the codec cannot
+// encode (a channel, a func, a cyclic structure) is an error here, and the
+// session is unchanged. Setting a key after the response has started returns
+// an error wrapping [ErrCommitted], which is also reported through
+// Config.ErrorHandler.
+func (s *Session) Set(key string, v any) error {
+	val, err := encodeValue(v, s.m.cfg.Codec)
+	if err != nil {
+		return fmt.Errorf("chisess: set %q: %w", key, err)
+	}
+	return s.set(key, val)
+}
+
+func (s *Session) set(key string, val []byte) error {
+	s.mu.Lock()
+	if err := s.changeable("Set"); err != nil {
+		s.mu.Unlock()
+		s.reportLate(err)
+		return err
+	}
+	if i := s.find(key); i >= 0 {
+		s.entries[i].val = val
+	} else {
+		s.entries = append(s.entries, entry{key: []byte(key), val: val})
+	}
+	s.changed = true
+	s.mu.Unlock()
+	return nil
+}
+
+// Delete removes key from the session. Deleting a missing key does nothing.
+func (s *Session) Delete(key string) {
+	s.mu.Lock()
+	if err := s.changeable("Delete"); err != nil {
+		s.mu.Unlock()
+		s.reportLate(err)
+		return
+	}
+	s.deleteLocked(key)
+	s.mu.Unlock()
+}
+
+func (s *Session) deleteLocked(key string) {
+	if i := s.find(key); i >= 0 {
+		s.entries = slices.Delete(s.entries, i, i+1)
+		s.changed = true
+	}
+}
+
+// Clear removes every key. The session itself, and its token, stay; a
+// session left empty at commit is deleted from the backend and its cookie
+// expired. To end the session and drop its token, use [Session.Destroy].
+func (s *Session) Clear() {
+	s.mu.Lock()
+	if err := s.changeable("Clear"); err != nil {
+		s.mu.Unlock()
+		s.reportLate(err)
+		return
+	}
+	if len(s.entries) > 0 {
+		s.entries = nil
+		s.changed = true
+	}
+	s.mu.Unlock()
+}
+
+// RenewID gives the session a new token and keeps its data. At commit the
+// data is written under the new token and the old one is deleted, so a token
+// planted in the browser before login (session fixation) is worthless after
+// it. Call it whenever the privilege level changes: login, logout, sudo. The
+// [Rotate] middleware calls it for a whole route.
+func (s *Session) RenewID() {
+	s.mu.Lock()
+	if err := s.changeable("RenewID"); err != nil {
+		s.mu.Unlock()
+		s.reportLate(err)
+		return
+	}
+	s.token = newToken()
+	s.renewed = true
+	s.changed = true
+	s.mu.Unlock()
+}
+
+// Destroy ends the session: its record is deleted at commit and its cookie
+// expired. The handler may keep using the session afterwards; it is then a
+// new, empty session with a new token (handy for a "you have been logged
+// out" flash message).
+func (s *Session) Destroy() {
+	s.mu.Lock()
+	if err := s.changeable("Destroy"); err != nil {
+		s.mu.Unlock()
+		s.reportLate(err)
+		return
+	}
+	s.destroyed = true
+	s.changed = true
+	s.staleSeal = false
+	s.refreshDue = false
+	s.fresh(time.Now())
+	s.mu.Unlock()
+}
+
+// changeable checks that the session may be changed. Callers hold s.mu.
+func (s *Session) changeable(op string) error {
+	s.mustLoaded()
+	if s.committed {
+		return fmt.Errorf("%w: %s after the first byte of %s %s", ErrCommitted, op, s.r.Method, s.r.URL.Path)
+	}
+	return nil
+}
+
+// reportLate reports a change made after the commit. It must not be called
+// with s.mu held: the ErrorHandler may use the session.
+func (s *Session) reportLate(err error) {
+	s.m.fail(s.w, s.r, err)
+}
+
+// value returns the stored form of key. Callers must not modify it.
+func (s *Session) value(key string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	if i := s.find(key); i >= 0 {
+		return s.entries[i].val, true
+	}
+	return nil, false
+}
+
+// isNotFound reports whether err says a record does not exist.
+func isNotFound(err error) bool { return errors.Is(err, backend.ErrNotFound) }

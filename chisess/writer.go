@@ -1,0 +1,144 @@
+package chisess
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+)
+
+// writer wraps the ResponseWriter of a request under [Load] and commits the
+// session just before the first byte of the response, whichever way it is
+// sent: WriteHeader with a final status, Write, WriteString, ReadFrom, Flush,
+// FlushError or Hijack. Informational 1xx statuses (103 Early Hints) pass
+// through without committing. Nothing is buffered.
+//
+// It always has Flush, FlushError, Hijack and ReadFrom methods, whatever the
+// wrapped writer supports, so that every one of them commits first. When the
+// wrapped writer lacks the capability, Flush does nothing after committing,
+// FlushError and Hijack return an error wrapping http.ErrNotSupported, and
+// ReadFrom falls back to io.Copy. Everything else, such as read and write
+// deadlines and EnableFullDuplex, is reached through Unwrap by
+// http.ResponseController.
+type writer struct {
+	rw          http.ResponseWriter
+	s           *Session
+	wroteHeader bool // a final status went out, or the error response did
+	failed      bool // the commit failed and the error response replaced ours
+}
+
+var (
+	_ http.ResponseWriter                       = (*writer)(nil)
+	_ http.Flusher                              = (*writer)(nil)
+	_ http.Hijacker                             = (*writer)(nil)
+	_ io.ReaderFrom                             = (*writer)(nil)
+	_ io.StringWriter                           = (*writer)(nil)
+	_ interface{ FlushError() error }           = (*writer)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*writer)(nil)
+)
+
+func (w *writer) Header() http.Header { return w.rw.Header() }
+
+// Unwrap returns the wrapped ResponseWriter, for http.ResponseController.
+func (w *writer) Unwrap() http.ResponseWriter { return w.rw }
+
+// start commits the session before the response begins with status. It
+// reports whether the caller may go on writing: after a failed commit the
+// ErrorHandler has answered instead.
+func (w *writer) start(status int) bool {
+	if w.wroteHeader {
+		return !w.failed
+	}
+	w.wroteHeader = true
+	if err := w.s.commit(status); err != nil {
+		w.failed = true
+		// The error response must not carry the handler's headers, such as
+		// a redirect's Location or a half-built Set-Cookie.
+		clear(w.rw.Header())
+		w.s.m.fail(w.rw, w.s.r, err)
+		return false
+	}
+	return true
+}
+
+func (w *writer) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		if !w.wroteHeader {
+			w.rw.WriteHeader(code)
+		}
+		return
+	}
+	if w.failed {
+		return
+	}
+	if w.wroteHeader {
+		w.rw.WriteHeader(code) // let net/http report the superfluous call
+		return
+	}
+	if w.start(code) {
+		w.rw.WriteHeader(code)
+	}
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if !w.start(http.StatusOK) {
+		return 0, ErrCommitFailed
+	}
+	return w.rw.Write(p)
+}
+
+func (w *writer) WriteString(s string) (int, error) {
+	if !w.start(http.StatusOK) {
+		return 0, ErrCommitFailed
+	}
+	return io.WriteString(w.rw, s)
+}
+
+// ReadFrom commits, then hands src to the wrapped writer's ReadFrom when it
+// has one (so sendfile keeps working), or copies.
+func (w *writer) ReadFrom(src io.Reader) (int64, error) {
+	if !w.start(http.StatusOK) {
+		return 0, ErrCommitFailed
+	}
+	if rf, ok := w.rw.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w.rw}, src)
+}
+
+// writerOnly hides every method but Write, so io.Copy cannot loop back into
+// ReadFrom.
+type writerOnly struct{ io.Writer }
+
+func (w *writer) Flush() { _ = w.FlushError() }
+
+// FlushError commits, then flushes the wrapped writer. It returns the
+// commit's failure as ErrCommitFailed, or the flush's own error.
+func (w *writer) FlushError() error {
+	if !w.start(http.StatusOK) {
+		return ErrCommitFailed
+	}
+	return http.NewResponseController(w.rw).Flush()
+}
+
+// Hijack saves the session, then hands over the connection. A hijacked
+// response never carries chisess's Set-Cookie, so a handler that hijacks
+// should not change the session ID or start a new session.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		if err := w.s.commit(http.StatusSwitchingProtocols); err != nil {
+			w.failed = true
+			clear(w.rw.Header())
+			w.s.m.fail(w.rw, w.s.r, err)
+			return nil, nil, fmt.Errorf("chisess: hijack: %w", err)
+		}
+	}
+	return http.NewResponseController(w.rw).Hijack()
+}
+
+// finish commits a session whose handler returned without writing.
+func (w *writer) finish() {
+	w.start(http.StatusOK)
+}

@@ -1,0 +1,12 @@
+module github.com/chisess/kit
+
+go 1.26
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	github.com/matryer/is v1.4.1 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)
