@@ -35,25 +35,24 @@ func Get[T any](s *Session, key string) (T, error) {
 // and removes it, for one-time values. A value of the wrong type is reported
 // and left in place.
 func Pop[T any](s *Session, key string) (T, error) {
-	s.mu.Lock()
-	s.mustLoaded()
-	i := s.find(key)
-	if i < 0 {
-		s.mu.Unlock()
-		var zero T
-		return zero, fmt.Errorf("%w %q", ErrNoKey, key)
-	}
-	t, err := decodeValue[T](s.entries[i].val, s.m.cfg.Codec)
+	var (
+		t      T
+		popErr error
+	)
+	err := s.mutate("Pop", func() {
+		i := s.find(key)
+		if i < 0 {
+			popErr = fmt.Errorf("%w %q", ErrNoKey, key)
+			return
+		}
+		if t, popErr = decodeValue[T](s.entries[i].val, s.m.cfg.Codec); popErr != nil {
+			popErr = fmt.Errorf("chisess: pop %q: %w", key, popErr)
+			return
+		}
+		s.deleteLocked(key)
+	})
 	if err != nil {
-		s.mu.Unlock()
-		return t, fmt.Errorf("chisess: pop %q: %w", key, err)
-	}
-	if err := s.changeable("Pop"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
 		return t, err
 	}
-	s.deleteLocked(key)
-	s.mu.Unlock()
-	return t, nil
+	return t, popErr
 }

@@ -3,6 +3,7 @@ package chisess_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,6 +102,9 @@ var modes = []struct {
 
 func newManager(t *testing.T, cfg chisess.Config) *chisess.Manager {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	m, err := chisess.New(cfg)
 	if err != nil {
 		t.Fatalf("chisess.New: %v", err)

@@ -283,32 +283,37 @@ func (s *Session) Set(key string, v any) error {
 }
 
 func (s *Session) set(key string, val []byte) error {
-	s.mu.Lock()
-	if err := s.changeable("Set"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
-		return err
+	return s.mutate("Set", func() {
+		if i := s.find(key); i >= 0 {
+			s.entries[i].val = val
+		} else {
+			s.entries = append(s.entries, entry{key: []byte(key), val: val})
+		}
+		s.changed = true
+	})
+}
+
+// mutate runs change under the lock if the session may still be changed,
+// and reports a change that comes after the commit.
+func (s *Session) mutate(op string, change func()) error {
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.changeable(op); err != nil {
+			return err
+		}
+		change()
+		return nil
+	}()
+	if err != nil {
+		s.reportLate(err) // outside the lock: the ErrorHandler may use the session
 	}
-	if i := s.find(key); i >= 0 {
-		s.entries[i].val = val
-	} else {
-		s.entries = append(s.entries, entry{key: []byte(key), val: val})
-	}
-	s.changed = true
-	s.mu.Unlock()
-	return nil
+	return err
 }
 
 // Delete removes key from the session. Deleting a missing key does nothing.
 func (s *Session) Delete(key string) {
-	s.mu.Lock()
-	if err := s.changeable("Delete"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
-		return
-	}
-	s.deleteLocked(key)
-	s.mu.Unlock()
+	s.mutate("Delete", func() { s.deleteLocked(key) })
 }
 
 func (s *Session) deleteLocked(key string) {
@@ -322,17 +327,12 @@ func (s *Session) deleteLocked(key string) {
 // session left empty at commit is deleted from the backend and its cookie
 // expired. To end the session and drop its token, use [Session.Destroy].
 func (s *Session) Clear() {
-	s.mu.Lock()
-	if err := s.changeable("Clear"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
-		return
-	}
-	if len(s.entries) > 0 {
-		s.entries = nil
-		s.changed = true
-	}
-	s.mu.Unlock()
+	s.mutate("Clear", func() {
+		if len(s.entries) > 0 {
+			s.entries = nil
+			s.changed = true
+		}
+	})
 }
 
 // RenewID gives the session a new token and keeps its data. At commit the
@@ -341,16 +341,11 @@ func (s *Session) Clear() {
 // it. Call it whenever the privilege level changes: login, logout, sudo. The
 // [Rotate] middleware calls it for a whole route.
 func (s *Session) RenewID() {
-	s.mu.Lock()
-	if err := s.changeable("RenewID"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
-		return
-	}
-	s.token = newToken()
-	s.renewed = true
-	s.changed = true
-	s.mu.Unlock()
+	s.mutate("RenewID", func() {
+		s.token = newToken()
+		s.renewed = true
+		s.changed = true
+	})
 }
 
 // Destroy ends the session: its record is deleted at commit and its cookie
@@ -358,18 +353,13 @@ func (s *Session) RenewID() {
 // new, empty session with a new token (handy for a "you have been logged
 // out" flash message).
 func (s *Session) Destroy() {
-	s.mu.Lock()
-	if err := s.changeable("Destroy"); err != nil {
-		s.mu.Unlock()
-		s.reportLate(err)
-		return
-	}
-	s.destroyed = true
-	s.changed = true
-	s.staleSeal = false
-	s.refreshDue = false
-	s.fresh(time.Now())
-	s.mu.Unlock()
+	s.mutate("Destroy", func() {
+		s.destroyed = true
+		s.changed = true
+		s.staleSeal = false
+		s.refreshDue = false
+		s.fresh(time.Now())
+	})
 }
 
 // changeable checks that the session may be changed. Callers hold s.mu.
@@ -381,8 +371,7 @@ func (s *Session) changeable(op string) error {
 	return nil
 }
 
-// reportLate reports a change made after the commit. It must not be called
-// with s.mu held: the ErrorHandler may use the session.
+// reportLate reports a change made after the commit.
 func (s *Session) reportLate(err error) {
 	s.m.fail(s.w, s.r, err)
 }
