@@ -1,0 +1,65 @@
+// Package redisbackend stores chisess sessions in Redis, Valkey, Redis
+// Sentinel or Redis Cluster through a go-redis v9 [redis.UniversalClient].
+//
+// Use it when more than one app process must share sessions and a Redis (or
+// Valkey) server is at hand. Each session is one string key, the prefix
+// ("chisess:session:" by default, see [Options.Prefix]) followed by the
+// hash chisess makes of the session token, so the database never holds a
+// usable cookie.
+//
+// Wire it by handing [New] a client the app owns; chisess does the rest:
+//
+//	rdb := redis.NewClient(&redis.Options{
+//		Addr:                  os.Getenv("REDIS_ADDR"), // "localhost:6379"
+//		ContextTimeoutEnabled: true,                    // let request deadlines bound Redis calls
+//	})
+//	defer rdb.Close() // the Store does not close the client
+//	store, err := redisbackend.New(rdb, redisbackend.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	sessions, err := chisess.New(chisess.Config{Backend: store})
+//	if err != nil {
+//		return err
+//	}
+//
+// The same works with redis.NewFailoverClient (Sentinel),
+// redis.NewClusterClient, or redis.NewUniversalClient, which picks one of
+// them from its options.
+//
+// # Round trips and cluster layout
+//
+// Read is one GET, Write is one SET key value PX ttl, and Delete is one
+// DEL. Because a session is a single key, it lives in a single hash slot:
+// there are no multi-key commands and no CROSSSLOT errors on a cluster, and
+// sessions spread over all of its nodes. The Store never lists keys: it sends
+// no KEYS and no SCAN.
+//
+// # Expiry
+//
+// Every key carries a TTL. It is relative (PX, never EXPIREAT or PXAT), so
+// Redis counts it on its own clock and a skew between app servers and the
+// Redis server does not move it. chisess enforces its own lifetimes from
+// metadata inside the session as well; the Redis TTL only makes sure
+// abandoned sessions go away.
+//
+// # Things to set on the client
+//
+//   - ContextTimeoutEnabled: true. Without it go-redis uses its own
+//     ReadTimeout and WriteTimeout (5 s by default) instead of the context's
+//     deadline once a command is on the wire, so a slow server can hold a
+//     request longer than its deadline. A context that is already done is
+//     honoured either way.
+//   - Read from the primary. A cluster client with ReadOnly, RouteByLatency
+//     or RouteRandomly may read from a replica that has not yet seen a
+//     write, which looks like a missing session: the user is logged out.
+//   - Enough memory. Every session key has a TTL, so under maxmemory both
+//     the allkeys-* and the volatile-* eviction policies may drop a live
+//     session, which logs its user out. With noeviction Redis refuses the
+//     write instead, and chisess reports the failed commit.
+//
+// # Closing
+//
+// The Store does not own the client and has no Close method. Close the
+// client when the app shuts down, after the HTTP server has stopped.
+package redisbackend

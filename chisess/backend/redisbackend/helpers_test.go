@@ -1,0 +1,224 @@
+package redisbackend_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/redis/go-redis/v9"
+)
+
+// requireService skips tb when env is unset, or fails it when
+// CHISESS_REQUIRE_SERVICES=1 says the services must be there (CI).
+func requireService(tb testing.TB, env, what string) string {
+	tb.Helper()
+	v := os.Getenv(env)
+	if v != "" {
+		return v
+	}
+	if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
+		tb.Fatalf("%s is not set, but CHISESS_REQUIRE_SERVICES=1 requires the Redis tests to run: set it to %s", env, what)
+	}
+	tb.Skipf("set %s=%s to run the Redis tests (scripts/test.sh starts one)", env, what)
+	return ""
+}
+
+// redisClient returns a client of the single-node Redis at
+// CHISESS_REDIS_ADDR, closed when tb ends. It flushes nothing: tests share
+// the server, so each one keeps to its own key prefix ([testPrefix]).
+//
+// The client keeps go-redis's defaults, ContextTimeoutEnabled false
+// included, so the conformance suite's context rule checks that a context
+// already done is honoured even without it.
+func redisClient(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	addr := requireService(tb, "CHISESS_REDIS_ADDR", "host:port")
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { _ = client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("redis at CHISESS_REDIS_ADDR=%s does not answer PING: %v", addr, err)
+	}
+	return client
+}
+
+// clusterClient returns a client of the Redis Cluster whose nodes
+// CHISESS_REDIS_CLUSTER_ADDRS lists, closed when tb ends. Like
+// [redisClient], it keeps go-redis's defaults.
+func clusterClient(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	addrs := requireService(tb, "CHISESS_REDIS_CLUSTER_ADDRS", "host:port,host:port,host:port")
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: strings.Split(addrs, ","),
+	})
+	tb.Cleanup(func() { _ = client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("redis cluster at CHISESS_REDIS_CLUSTER_ADDRS=%s does not answer PING: %v", addrs, err)
+	}
+	return client
+}
+
+// testPrefix returns a key prefix no other test uses, so that tests can
+// run at once against one server without FLUSHDB.
+func testPrefix() string {
+	var b [8]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	return "chisess:test:" + hex.EncodeToString(b[:]) + ":"
+}
+
+// newStore returns a Store over client under a fresh [testPrefix], and
+// that prefix.
+func newStore(tb testing.TB, client redis.UniversalClient) (*redisbackend.Store, string) {
+	tb.Helper()
+	prefix := testPrefix()
+	store, err := redisbackend.New(client, redisbackend.Options{Prefix: prefix})
+	if err != nil {
+		tb.Fatalf("redisbackend.New: %v", err)
+	}
+	return store, prefix
+}
+
+// newKey returns a random key shaped like the ones chisess makes: 32 random
+// bytes in unpadded base64url, 43 characters.
+func newKey() string {
+	var b [32]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// commandLog is a go-redis hook that records every command a client sends
+// and every connection it dials. Add it with client.AddHook.
+type commandLog struct {
+	mu        sync.Mutex
+	cmds      [][]any // the arguments of each command, the name first
+	pipelines int     // pipelines and transactions sent
+	dials     int
+}
+
+var _ redis.Hook = (*commandLog)(nil)
+
+func (l *commandLog) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		l.mu.Lock()
+		l.dials++
+		l.mu.Unlock()
+		return next(ctx, network, addr)
+	}
+}
+
+func (l *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		l.mu.Lock()
+		l.cmds = append(l.cmds, cmd.Args())
+		l.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (l *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		l.mu.Lock()
+		l.pipelines++
+		for _, cmd := range cmds {
+			l.cmds = append(l.cmds, cmd.Args())
+		}
+		l.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// reset forgets everything recorded so far.
+func (l *commandLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cmds, l.pipelines, l.dials = nil, 0, 0
+}
+
+// names returns the lower-case name of each command recorded, in order.
+func (l *commandLog) names() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	names := make([]string, len(l.cmds))
+	for i, args := range l.cmds {
+		if s, ok := args[0].(string); ok {
+			names[i] = strings.ToLower(s)
+		}
+	}
+	return names
+}
+
+// snapshot returns the commands, pipelines and dials recorded so far.
+func (l *commandLog) snapshot() (cmds [][]any, pipelines, dials int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.cmds), l.pipelines, l.dials
+}
+
+// last returns the arguments of the last command recorded.
+func (l *commandLog) last() []any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.cmds) == 0 {
+		return nil
+	}
+	return l.cmds[len(l.cmds)-1]
+}
+
+// deadAddr returns the address of a loopback port nothing listens on:
+// it listens on a free port and closes the listener at once.
+func deadAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("close listener: %v", err)
+	}
+	return addr
+}
+
+// silentAddr returns the address of a loopback server that accepts
+// connections and never answers, like a Redis that has hung. It stops when
+// tb ends.
+func silentAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	tb.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}

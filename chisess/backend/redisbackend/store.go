@@ -1,0 +1,197 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the key prefix used when [Options.Prefix] is empty. A
+// session whose chisess key is k is stored under the Redis key
+// "chisess:session:" + k.
+const DefaultPrefix = "chisess:session:"
+
+// ErrInvalidOptions is returned by [New] when a field of [Options] is
+// invalid. The wrapping error names the field, for example
+// `chisess: invalid redis options: Options.Prefix "a b" contains a space`.
+var ErrInvalidOptions = errors.New("chisess: invalid redis options")
+
+// Options configures [New]. The zero value is a working configuration: keys
+// under [DefaultPrefix].
+type Options struct {
+	// Prefix is put in front of every key chisess hands to the store, so
+	// that sessions can share a Redis database with other data and be told
+	// apart from it. The default, "",
+	// means [DefaultPrefix], "chisess:session:". Change it to keep several
+	// apps, or test runs, apart in one database.
+	//
+	// It must be valid UTF-8 without spaces or control characters. It must
+	// not hold a Redis Cluster hash tag (a "{" followed later by "}" with
+	// something in between): the tag would put every session in one hash
+	// slot, and so on one node of a cluster.
+	Prefix string
+}
+
+// Store is a [backend.Backend] over Redis, Valkey, Redis Sentinel or Redis
+// Cluster, reached through a go-redis v9 [redis.UniversalClient]. It is safe
+// for concurrent use by any number of goroutines and processes.
+//
+// Each session is one Redis string key, prefix + key, written with a relative
+// expiry (SET … PX), so it lives in one hash slot and every operation is a
+// single command. The Store never lists keys (no KEYS, no SCAN).
+//
+// Create it with [New]. The Store does not own the client and has no Close
+// method: the caller closes the client when the app shuts down.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ backend.Backend = (*Store)(nil)
+
+// New returns a [Store] that keeps sessions in client under opts.Prefix.
+// It makes no Redis call, so a server that is down shows up at the first
+// Read or Write, not here; ping the client first if start-up should fail
+// fast.
+//
+// New returns an error for a nil client, and an error wrapping
+// [ErrInvalidOptions] that names the field for a bad option.
+//
+// Most applications build the client with redis.NewClient,
+// redis.NewFailoverClient (Sentinel), redis.NewClusterClient or
+// redis.NewUniversalClient, and hand the Store to chisess.Config.Backend
+// without calling its methods.
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
+	if isNilClient(client) {
+		return nil, errors.New("chisess: redisbackend.New: nil client")
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if err := checkPrefix(prefix); err != nil {
+		return nil, fmt.Errorf("%w: Options.Prefix %q %v", ErrInvalidOptions, prefix, err)
+	}
+	return &Store{client: client, prefix: prefix}, nil
+}
+
+// isNilClient reports whether client is nil, or a nil pointer of one of
+// the go-redis client types in a non-nil interface, which would otherwise
+// panic on the first request instead of at start-up.
+func isNilClient(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case nil:
+		return true
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
+}
+
+// checkPrefix returns why prefix cannot be used, or nil.
+func checkPrefix(prefix string) error {
+	if !utf8.ValidString(prefix) {
+		return errors.New("is not valid UTF-8")
+	}
+	for _, r := range prefix {
+		switch {
+		case r == ' ':
+			return errors.New("contains a space")
+		case unicode.IsSpace(r):
+			return fmt.Errorf("contains the white-space character %U", r)
+		case unicode.IsControl(r):
+			return fmt.Errorf("contains the control character %U", r)
+		}
+	}
+	// Redis Cluster hashes only the part between the first "{" and the
+	// next "}" when that part is non-empty. chisess keys are base64url and
+	// never hold braces, so the prefix alone decides whether a key has a tag.
+	if i := strings.IndexByte(prefix, '{'); i >= 0 {
+		if j := strings.IndexByte(prefix[i+1:], '}'); j > 0 {
+			return errors.New("contains a Redis Cluster hash tag {…}, which would put every session in one hash slot")
+		}
+	}
+	return nil
+}
+
+// Read implements [backend.Backend] with one GET. It returns
+// [backend.ErrNotFound] when the key is absent or Redis has expired it, and
+// any other failure (network, timeout, context, server error) wrapped as
+// "chisess: redis read: …", never as ErrNotFound. The returned slice is the
+// caller's to keep.
+func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
+	data, err := s.client.Get(ctx, s.prefix+key).Bytes()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, backend.ErrNotFound
+		}
+		return nil, opError(ctx, "read", err)
+	}
+	return data, nil
+}
+
+// Write implements [backend.Backend] with one SET key data PX ttl. The
+// expiry is relative, so Redis counts it on its own clock and a skew
+// between the app's clock and the server's does not move it. A ttl that is
+// not a whole number of milliseconds is rounded up, so a record never
+// expires early. A ttl of zero or less deletes the key instead (one DEL),
+// and a later Read reports ErrNotFound. Failures are wrapped as
+// "chisess: redis write: …".
+func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
+			return opError(ctx, "write", err)
+		}
+		return nil
+	}
+	ms := ttl.Milliseconds()
+	if ttl%time.Millisecond != 0 {
+		ms++
+	}
+	// The typed Set picks EX for whole seconds and logs a warning below one
+	// millisecond; build the command so that it is always SET … PX ms.
+	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, data, "px", ms)
+	if err := s.client.Process(ctx, cmd); err != nil {
+		return opError(ctx, "write", err)
+	}
+	return nil
+}
+
+// Delete implements [backend.Backend] with one DEL. A missing or expired
+// key is not an error. Failures are wrapped as "chisess: redis delete: …".
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
+		return opError(ctx, "delete", err)
+	}
+	return nil
+}
+
+// opError wraps err, the failure of a Redis call made for op, as
+// "chisess: redis op: …". When ctx is done but err does not say so, as when
+// go-redis turns a context deadline into a network timeout, the error wraps
+// ctx.Err() as well, so that errors.Is finds both.
+func opError(ctx context.Context, op string, err error) error {
+	cerr := ctx.Err()
+	if cerr == nil {
+		// The socket deadline, set from the context's, can fire a moment
+		// before the context's own timer marks it done.
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			cerr = context.DeadlineExceeded
+		}
+	}
+	if cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("chisess: redis %s: %w: %w", op, cerr, err)
+	}
+	return fmt.Errorf("chisess: redis %s: %w", op, err)
+}
