@@ -1,0 +1,38 @@
+// Package pgbackend stores chisess sessions in PostgreSQL through a pgx v5
+// connection pool.
+//
+// Use it when an app already runs PostgreSQL and more than one process must
+// share sessions, or sessions must survive restarts. Each session is one row
+// of a table (by default chisess_sessions) keyed by the hash chisess makes of
+// the session token, so the table never holds a usable cookie.
+//
+// Wire it by handing [New] a pool the app owns; chisess does the rest:
+//
+//	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	if err != nil {
+//		return err
+//	}
+//	defer pool.Close()
+//	store, err := pgbackend.New(ctx, pool, pgbackend.Options{CreateTable: true})
+//	if err != nil {
+//		return err
+//	}
+//	defer store.Close() // stops the sweeper; the pool stays open
+//	sessions, err := chisess.New(chisess.Config{Backend: store})
+//	if err != nil {
+//		return err
+//	}
+//
+// With [Options.CreateTable] set, New creates the table and its index if they
+// are missing. Apps that run their own migrations leave it unset and copy the
+// statements that [SchemaSQL] returns into a migration instead.
+//
+// Reads never return a row whose expiry has passed, whether or not it has
+// been deleted yet. A background sweeper started by New deletes expired rows
+// in batches every [Options.SweepInterval]; [Store.Sweep] runs one sweep on
+// demand, for tests or for a cron job when the sweeper is turned off.
+//
+// Expiry times are computed from the app's clock ([Options.Now]), not the
+// database's, so app servers that share a table should keep their clocks in
+// sync (NTP).
+package pgbackend
