@@ -1,0 +1,127 @@
+package boltbackend_test
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+	"go.etcd.io/bbolt"
+
+	"github.com/chisess/kit/chisess/backend/boltbackend"
+)
+
+// tempPath returns the path of a file that does not exist yet, in a
+// directory removed when the test ends.
+func tempPath(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(t.TempDir(), "sessions.db")
+}
+
+// open returns a Store on a fresh file, closed when the test ends. Unless
+// the test sets them, no sweeper runs and writes skip fsync, which these
+// tests do not need (TestSessionsSurviveRestart keeps it).
+func open(t testing.TB, opts boltbackend.Options) *boltbackend.Store {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = -1
+	}
+	opts.NoSync = true
+	s, err := boltbackend.Open(tempPath(t), opts)
+	is.NoErr(err) // boltbackend.Open on a fresh file
+	t.Cleanup(func() {
+		is.NoErr(s.Close()) // Close closes the file
+	})
+	return s
+}
+
+// openDB returns a bbolt DB on a fresh file, owned by the test and closed
+// when it ends, for New and for looking at the file behind a Store's back.
+func openDB(t testing.TB) *bbolt.DB {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	db, err := bbolt.Open(tempPath(t), 0o600, &bbolt.Options{NoSync: true})
+	is.NoErr(err) // bbolt.Open on a fresh file
+	t.Cleanup(func() {
+		is.NoErr(db.Close()) // the test's own DB closes
+	})
+	return db
+}
+
+// count reports how many keys bucket holds in db, expired ones included.
+func count(t testing.TB, db *bbolt.DB, bucket string) int {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	n := 0
+	err := db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		n = b.Stats().KeyN
+		return nil
+	})
+	is.NoErr(err) // count keys in the bucket
+	return n
+}
+
+// plant puts n records under random keys straight into the default bucket
+// of db, in one transaction, in the layout the Store writes: the expiry as 8
+// big-endian bytes of Unix nanoseconds, then the data.
+func plant(t testing.TB, db *bbolt.DB, n int, expires time.Time) {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	err := db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(boltbackend.DefaultBucket))
+		if err != nil {
+			return err
+		}
+		for range n {
+			v := binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano()))
+			if err := b.Put([]byte(newKey()), append(v, "planted"...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	is.NoErr(err) // plant records
+}
+
+// newKey returns a key shaped like the ones chisess makes: 43 characters of
+// base64url, the hash of a random token.
+func newKey() string {
+	sum := sha256.Sum256([]byte(rand.Text()))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// clock is a settable Options.Now.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock {
+	return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

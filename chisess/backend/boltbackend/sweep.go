@@ -1,0 +1,150 @@
+package boltbackend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// sweepScan is the most keys one read transaction of a sweep examines.
+// Long read transactions do not block writers, but they keep bbolt from
+// reusing freed pages and from growing its memory map, so a sweep of a large
+// bucket is split into many short ones.
+const sweepScan = 10_000
+
+// Sweep deletes every record whose expiry has passed by [Options.Now] and
+// returns how many it deleted. It walks the bucket in read transactions of
+// at most 10,000 keys and deletes what they found in write transactions of
+// at most [Options.SweepBatch] keys, checking each record's expiry again
+// under the write lock, so a session rewritten in between is kept. Values
+// too short to be a record, which the Store never writes, are left alone.
+//
+// Sweep checks ctx before each transaction and stops at the first error, the
+// context's included, returning the records deleted so far with an error
+// wrapped as "chisess: bolt sweep: ...".
+//
+// The sweeper started by [Open] and [New] calls Sweep on its interval; most
+// apps never call it. Call it from tests, or from a cron job or the app
+// itself when [Options.SweepInterval] is negative.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	now := s.now().UnixNano()
+	total := 0
+	var after []byte // last key examined; nil before the first scan
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+		}
+		keys, last, err := s.scanExpired(after, now)
+		if err != nil {
+			return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+		}
+		if len(keys) > 0 {
+			if err := ctx.Err(); err != nil {
+				return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+			}
+			n, err := s.deleteExpired(keys, now)
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+			}
+		}
+		if last == nil {
+			return total, nil
+		}
+		after = last
+	}
+}
+
+// scanExpired collects, in one read transaction, up to s.batch keys of
+// expired records that sort after the key after (from the first key when
+// after is nil), examining at most sweepScan keys. last is a copy of the
+// last key it examined, or nil when it reached the end of the bucket.
+func (s *Store) scanExpired(after []byte, now int64) (keys [][]byte, last []byte, err error) {
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(s.bucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		var k, v []byte
+		if after == nil {
+			k, v = c.First()
+		} else if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+		for scanned := 0; k != nil; k, v = c.Next() {
+			// v is nil for a nested bucket, which the Store never makes.
+			if len(v) >= headerLen && expired(v, now) {
+				keys = append(keys, bytes.Clone(k))
+			}
+			scanned++
+			if scanned == sweepScan || len(keys) == s.batch {
+				last = bytes.Clone(k)
+				return nil
+			}
+		}
+		return nil
+	})
+	return keys, last, err
+}
+
+// deleteExpired deletes, in one write transaction, those of keys whose
+// records are still expired at now, and reports how many it deleted.
+func (s *Store) deleteExpired(keys [][]byte, now int64) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		n = 0 // in case bbolt ever retries the function
+		b := tx.Bucket(s.bucket)
+		if b == nil {
+			return nil
+		}
+		for _, k := range keys {
+			v := b.Get(k)
+			if len(v) < headerLen || !expired(v, now) {
+				continue
+			}
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (s *Store) sweeper(ctx context.Context, every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return // Close interrupted the sweep
+		case err != nil:
+			s.log().Error("chisess: bolt sweep failed", "path", s.db.Path(), "deleted", n, "err", err)
+		case n > 0:
+			s.log().Debug("chisess: bolt sweep", "path", s.db.Path(), "deleted", n)
+		}
+	}
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.logger != nil {
+		return s.logger
+	}
+	return slog.Default()
+}
