@@ -33,6 +33,8 @@ type Session struct {
 	// committed is set once the response has started: later changes are
 	// errors, but the session may still be loaded and read.
 	committed bool
+	// inspected marks a read-only session returned by Manager.Inspect.
+	inspected bool
 
 	isNew   bool
 	token   string // the current token; "" for a new session until needed
@@ -305,7 +307,7 @@ func (s *Session) mutate(op string, change func()) error {
 		change()
 		return nil
 	}()
-	if err != nil {
+	if err != nil && !s.inspected {
 		s.reportLate(err) // outside the lock: the ErrorHandler may use the session
 	}
 	return err
@@ -365,6 +367,9 @@ func (s *Session) Destroy() {
 // changeable checks that the session may be changed. Callers hold s.mu.
 func (s *Session) changeable(op string) error {
 	s.mustLoaded()
+	if s.inspected {
+		return fmt.Errorf("%w: %s on a read-only session from Manager.Inspect", ErrCommitted, op)
+	}
 	if s.committed {
 		return fmt.Errorf("%w: %s after the first byte of %s %s", ErrCommitted, op, s.r.Method, s.r.URL.Path)
 	}
