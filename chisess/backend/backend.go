@@ -55,3 +55,29 @@ type Backend interface {
 	// exist, or has expired, is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// Swapper is an optional interface for backends that can replace a record
+// atomically, only if it is still what the caller read. chisess uses it to
+// merge the changes of concurrent requests on one session without losing
+// any (two requests that set different keys both keep their change), and to
+// make sure a request that loaded a session before another request destroyed
+// or renewed it can never bring it back. Without it, chisess reads the record
+// again just before writing, which narrows those races to a small window but
+// cannot close it: the last writer wins.
+//
+// Implement it with one atomic operation of the store: a Lua script in
+// Redis, a conditional UPDATE in SQL, one transaction in an embedded
+// database.
+type Swapper interface {
+	// Swap replaces the record under key with data, expiring after ttl,
+	// only if the live record stored under key is byte for byte equal to
+	// old. It reports whether it did. It returns false and a nil error when
+	// the record is different, absent or expired: the caller then reads it
+	// again and retries.
+	//
+	// When old is nil, the swap succeeds only if no live record exists
+	// under key (a create). When data is nil, a successful swap deletes the
+	// record. A record that does not match is never created, changed or
+	// deleted.
+	Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (swapped bool, err error)
+}

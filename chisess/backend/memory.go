@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"time"
@@ -22,7 +23,10 @@ type Memory struct {
 	once   sync.Once
 }
 
-var _ Backend = (*Memory)(nil)
+var (
+	_ Backend = (*Memory)(nil)
+	_ Swapper = (*Memory)(nil)
+)
 
 // memoryShards spreads keys over independently locked maps so that
 // concurrent requests on different sessions rarely contend.
@@ -124,6 +128,29 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 	delete(s.recs, key)
 	s.mu.Unlock()
 	return nil
+}
+
+// Swap implements [Swapper] under the lock of the key's shard.
+func (m *Memory) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s := m.shard(key)
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.recs[key]
+	live := ok && now.Before(rec.expires)
+	switch {
+	case old == nil && live, old != nil && !live, old != nil && !bytes.Equal(rec.data, old):
+		return false, nil
+	}
+	if data == nil || ttl <= 0 {
+		delete(s.recs, key)
+		return true, nil
+	}
+	s.recs[key] = memoryRecord{data: append([]byte(nil), data...), expires: now.Add(ttl)}
+	return true, nil
 }
 
 // Len reports how many records the store holds, expired ones that have not
