@@ -124,8 +124,15 @@ func (w *writer) FlushError() error {
 
 // Hijack saves the session, then hands over the connection. A hijacked
 // response never carries chisess's Set-Cookie, so a handler that hijacks
-// should not change the session ID or start a new session.
+// should not change the session ID or start a new session, and in cookie
+// mode, where the data lives in the cookie, changes made before Hijack are
+// lost. When the connection cannot be hijacked (HTTP/2, or a writer without
+// the capability) Hijack returns an error wrapping http.ErrNotSupported and
+// saves nothing, so the handler can still answer normally.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !canHijack(w.rw) {
+		return nil, nil, fmt.Errorf("chisess: hijack: %w", http.ErrNotSupported)
+	}
 	if !w.wroteHeader {
 		w.wroteHeader = true
 		if err := w.s.commit(http.StatusSwitchingProtocols); err != nil {
@@ -136,6 +143,21 @@ func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		}
 	}
 	return http.NewResponseController(w.rw).Hijack()
+}
+
+// canHijack reports whether rw, or a writer it wraps, is an http.Hijacker,
+// looking the way http.ResponseController does.
+func canHijack(rw http.ResponseWriter) bool {
+	for {
+		switch t := rw.(type) {
+		case http.Hijacker:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			rw = t.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // finish commits a session whose handler returned without writing.
