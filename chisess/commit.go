@@ -1,11 +1,21 @@
 package chisess
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/chisess/kit/chisess/backend"
 )
+
+// maxSwapAttempts bounds the read-merge-swap loop of one commit. Every lost
+// swap means another request's commit went through, so the loop only runs
+// long under heavy contention on one session; the backend timeout bounds it
+// in time as well.
+const maxSwapAttempts = 1000
 
 // commit saves the session just before the response starts with status. It
 // sets the response headers (Set-Cookie, Vary, Cache-Control) and returns
@@ -31,87 +41,289 @@ func (s *Session) commit(status int) error {
 	ctx, cancel := s.m.backendCtx(context.WithoutCancel(s.r.Context()))
 	defer cancel()
 	now := time.Now()
-	if s.changed || s.staleSeal {
-		return s.save(ctx, h, now)
+	s.meta.seen = now.UnixMilli()
+	if s.m.sealer != nil {
+		return s.saveCookie(h, now)
 	}
-	if err := s.refresh(ctx, h, now); err != nil {
-		// A failed refresh of a read-only request costs at most some idle
-		// time; failing the request for it would cost more.
-		s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
+	if !s.changed {
+		if err := s.touch(ctx); err != nil {
+			// A failed refresh of a read-only request costs at most some
+			// idle time; failing the request for it would cost more.
+			s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
+			return nil
+		}
+		if s.m.cfg.Rolling && s.m.cfg.Lifetime > 0 {
+			s.setCookie(h, now)
+		}
+		return nil
 	}
+	if err := s.saveServer(ctx); err != nil {
+		return err
+	}
+	if len(s.entries) == 0 {
+		if s.hadCookie {
+			h.Add("Set-Cookie", s.m.expireCookie)
+			h.Set("Cache-Control", "no-store")
+		}
+		return nil
+	}
+	s.setCookie(h, now)
 	return nil
 }
 
-// save writes a changed session, or deletes an emptied one.
-func (s *Session) save(ctx context.Context, h http.Header, now time.Time) error {
+func (s *Session) setCookie(h http.Header, now time.Time) {
+	h.Add("Set-Cookie", s.m.setCookie(s.ensureToken(), s.m.expiresAt(s.meta), now))
+	h.Set("Cache-Control", "no-store")
+}
+
+// saveCookie seals the session into its cookie, or expires the cookie of an
+// emptied one. The cookie backend cannot see other requests, so between
+// concurrent requests the last response the browser receives wins.
+func (s *Session) saveCookie(h http.Header, now time.Time) error {
 	m := s.m
 	if len(s.entries) == 0 {
-		if s.origKey != "" {
-			if err := m.backend.Delete(ctx, s.origKey); err != nil {
-				return fmt.Errorf("chisess: delete session: %w", err)
-			}
-		}
 		if s.hadCookie {
 			h.Add("Set-Cookie", m.expireCookie)
 			h.Set("Cache-Control", "no-store")
 		}
 		return nil
 	}
-	s.meta.seen = now.UnixMilli()
-	value, expires, err := s.store(ctx, now)
+	expires := m.expiresAt(s.meta)
+	value, err := s.seal(now, expires)
 	if err != nil {
 		return err
-	}
-	if s.origKey != "" && (s.renewed || s.destroyed) {
-		// Only after the new record is safe: an old token that outlived a
-		// renewal would keep whatever privileges the new one gains.
-		if err := m.backend.Delete(ctx, s.origKey); err != nil {
-			return fmt.Errorf("chisess: delete the old session after renewing its ID: %w", err)
-		}
 	}
 	h.Add("Set-Cookie", m.setCookie(value, expires, now))
 	h.Set("Cache-Control", "no-store")
 	return nil
 }
 
-// refresh records the last use of an unchanged session, for IdleTimeout and
-// Rolling.
-func (s *Session) refresh(ctx context.Context, h http.Header, now time.Time) error {
+func (s *Session) seal(now, expires time.Time) (string, error) {
 	m := s.m
-	s.meta.seen = now.UnixMilli()
-	value, expires, err := s.store(ctx, now)
-	if err != nil {
-		return err
+	payload := make([]byte, tokenBytes, 512)
+	if _, err := tokenEncoding.Decode(payload, []byte(s.ensureToken())); err != nil {
+		return "", fmt.Errorf("chisess: bad session token: %w", err)
 	}
-	if m.sealer != nil || m.cfg.Rolling && m.cfg.Lifetime > 0 {
-		h.Add("Set-Cookie", m.setCookie(value, expires, now))
-		h.Set("Cache-Control", "no-store")
+	payload = appendRecord(payload, s.meta, s.entries)
+	value, err := m.sealer.Seal(m.cfg.CookieName, payload, now, expires)
+	if err != nil {
+		return "", fmt.Errorf("chisess: save session: %w", err)
+	}
+	return value, nil
+}
+
+// saveServer writes a changed session to the backend. On return s.entries
+// holds what is stored now (possibly with other requests' changes merged
+// in); empty means the record was deleted.
+func (s *Session) saveServer(ctx context.Context) error {
+	switch {
+	case s.origKey == "":
+		// Nothing was loaded: a new session under a fresh token.
+		return s.create(ctx)
+	case s.destroyed:
+		// Logout wins over anything concurrent: delete unconditionally.
+		if err := s.m.backend.Delete(ctx, s.origKey); err != nil {
+			return fmt.Errorf("chisess: delete session: %w", err)
+		}
+		return s.create(ctx)
+	case s.renewed:
+		return s.renew(ctx)
+	default:
+		return s.update(ctx)
+	}
+}
+
+// create stores s under its (fresh) token, if it holds anything.
+func (s *Session) create(ctx context.Context) error {
+	if len(s.entries) == 0 {
+		return nil
+	}
+	data := appendRecord(nil, s.meta, s.entries)
+	if err := s.m.backend.Write(ctx, storageKey(s.ensureToken()), data, s.ttl()); err != nil {
+		return fmt.Errorf("chisess: save session: %w", err)
 	}
 	return nil
 }
 
-// store writes the session to the backend, or seals it, and returns the
-// cookie value and the session's expiry.
-func (s *Session) store(ctx context.Context, now time.Time) (string, time.Time, error) {
-	m := s.m
-	expires := m.expiresAt(s.meta)
-	token := s.ensureToken()
-	if m.sealer != nil {
-		payload := make([]byte, tokenBytes, 512)
-		if _, err := tokenEncoding.Decode(payload, []byte(token)); err != nil {
-			return "", expires, fmt.Errorf("chisess: bad session token: %w", err)
+func (s *Session) ttl() time.Duration {
+	return time.Until(s.m.expiresAt(s.meta))
+}
+
+// update applies this request's changes to the record it loaded, merging
+// them into whatever other requests stored meanwhile.
+func (s *Session) update(ctx context.Context) error {
+	b := s.m.backend
+	sw, atomic := b.(backend.Swapper)
+	old := s.raw
+	if !atomic {
+		// Without Swap, read again just before writing: this keeps a
+		// destroyed session dead and picks up other requests' keys, but
+		// between this read and the write the last writer wins.
+		var err error
+		if old, err = s.reload(ctx); err != nil {
+			return err
 		}
-		payload = appendRecord(payload, s.meta, s.entries)
-		value, err := m.sealer.Seal(m.cfg.CookieName, payload, now, expires)
+	}
+	for range maxSwapAttempts {
+		var data []byte
+		if len(s.entries) > 0 {
+			data = appendRecord(nil, s.meta, s.entries)
+		}
+		if !atomic {
+			if data == nil {
+				return wrapBackend("delete session", b.Delete(ctx, s.origKey))
+			}
+			return wrapBackend("save session", b.Write(ctx, s.origKey, data, s.ttl()))
+		}
+		ok, err := sw.Swap(ctx, s.origKey, old, data, s.ttl())
 		if err != nil {
-			return "", expires, fmt.Errorf("chisess: save session: %w", err)
+			return wrapBackend("save session", err)
 		}
-		return value, expires, nil
+		if ok {
+			s.raw = data
+			return nil
+		}
+		if old, err = s.reload(ctx); err != nil {
+			return err
+		}
 	}
-	key := storageKey(token)
+	return fmt.Errorf("chisess: save session: gave up after %d concurrent changes", maxSwapAttempts)
+}
+
+// reload reads the record under s.origKey again, checks that it is still
+// this session's generation, and rebases this request's changes on it. It
+// returns the record's bytes.
+func (s *Session) reload(ctx context.Context) ([]byte, error) {
+	data, err := s.m.backend.Read(ctx, s.origKey)
+	if errors.Is(err, backend.ErrNotFound) {
+		return nil, ErrSessionGone
+	}
+	if err != nil {
+		return nil, wrapBackend("reload session", err)
+	}
+	if bytes.Equal(data, s.raw) {
+		return data, nil
+	}
+	md, entries, err := decodeRecord(data)
+	if err != nil || md.gen != s.meta.gen {
+		return nil, ErrSessionGone
+	}
+	s.entries = s.rebase(entries)
+	seen := s.meta.seen
+	s.meta = md
+	s.meta.seen = max(seen, md.seen)
+	return data, nil
+}
+
+// rebase returns base with this request's changes applied: a Clear, then
+// the keys it deleted, then the keys it set.
+func (s *Session) rebase(base []entry) []entry {
+	if s.cleared {
+		base = base[:0]
+	}
+	for _, k := range s.deleted {
+		for i := range base {
+			if string(base[i].key) == k {
+				base = append(base[:i], base[i+1:]...)
+				break
+			}
+		}
+	}
+	for _, e := range s.entries {
+		if !e.dirty {
+			continue
+		}
+		found := false
+		for i := range base {
+			if bytes.Equal(base[i].key, e.key) {
+				base[i] = e
+				found = true
+				break
+			}
+		}
+		if !found {
+			base = append(base, e)
+		}
+	}
+	return base
+}
+
+// renew moves the session to its new token: write the new record, then
+// delete the old one only if no other request changed it meanwhile (else
+// merge and try again), so that neither a concurrent change nor a
+// concurrent logout is lost.
+func (s *Session) renew(ctx context.Context) error {
+	b := s.m.backend
+	sw, atomic := b.(backend.Swapper)
+	newKey := storageKey(s.ensureToken())
+	old := s.raw
+	if !atomic {
+		var err error
+		if old, err = s.reload(ctx); err != nil {
+			return err
+		}
+	}
+	gen := newGen() // a new ID ends the old generation
+	for range maxSwapAttempts {
+		if len(s.entries) > 0 {
+			md := s.meta
+			md.gen = gen
+			if err := b.Write(ctx, newKey, appendRecord(nil, md, s.entries), s.ttl()); err != nil {
+				return wrapBackend("save renewed session", err)
+			}
+		}
+		if !atomic {
+			if err := b.Delete(ctx, s.origKey); err != nil {
+				return fmt.Errorf("chisess: delete the old session after renewing its ID: %w", err)
+			}
+			s.meta.gen = gen
+			return nil
+		}
+		ok, err := sw.Swap(ctx, s.origKey, old, nil, 0)
+		if err != nil {
+			return fmt.Errorf("chisess: delete the old session after renewing its ID: %w", err)
+		}
+		if ok {
+			s.meta.gen = gen
+			return nil
+		}
+		if old, err = s.reload(ctx); err != nil {
+			if errors.Is(err, ErrSessionGone) {
+				// Destroyed or renewed by another request meanwhile: the
+				// copy under the new ID must not outlive it.
+				_ = b.Delete(ctx, newKey)
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("chisess: renew session: gave up after %d concurrent changes", maxSwapAttempts)
+}
+
+// touch records the last use of an unchanged session, for IdleTimeout and
+// Rolling. It never re-creates a session that is gone, and gives way to any
+// concurrent change (which recorded a use of its own).
+func (s *Session) touch(ctx context.Context) error {
+	b := s.m.backend
 	data := appendRecord(nil, s.meta, s.entries)
-	if err := m.backend.Write(ctx, key, data, expires.Sub(now)); err != nil {
-		return "", expires, fmt.Errorf("chisess: save session: %w", err)
+	if sw, ok := b.(backend.Swapper); ok {
+		_, err := sw.Swap(ctx, s.origKey, s.raw, data, s.ttl())
+		return err
 	}
-	return token, expires, nil
+	cur, err := b.Read(ctx, s.origKey)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return nil // gone: never bring it back
+	case err != nil:
+		return err
+	case !bytes.Equal(cur, s.raw):
+		return nil // changed meanwhile, and so used
+	}
+	return b.Write(ctx, s.origKey, data, s.ttl())
+}
+
+func wrapBackend(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("chisess: %s: %w", op, err)
 }

@@ -20,6 +20,13 @@ var ErrNoKey = errors.New("chisess: no value for key")
 // reports the mismatch rather than converting the value.
 var ErrWrongType = errors.New("chisess: stored value has another type")
 
+// ErrSessionGone is returned (and reported through Config.ErrorHandler)
+// when a request commits changes to a session that another request has
+// destroyed or given a new ID since this one loaded it. The changes are not
+// saved, and the session is not brought back: a logout stays a logout even
+// when a slower request that started before it finishes after it.
+var ErrSessionGone = errors.New("chisess: session was destroyed or renewed by another request")
+
 // ErrCommitted is returned (and reported through Config.ErrorHandler) when a
 // handler changes a session after its response has started. The session was
 // saved when the first byte went out, so the change cannot be kept; move the

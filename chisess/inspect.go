@@ -32,11 +32,20 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		s.entries = append(s.entries, entry{key: []byte(k), val: val})
 	}
 	now := time.Now()
-	ctx, cancel := m.backendCtx(ctx)
-	defer cancel()
-	value, expires, err := s.store(ctx, now)
-	if err != nil {
-		return nil, err
+	expires := m.expiresAt(s.meta)
+	var value string
+	if m.sealer != nil {
+		var err error
+		if value, err = s.seal(now, expires); err != nil {
+			return nil, err
+		}
+	} else {
+		ctx, cancel := m.backendCtx(ctx)
+		defer cancel()
+		if err := s.create(ctx); err != nil {
+			return nil, err
+		}
+		value = s.token
 	}
 	c := &http.Cookie{
 		Name:     m.cfg.CookieName,

@@ -39,8 +39,9 @@ func (m meta) createdAt() time.Time { return time.UnixMilli(m.created) }
 func (m meta) seenAt() time.Time    { return time.UnixMilli(m.seen) }
 
 type entry struct {
-	key []byte // may point into the loaded record
-	val []byte // tag byte + payload; may point into the loaded record
+	key   []byte // may point into the loaded record
+	val   []byte // tag byte + payload; may point into the loaded record
+	dirty bool   // set by this request
 }
 
 func appendMeta(dst []byte, m meta) []byte {

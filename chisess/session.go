@@ -41,6 +41,12 @@ type Session struct {
 	origKey string // storage key of the loaded record, "" when none was loaded
 	meta    meta
 	entries []entry
+	raw     []byte // the record as loaded from the backend, for Swap
+
+	// What this request changed, key by key, so that a commit can apply
+	// exactly these changes to whatever is stored by then.
+	cleared bool     // Clear was called; entries marked dirty came after it
+	deleted []string // keys this request deleted (and did not set again)
 
 	changed    bool // any Set, Delete, Clear, RenewID or Destroy
 	renewed    bool // the token changed in this request
@@ -164,7 +170,7 @@ func (s *Session) readBackend(ctx context.Context, token string, now time.Time) 
 	if !now.Before(m.expiresAt(md)) {
 		return false, nil
 	}
-	s.token, s.origKey, s.meta, s.entries = token, key, md, entries
+	s.token, s.origKey, s.meta, s.entries, s.raw = token, key, md, entries, data
 	return true, nil
 }
 
@@ -288,9 +294,11 @@ func (s *Session) set(key string, val []byte) error {
 	return s.mutate("Set", func() {
 		if i := s.find(key); i >= 0 {
 			s.entries[i].val = val
+			s.entries[i].dirty = true
 		} else {
-			s.entries = append(s.entries, entry{key: []byte(key), val: val})
+			s.entries = append(s.entries, entry{key: []byte(key), val: val, dirty: true})
 		}
+		s.deleted = slices.DeleteFunc(s.deleted, func(k string) bool { return k == key })
 		s.changed = true
 	})
 }
@@ -321,6 +329,7 @@ func (s *Session) Delete(key string) {
 func (s *Session) deleteLocked(key string) {
 	if i := s.find(key); i >= 0 {
 		s.entries = slices.Delete(s.entries, i, i+1)
+		s.deleted = append(s.deleted, key)
 		s.changed = true
 	}
 }
@@ -332,6 +341,8 @@ func (s *Session) Clear() {
 	s.mutate("Clear", func() {
 		if len(s.entries) > 0 {
 			s.entries = nil
+			s.deleted = nil
+			s.cleared = true
 			s.changed = true
 		}
 	})
