@@ -38,13 +38,13 @@ func (s *Session) commit(status int) error {
 	if status >= 500 && !s.m.cfg.KeepChangesOnServerError {
 		return nil // a failed request leaves the session as it was
 	}
-	ctx, cancel := s.m.backendCtx(context.WithoutCancel(s.r.Context()))
-	defer cancel()
 	now := time.Now()
 	s.meta.seen = now.UnixMilli()
 	if s.m.sealer != nil {
 		return s.saveCookie(h, now)
 	}
+	ctx, cancel := s.m.backendCtx(context.WithoutCancel(s.r.Context()))
+	defer cancel()
 	if !s.changed {
 		if err := s.touch(ctx); err != nil {
 			// A failed refresh of a read-only request costs at most some
@@ -61,10 +61,7 @@ func (s *Session) commit(status int) error {
 		return err
 	}
 	if len(s.entries) == 0 {
-		if s.hadCookie {
-			h.Add("Set-Cookie", s.m.expireCookie)
-			h.Set("Cache-Control", "no-store")
-		}
+		s.expireCookie(h)
 		return nil
 	}
 	s.setCookie(h, now)
@@ -73,8 +70,20 @@ func (s *Session) commit(status int) error {
 
 func (s *Session) setCookie(h http.Header, now time.Time) {
 	h.Add("Set-Cookie", s.m.setCookie(s.ensureToken(), s.m.expiresAt(s.meta), now))
-	h.Set("Cache-Control", "no-store")
+	noStore(h)
 }
+
+// expireCookie deletes the browser's cookie, if the request carried one.
+func (s *Session) expireCookie(h http.Header) {
+	if s.hadCookie {
+		h.Add("Set-Cookie", s.m.expireCookie)
+		noStore(h)
+	}
+}
+
+// noStore marks a response that sets the session cookie as not cacheable:
+// session identifiers must never be cached (OWASP).
+func noStore(h http.Header) { h.Set("Cache-Control", "no-store") }
 
 // saveCookie seals the session into its cookie, or expires the cookie of an
 // emptied one. The cookie backend cannot see other requests, so between
@@ -82,10 +91,7 @@ func (s *Session) setCookie(h http.Header, now time.Time) {
 func (s *Session) saveCookie(h http.Header, now time.Time) error {
 	m := s.m
 	if len(s.entries) == 0 {
-		if s.hadCookie {
-			h.Add("Set-Cookie", m.expireCookie)
-			h.Set("Cache-Control", "no-store")
-		}
+		s.expireCookie(h)
 		return nil
 	}
 	expires := m.expiresAt(s.meta)
@@ -94,7 +100,7 @@ func (s *Session) saveCookie(h http.Header, now time.Time) error {
 		return err
 	}
 	h.Add("Set-Cookie", m.setCookie(value, expires, now))
-	h.Set("Cache-Control", "no-store")
+	noStore(h)
 	return nil
 }
 
@@ -139,10 +145,16 @@ func (s *Session) create(ctx context.Context) error {
 		return nil
 	}
 	data := appendRecord(nil, s.meta, s.entries)
-	if err := s.m.backend.Write(ctx, storageKey(s.ensureToken()), data, s.ttl()); err != nil {
+	if err := s.m.backend.Write(ctx, s.key(), data, s.ttl()); err != nil {
 		return fmt.Errorf("chisess: save session: %w", err)
 	}
 	return nil
+}
+
+// key is the storage key of the session's current token.
+func (s *Session) key() string {
+	key, _ := storageKey(s.ensureToken()) // our own tokens always parse
+	return key
 }
 
 func (s *Session) ttl() time.Duration {
@@ -255,7 +267,7 @@ func (s *Session) rebase(base []entry) []entry {
 func (s *Session) renew(ctx context.Context) error {
 	b := s.m.backend
 	sw, atomic := b.(backend.Swapper)
-	newKey := storageKey(s.ensureToken())
+	newKey := s.key()
 	old := s.raw
 	if !atomic {
 		var err error

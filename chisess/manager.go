@@ -22,6 +22,9 @@ type Manager struct {
 	sealer  *backend.Sealer // non-nil in cookie mode
 
 	refreshEvery time.Duration // 0: no idle/rolling refresh
+	// timeouts is false for the in-process memory backend, which never
+	// blocks, so its calls skip the cost of a deadline context.
+	timeouts bool
 	cookieAttrs  string        // "; Path=/; HttpOnly; Secure; SameSite=Lax"
 	expireCookie string        // the whole Set-Cookie value that deletes the cookie
 }
@@ -41,6 +44,8 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, backend: cfg.Backend}
+	_, inProcess := cfg.Backend.(*backend.Memory)
+	m.timeouts = !inProcess
 	if cfg.Backend == nil {
 		secrets := append([]string{cfg.Secret}, cfg.PreviousSecrets...)
 		if m.sealer, err = backend.NewSealer(secrets...); err != nil {
@@ -123,6 +128,9 @@ func (m *Manager) setCookie(value string, expires, now time.Time) string {
 // backendCtx gives one backend call its own deadline. Commits pass a context
 // already detached from the request's cancellation.
 func (m *Manager) backendCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !m.timeouts {
+		return ctx, func() {}
+	}
 	return context.WithTimeout(ctx, m.cfg.Timeout)
 }
 

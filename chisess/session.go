@@ -100,10 +100,7 @@ func (s *Session) Loaded() bool {
 func (s *Session) load(ctx context.Context) error {
 	m := s.m
 	var value string
-	if c, err := s.r.Cookie(m.cfg.CookieName); err == nil {
-		value = c.Value
-		s.hadCookie = true
-	}
+	value, s.hadCookie = requestCookie(s.r, m.cfg.CookieName)
 	now := time.Now()
 	if value != "" {
 		var (
@@ -148,11 +145,11 @@ func newGen() uint64 {
 
 // readBackend loads the record for token from the server-side backend.
 func (s *Session) readBackend(ctx context.Context, token string, now time.Time) (bool, error) {
-	if !validToken(token) {
+	key, ok := storageKey(token)
+	if !ok {
 		return false, nil
 	}
 	m := s.m
-	key := storageKey(token)
 	ctx, cancel := m.backendCtx(ctx)
 	data, err := m.backend.Read(ctx, key)
 	cancel()

@@ -22,23 +22,36 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// validToken reports whether s has the exact form of a token made by
+// parseToken decodes s if it has the exact form of a token made by
 // newToken: 43 base64url characters that decode to 32 bytes with no stray
-// bits. It decodes nothing longer than a token, so hostile input costs at most
-// a length check.
-func validToken(s string) bool {
+// bits. It looks at nothing longer than a token, so hostile input costs at
+// most a length check.
+func parseToken(s string) (raw [tokenBytes]byte, ok bool) {
 	if len(s) != tokenLen {
-		return false
+		return raw, false
 	}
-	var b [tokenBytes + 1]byte
-	n, err := tokenEncoding.Decode(b[:], []byte(s))
-	return err == nil && n == tokenBytes
+	var src [tokenLen]byte
+	copy(src[:], s) // a copy on the stack rather than a []byte conversion on the heap
+	var dst [tokenBytes + 1]byte
+	n, err := tokenEncoding.Decode(dst[:], src[:])
+	if err != nil || n != tokenBytes {
+		return raw, false
+	}
+	copy(raw[:], dst[:tokenBytes])
+	return raw, true
 }
 
 // storageKey turns a token into the key a server-side backend stores the
-// session under: the base64url SHA-256 of the token. A backend, or a leaked
-// copy of it, never holds a usable token.
-func storageKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// session under: the base64url SHA-256 of the token's 32 bytes. A backend,
+// or a leaked copy of it, never holds a usable token. It reports false for a
+// string that is not a token.
+func storageKey(token string) (string, bool) {
+	raw, ok := parseToken(token)
+	if !ok {
+		return "", false
+	}
+	sum := sha256.Sum256(raw[:])
+	var key [tokenLen]byte
+	base64.RawURLEncoding.Encode(key[:], sum[:])
+	return string(key[:]), true
 }

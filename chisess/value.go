@@ -88,90 +88,94 @@ func encodeValue(v any, codec Codec) ([]byte, error) {
 	return out, nil
 }
 
-// decodeValue decodes a stored value into the variable dst points to. It
-// reports a tag that does not match the destination's type.
+// decodeValue decodes a stored value as a T. It reports a tag that does not
+// match T. The built-in kinds are decoded without reflection or boxing.
 func decodeValue[T any](stored []byte, codec Codec) (T, error) {
 	var zero T
 	if len(stored) == 0 {
 		return zero, errBadRecord
 	}
 	tag, p := stored[0], stored[1:]
-	switch d := any(&zero).(type) {
-	case *string:
+	switch any(zero).(type) {
+	case string:
 		if tag != tagString {
 			break
 		}
-		*d = string(p)
-		return zero, nil
-	case *int:
+		return any(string(p)).(T), nil
+	case int:
 		if tag != tagInt {
 			break
 		}
-		v, n := binary.Varint(p)
-		if n != len(p) || int64(int(v)) != v {
+		n, k := binary.Varint(p)
+		if k != len(p) || int64(int(n)) != n {
 			return zero, errBadRecord
 		}
-		*d = int(v)
-		return zero, nil
-	case *int64:
+		return any(int(n)).(T), nil
+	case int64:
 		if tag != tagInt64 {
 			break
 		}
-		v, n := binary.Varint(p)
-		if n != len(p) {
+		n, k := binary.Varint(p)
+		if k != len(p) {
 			return zero, errBadRecord
 		}
-		*d = v
-		return zero, nil
-	case *bool:
+		return any(n).(T), nil
+	case bool:
 		if tag != tagBool {
 			break
 		}
 		if len(p) != 1 || p[0] > 1 {
 			return zero, errBadRecord
 		}
-		*d = p[0] == 1
-		return zero, nil
-	case *float64:
+		return any(p[0] == 1).(T), nil
+	case float64:
 		if tag != tagFloat64 {
 			break
 		}
 		if len(p) != 8 {
 			return zero, errBadRecord
 		}
-		*d = math.Float64frombits(binary.BigEndian.Uint64(p))
-		return zero, nil
-	case *[]byte:
+		return any(math.Float64frombits(binary.BigEndian.Uint64(p))).(T), nil
+	case []byte:
 		if tag != tagBytes {
 			break
 		}
-		*d = append([]byte{}, p...)
-		return zero, nil
-	case *time.Time:
+		return any(append([]byte{}, p...)).(T), nil
+	case time.Time:
 		if tag != tagTime {
 			break
 		}
-		if err := d.UnmarshalBinary(p); err != nil {
+		var t time.Time
+		if err := t.UnmarshalBinary(p); err != nil {
 			return zero, errBadRecord
 		}
-		return zero, nil
-	case *any:
-		v, err := decodeAny(tag, p, codec)
-		if err != nil {
-			return zero, err
-		}
-		*d = v
-		return zero, nil
+		return any(t).(T), nil
 	default:
+		if any(zero) == nil { // T is an interface type, such as any
+			d, err := decodeAny(tag, p, codec)
+			if err != nil {
+				return zero, err
+			}
+			if t, ok := d.(T); ok {
+				return t, nil
+			}
+			break
+		}
 		if tag != tagCodec {
 			break
 		}
-		if err := codec.Unmarshal(p, d); err != nil {
-			return zero, fmt.Errorf("%w: %s cannot be decoded as %s: %v", ErrWrongType, tagName(tag), reflect.TypeFor[T](), err)
-		}
-		return zero, nil
+		return decodeCodec[T](p, codec)
 	}
 	return zero, fmt.Errorf("%w: holds %s, not %s", ErrWrongType, tagName(tag), reflect.TypeFor[T]())
+}
+
+// decodeCodec decodes a codec-encoded value; only here does a T escape.
+func decodeCodec[T any](p []byte, codec Codec) (T, error) {
+	var v T
+	if err := codec.Unmarshal(p, &v); err != nil {
+		return v, fmt.Errorf("%w: %s cannot be decoded as %s: %v", ErrWrongType, tagName(tagCodec), reflect.TypeFor[T](), err)
+	}
+	return v, nil
 }
 
 // decodeAny decodes a stored value into its natural Go type, for Get[any].
