@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# scripts/test.sh — runs every check and test of the repo, on a fresh
+# Debian machine as well as on a developer's: installs and starts the
+# services the tests need (scripts/services.sh), then runs, in order:
+#
+#   gofmt -l                       (fails if any file is listed)
+#   go vet ./...
+#   go test -race -count=1 ./...
+#   go vet + go test -count=1 in every nested module (a dir with its own go.mod)
+#   go test -fuzz for each target in scripts/fuzz-targets.txt (FUZZTIME, default 10s)
+#
+# Exits non-zero on the first failure; services are stopped on every exit.
+set -euo pipefail
+export NO_COLOR=1
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
+start_s=$SECONDS
+section() { printf '\n== %s\n' "$*"; }
+
+section "services"
+services_install
+trap services_stop EXIT
+services_start
+# Tests fail instead of skipping when a service variable is missing.
+export CHISESS_REQUIRE_SERVICES=1
+env | grep '^CHISESS_' | sort
+
+section "gofmt -l"
+go_files=$(find . \( -name .git -o -name vendor -o -name testdata \) -prune -o -name '*.go' -type f -print | sort)
+if [[ -n $go_files ]]; then
+	unformatted=$(printf '%s\n' "$go_files" | tr '\n' '\0' | xargs -0 gofmt -l)
+	if [[ -n $unformatted ]]; then
+		echo "gofmt: these files are not formatted (run gofmt -w on them):" >&2
+		printf '%s\n' "$unformatted" | sed 's/^/  /' >&2
+		exit 1
+	fi
+fi
+echo "ok"
+
+section "go vet ./..."
+go vet ./...
+
+section "go test -race -count=1 ./..."
+go test -race -count=1 ./...
+
+# Nested modules (e.g. bench/): each has its own go.mod and is not covered
+# by ./... of the root module.
+mapfile -t nested < <(find . \( -name .git -o -name vendor -o -name testdata \) -prune -o -name go.mod -type f -print |
+	grep -vx './go.mod' | sort)
+for modfile in "${nested[@]}"; do
+	dir=$(dirname "$modfile")
+	section "module ${dir#./}: go vet ./... && go test -count=1 ./..."
+	(cd "$dir" && go vet ./... && go test -count=1 ./...)
+done
+
+section "fuzz (FUZZTIME=${FUZZTIME:-10s})"
+targets_file=scripts/fuzz-targets.txt
+fuzz_pkgs=()
+fuzz_names=()
+if [[ -f $targets_file ]]; then
+	# Parse the whole file first, so a bad line fails before any fuzzing.
+	lineno=0
+	while IFS= read -r line || [[ -n $line ]]; do
+		lineno=$((lineno + 1))
+		line=${line%%#*}
+		pkg="" name="" extra=""
+		read -r pkg name extra <<<"$line" || true
+		[[ -z $pkg ]] && continue
+		if [[ -z $name || -n $extra || $name != Fuzz* ]]; then
+			echo "$targets_file:$lineno: want '<package path> <FuzzName>', got: $line" >&2
+			exit 1
+		fi
+		fuzz_pkgs+=("$pkg")
+		fuzz_names+=("$name")
+	done <"$targets_file"
+fi
+if ((${#fuzz_pkgs[@]} == 0)); then
+	echo "no fuzz targets listed in $targets_file"
+fi
+for i in "${!fuzz_pkgs[@]}"; do
+	pkg=${fuzz_pkgs[i]} name=${fuzz_names[i]}
+	section "fuzz $pkg $name"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME:-10s}" "$pkg"
+done
+
+section "done"
+echo "all checks passed in $((SECONDS - start_s)) s (repo $root)"
