@@ -24,9 +24,9 @@ type Manager struct {
 	refreshEvery time.Duration // 0: no idle/rolling refresh
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
-	timeouts bool
-	cookieAttrs  string        // "; Path=/; HttpOnly; Secure; SameSite=Lax"
-	expireCookie string        // the whole Set-Cookie value that deletes the cookie
+	timeouts     bool
+	cookieAttrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	expireCookie string // the whole Set-Cookie value that deletes the cookie
 }
 
 // New validates cfg and returns a [Manager]. It returns an error wrapping
