@@ -55,6 +55,46 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkSwap replaces one record with a compare-and-swap, alternating
+// between two values so that every swap matches and writes. "fsync" and
+// "nosync" compare with BenchmarkWrite; "mismatch" is a swap that loses
+// the race, which rolls back without touching the disk.
+func BenchmarkSwap(b *testing.B) {
+	other := bytes.Clone(benchData)
+	other[len(other)-1] = 't'
+	for _, bm := range []struct {
+		name     string
+		noSync   bool
+		mismatch bool
+	}{{"fsync", false, false}, {"nosync", true, false}, {"mismatch", false, true}} {
+		b.Run(bm.name, func(b *testing.B) {
+			s := benchStore(b, boltbackend.Options{NoSync: bm.noSync})
+			ctx := context.Background()
+			key := newKey()
+			if err := s.Write(ctx, key, benchData, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			old, data := benchData, other
+			if bm.mismatch {
+				old = other
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				ok, err := s.Swap(ctx, key, old, data, time.Hour)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if ok == bm.mismatch {
+					b.Fatalf("Swap reported %v", ok)
+				}
+				if !bm.mismatch {
+					old, data = data, old
+				}
+			}
+		})
+	}
+}
+
 func benchStore(b *testing.B, opts boltbackend.Options) *boltbackend.Store {
 	b.Helper()
 	opts.SweepInterval = -1

@@ -45,14 +45,25 @@
 // keep them consistent, to save a scan that costs about a millisecond per
 // hundred thousand sessions every few minutes.
 //
+// # Concurrent requests
+//
+// The Store is also a [backend.Swapper]: [Store.Swap] replaces or deletes a
+// record only if it still holds the bytes the caller read, in one write
+// transaction. chisess commits sessions through it, so two requests that
+// change one session at once both keep their change, and a request that
+// loaded a session before another request destroyed it cannot bring it
+// back.
+//
 // # Durability and speed
 //
-// Every Write and Delete is its own bbolt transaction, committed with fsync
-// before it returns, so a session saved before a crash or power cut is there
-// after the restart. The fsync is almost all of a write's cost, and writes
-// are serialized, so the disk's fsync latency bounds how many sessions per
-// second can change (on the 2-core VM of the benchmarks: 0.27 ms a write,
-// 6 µs of it the Store's own work). Reads come from the memory-mapped file,
-// never wait for writers, and take under a microsecond. [Options.NoSync]
-// skips the fsync, for tests only.
+// Every Write, Delete and Swap is its own bbolt transaction, committed with
+// fsync before it returns, so a session saved before a crash or power cut is
+// there after the restart. The fsync is almost all of a write's cost, and
+// writes are serialized, so the disk's fsync latency bounds how many
+// sessions per second can change (on the 2-core VM of the benchmarks: 0.27
+// ms a write, 6 µs of it the Store's own work). A Swap that changes the
+// record costs what a Write does; one that does not match, or has nothing
+// to change, rolls back without an fsync. Reads come from the memory-mapped
+// file, never wait for writers, and take under a microsecond.
+// [Options.NoSync] skips the fsync, for tests only.
 package boltbackend

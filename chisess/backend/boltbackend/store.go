@@ -104,8 +104,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a [backend.Backend] over one bucket of a bbolt file. It is safe
-// for concurrent use by any number of goroutines of one process.
+// Store is a [backend.Backend] over one bucket of a bbolt file, and a
+// [backend.Swapper]: [Store.Swap] replaces a record only if it still holds
+// what the caller read. It is safe for concurrent use by any number of
+// goroutines of one process.
 //
 // Create it with [Open] or [New]; release it with [Store.Close].
 type Store struct {
@@ -122,7 +124,10 @@ type Store struct {
 	closeErr error
 }
 
-var _ backend.Backend = (*Store)(nil)
+var (
+	_ backend.Backend = (*Store)(nil)
+	_ backend.Swapper = (*Store)(nil)
+)
 
 // Open opens the bbolt file at path, creating it (with [Options.FileMode])
 // and the session bucket if they do not exist, and returns a [Store] that
@@ -289,14 +294,7 @@ func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Dur
 		}
 		return nil
 	}
-	now := s.now().UnixNano()
-	exp := now + int64(ttl)
-	if exp < now { // overflow: a ttl of centuries
-		exp = math.MaxInt64
-	}
-	v := make([]byte, headerLen+len(data))
-	binary.BigEndian.PutUint64(v, uint64(exp))
-	copy(v[headerLen:], data)
+	v := record(s.now().UnixNano(), ttl, data)
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
@@ -331,6 +329,19 @@ func (s *Store) delete(key string) error {
 		}
 		return b.Delete([]byte(key))
 	})
+}
+
+// record returns a new stored value: the expiry, now (Unix nanoseconds) plus
+// a positive ttl, then a copy of data.
+func record(now int64, ttl time.Duration, data []byte) []byte {
+	exp := now + int64(ttl)
+	if exp < now { // overflow: a ttl of centuries
+		exp = math.MaxInt64
+	}
+	v := make([]byte, headerLen+len(data))
+	binary.BigEndian.PutUint64(v, uint64(exp))
+	copy(v[headerLen:], data)
+	return v
 }
 
 // expired reports whether the record v, at least headerLen bytes long, has

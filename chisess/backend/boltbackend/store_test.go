@@ -389,6 +389,10 @@ func TestClosedStoreFails(t *testing.T) {
 	is.True(s.Delete(t.Context(), key) != nil)                        // Delete fails
 	_, err = s.Sweep(t.Context())
 	is.True(err != nil) // Sweep fails
+	ok, err := s.Swap(t.Context(), key, []byte("x"), []byte("y"), time.Hour)
+	is.True(err != nil)                                    // Swap fails
+	is.True(!ok)                                           // without swapping
+	is.True(errors.Is(err, bolterrors.ErrDatabaseNotOpen)) // and says the file is closed
 }
 
 // TestMalformedRecord puts a value this package never writes (shorter than
@@ -414,7 +418,7 @@ func TestMalformedRecord(t *testing.T) {
 	is.True(strings.Contains(err.Error(), "malformed record")) // and says what is wrong
 	n, err := s.Sweep(t.Context())
 	is.NoErr(err)                                                // Sweep
-	is.Equal(n, 0)                                               // deletes nothing it did not write
+	is.Equal(n, int64(0))                                        // deletes nothing it did not write
 	is.Equal(count(t, db, boltbackend.DefaultBucket), 1)         // the value is still there
 	is.NoErr(s.Write(t.Context(), key, []byte("ok"), time.Hour)) // a Write replaces it
 	got, err := s.Read(t.Context(), key)
@@ -443,6 +447,22 @@ func TestContextCancelled(t *testing.T) {
 		}},
 		{"Sweep", func(ctx context.Context, s *boltbackend.Store, key string) error {
 			_, err := s.Sweep(ctx)
+			return err
+		}},
+		// The record has expired when these run, so without the context
+		// the create would replace it and the delete would remove it.
+		{"Swap create", func(ctx context.Context, s *boltbackend.Store, key string) error {
+			ok, err := s.Swap(ctx, key, nil, []byte("new"), time.Hour)
+			if ok {
+				return errors.New("Swap reported a swap with a cancelled context")
+			}
+			return err
+		}},
+		{"Swap create of nothing", func(ctx context.Context, s *boltbackend.Store, key string) error {
+			ok, err := s.Swap(ctx, key, nil, nil, 0)
+			if ok {
+				return errors.New("Swap reported a swap with a cancelled context")
+			}
 			return err
 		}},
 	}

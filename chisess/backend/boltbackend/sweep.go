@@ -17,11 +17,13 @@ import (
 const sweepScan = 10_000
 
 // Sweep deletes every record whose expiry has passed by [Options.Now] and
-// returns how many it deleted. It walks the bucket in read transactions of
-// at most 10,000 keys and deletes what they found in write transactions of
-// at most [Options.SweepBatch] keys, checking each record's expiry again
-// under the write lock, so a session rewritten in between is kept. Values
-// too short to be a record, which the Store never writes, are left alone.
+// returns how many it deleted, as an int64 like pgbackend's Sweep, so code
+// that sweeps either store reads the count the same way. It walks the
+// bucket in read transactions of at most 10,000 keys and deletes what they
+// found in write transactions of at most [Options.SweepBatch] keys,
+// checking each record's expiry again under the write lock, so a session
+// rewritten in between is kept. Values too short to be a record, which the
+// Store never writes, are left alone.
 //
 // Sweep checks ctx before each transaction and stops at the first error, the
 // context's included, returning the records deleted so far with an error
@@ -30,9 +32,9 @@ const sweepScan = 10_000
 // The sweeper started by [Open] and [New] calls Sweep on its interval; most
 // apps never call it. Call it from tests, or from a cron job or the app
 // itself when [Options.SweepInterval] is negative.
-func (s *Store) Sweep(ctx context.Context) (int, error) {
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	now := s.now().UnixNano()
-	total := 0
+	var total int64
 	var after []byte // last key examined; nil before the first scan
 	for {
 		if err := ctx.Err(); err != nil {
@@ -94,8 +96,8 @@ func (s *Store) scanExpired(after []byte, now int64) (keys [][]byte, last []byte
 
 // deleteExpired deletes, in one write transaction, those of keys whose
 // records are still expired at now, and reports how many it deleted.
-func (s *Store) deleteExpired(keys [][]byte, now int64) (int, error) {
-	n := 0
+func (s *Store) deleteExpired(keys [][]byte, now int64) (int64, error) {
+	var n int64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		n = 0 // in case bbolt ever retries the function
 		b := tx.Bucket(s.bucket)

@@ -60,7 +60,7 @@ func TestSweepRemovesOnlyExpired(t *testing.T) {
 
 			n, err := s.Sweep(ctx)
 			is.NoErr(err)                                                        // Sweep
-			is.Equal(n, tt.expired)                                              // it deleted every expired record
+			is.Equal(n, int64(tt.expired))                                       // it deleted every expired record
 			is.Equal(count(t, db, boltbackend.DefaultBucket), tt.live+tt.filler) // and only those
 			for i, key := range live {
 				got, err := s.Read(ctx, key)
@@ -68,8 +68,8 @@ func TestSweepRemovesOnlyExpired(t *testing.T) {
 				is.Equal(string(got), fmt.Sprintf("live %d", i)) // with its own data
 			}
 			n, err = s.Sweep(ctx)
-			is.NoErr(err)  // a second Sweep
-			is.Equal(n, 0) // finds nothing left to delete
+			is.NoErr(err)         // a second Sweep
+			is.Equal(n, int64(0)) // finds nothing left to delete
 		})
 	}
 	is.True(len(tests) > 0) // the table ran
@@ -84,14 +84,14 @@ func TestSweepEmptyOrMissingBucket(t *testing.T) {
 		is.NoErr(s.Close()) // Close
 	})
 	n, err := s.Sweep(t.Context())
-	is.NoErr(err)  // sweeping an empty bucket works
-	is.Equal(n, 0) // and deletes nothing
+	is.NoErr(err)         // sweeping an empty bucket works
+	is.Equal(n, int64(0)) // and deletes nothing
 
 	err = db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte(boltbackend.DefaultBucket)) })
 	is.NoErr(err) // someone drops the bucket behind the Store's back
 	n, err = s.Sweep(t.Context())
-	is.NoErr(err)  // Sweep still works
-	is.Equal(n, 0) // with nothing to do
+	is.NoErr(err)         // Sweep still works
+	is.Equal(n, int64(0)) // with nothing to do
 	_, err = s.Read(t.Context(), newKey())
 	is.True(errors.Is(err, backend.ErrNotFound)) // Read reports a missing key
 	key := newKey()

@@ -40,3 +40,29 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSwap replaces one row with a compare-and-swap, alternating
+// between two values so that every swap matches and writes: the cost of a
+// commit through Swap, beside BenchmarkWrite's plain upsert.
+func BenchmarkSwap(b *testing.B) {
+	is := is.New(b)
+	d := newTestDB(b)
+	s := d.open(b, pgbackend.Options{})
+	key := newKey()
+	is.NoErr(s.Write(b.Context(), key, sessionBytes, time.Hour)) // the session to swap
+	other := bytes.Clone(sessionBytes)
+	other[len(other)-1] = 't'
+	old, data := sessionBytes, other
+	b.SetBytes(int64(len(sessionBytes)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ok, err := s.Swap(b.Context(), key, old, data, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !ok {
+			b.Fatal("Swap did not match the row it wrote")
+		}
+		old, data = data, old
+	}
+}

@@ -32,6 +32,16 @@
 // in batches every [Options.SweepInterval]; [Store.Sweep] runs one sweep on
 // demand, for tests or for a cron job when the sweeper is turned off.
 //
+// The Store is also a backend.Swapper: [Store.Swap] changes or deletes a
+// row only if it still holds the bytes the caller read, each case in one
+// statement (a conditional UPDATE, DELETE or INSERT ... ON CONFLICT), so
+// two requests that change one session at once both keep their change, and
+// a request that loaded a session before another request destroyed it
+// cannot bring it back. The statement compares the stored bytea with the
+// caller's on the one row the primary key finds; a session record is small
+// (a few hundred bytes), so that costs no more than a version column would,
+// and a Swap costs about what a Write does.
+//
 // Expiry times are computed from the app's clock ([Options.Now]), not the
 // database's, so app servers that share a table should keep their clocks in
 // sync (NTP).

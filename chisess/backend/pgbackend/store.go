@@ -72,8 +72,9 @@ type Options struct {
 }
 
 // Store is a [backend.Backend] over a PostgreSQL table reached through a
-// pgx v5 pool. It is safe for concurrent use by any number of goroutines and
-// processes.
+// pgx v5 pool, and a [backend.Swapper]: [Store.Swap] replaces a row only if
+// it still holds what the caller read. It is safe for concurrent use by any
+// number of goroutines and processes.
 //
 // Create it with [New]; stop its sweeper with [Store.Close]. The pool
 // belongs to the caller, who closes it after closing the Store.
@@ -86,12 +87,18 @@ type Store struct {
 
 	readSQL, writeSQL, deleteSQL, sweepSQL string
 
+	// Swap's statements, one per case (see swap.go).
+	swapSQL, swapDeleteSQL, createSQL, absentSQL string
+
 	stop context.CancelFunc
 	done chan struct{}
 	once sync.Once
 }
 
-var _ backend.Backend = (*Store)(nil)
+var (
+	_ backend.Backend = (*Store)(nil)
+	_ backend.Swapper = (*Store)(nil)
+)
 
 // New returns a [Store] over the table named in opts, reached through pool.
 // It reports a bad option as an error wrapping [ErrInvalidOptions] that
@@ -138,6 +145,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.writeSQL = "INSERT INTO " + t + " (key, data, expires_at) VALUES ($1, $2, $3)" +
 		" ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at"
 	s.deleteSQL = "DELETE FROM " + t + " WHERE key = $1"
+	s.swapSQL = "UPDATE " + t + " SET data = $4, expires_at = $5" +
+		" WHERE key = $1 AND data = $2 AND expires_at > $3"
+	s.swapDeleteSQL = "DELETE FROM " + t + " WHERE key = $1 AND data = $2 AND expires_at > $3"
+	// The alias names the existing row in the WHERE clause whether or not
+	// the table is schema-qualified.
+	s.createSQL = "INSERT INTO " + t + " AS cur (key, data, expires_at) VALUES ($1, $2, $3)" +
+		" ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at" +
+		" WHERE cur.expires_at <= $4"
+	s.absentSQL = "SELECT NOT EXISTS (SELECT 1 FROM " + t + " WHERE key = $1 AND expires_at > $2)"
 	// SKIP LOCKED lets the sweepers of several processes share the work
 	// instead of queueing on each other's rows, and never waits on a row a
 	// Write is refreshing; FOR UPDATE re-checks expires_at on the row's
@@ -207,8 +223,10 @@ func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 //
 // Write is a plain replace, as the base contract asks: it does not merge
 // with what another request wrote meanwhile, and it re-creates a row that
-// another request deleted. Lost-update-free merges come with an optional
-// interface, not with Write.
+// another request deleted. chisess commits through [Store.Swap] instead,
+// which changes a row only if it still holds what the request read, so
+// concurrent requests lose no update and a destroyed session stays
+// destroyed.
 //
 // An error does not prove that nothing was written. When ctx ends while the
 // statement runs, pgx by default drops the connection and returns at once,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +285,10 @@ func TestContextCanceled(t *testing.T) {
 		{name: "Write ttl 0", call: func() error { return s.Write(ctx, key, nil, 0) }},
 		{name: "Delete", call: func() error { return s.Delete(ctx, key) }},
 		{name: "Sweep", call: func() error { _, err := s.Sweep(ctx); return err }},
+		{name: "Swap", call: func() error { return swapped(s.Swap(ctx, key, []byte("x"), []byte("y"), time.Hour)) }},
+		{name: "Swap delete", call: func() error { return swapped(s.Swap(ctx, key, []byte("x"), nil, 0)) }},
+		{name: "Swap create", call: func() error { return swapped(s.Swap(ctx, newKey(), nil, []byte("y"), time.Hour)) }},
+		{name: "Swap create of nothing", call: func() error { return swapped(s.Swap(ctx, newKey(), nil, nil, 0)) }},
 		{name: "New", call: func() error {
 			_, err := pgbackend.New(ctx, d.pool, pgbackend.Options{Table: d.table, CreateTable: true, SweepInterval: -1})
 			return err
@@ -300,8 +305,18 @@ func TestContextCanceled(t *testing.T) {
 	}
 
 	got, err := s.Read(t.Context(), key)
-	is.NoErr(err)              // nothing the cancelled calls did reached the table
-	is.Equal(string(got), "x") // the first write is intact
+	is.NoErr(err)                  // nothing the cancelled calls did reached the table
+	is.Equal(string(got), "x")     // the first write is intact
+	is.Equal(d.count(t), int64(1)) // and no create added a row
+}
+
+// swapped turns Swap's results into one error for the tables of calls that
+// must fail: a failed call that reports a swap is an error too.
+func swapped(ok bool, err error) error {
+	if ok {
+		return fmt.Errorf("Swap reported a swap and the error %v", err)
+	}
+	return err
 }
 
 // A statement already running when its deadline passes returns the
@@ -354,6 +369,8 @@ func TestOutage(t *testing.T) {
 		{name: "Write", call: func() error { return s.Write(t.Context(), newKey(), []byte("x"), time.Hour) }},
 		{name: "Delete", call: func() error { return s.Delete(t.Context(), newKey()) }},
 		{name: "Sweep", call: func() error { _, err := s.Sweep(t.Context()); return err }},
+		{name: "Swap", call: func() error { return swapped(s.Swap(t.Context(), newKey(), []byte("x"), []byte("y"), time.Hour)) }},
+		{name: "Swap create", call: func() error { return swapped(s.Swap(t.Context(), newKey(), nil, []byte("y"), time.Hour)) }},
 		{name: "New with CreateTable", call: func() error {
 			_, err := pgbackend.New(t.Context(), deadPool(t), pgbackend.Options{CreateTable: true})
 			return err
