@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		name string
 		run  func(t *testing.T, h *harness)
 	}{
+		{"shared-between-servers", sharedBetweenServers},
 		{"concurrent-sets-all-kept", concurrentSets},
 		{"delete-and-set-both-kept", deleteAndSet},
 		{"same-key-one-winner", sameKey},
@@ -305,4 +306,43 @@ func destroyRace(t *testing.T, h *harness) {
 
 func renewRace(t *testing.T, h *harness) {
 	slowWriterRace(t, h, func(s *chisess.Session) { s.RenewID() })
+}
+
+// sharedBetweenServers: a session created through one manager is read,
+// changed and destroyed through the other, as with two app servers behind
+// a load balancer.
+func sharedBetweenServers(t *testing.T, h *harness) {
+	h.handle(func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		switch r.URL.Path {
+		case "/login":
+			if err := s.Set("user", "ada"); err != nil {
+				panic(err)
+			}
+		case "/visit":
+			n, _ := chisess.Get[int](s, "visits")
+			if err := s.Set("visits", n+1); err != nil {
+				panic(err)
+			}
+		case "/logout":
+			s.Destroy()
+		}
+		u, _ := chisess.Get[string](s, "user")
+		n, _ := chisess.Get[int](s, "visits")
+		fmt.Fprintf(w, "%s %d", u, n)
+	})
+	rec := h.do(0, "/login", nil)
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("login through server A set %d cookies, want 1", len(cookies))
+	}
+	cookie := cookies[0]
+	for i, want := range []string{"ada 1", "ada 2", "ada 3"} {
+		if got := h.do(i+1, "/visit", cookie).Body.String(); got != want {
+			t.Fatalf("visit %d through server %c answered %q, want %q", i+1, 'A'+(i+1)%2, got, want)
+		}
+	}
+	h.do(1, "/logout", cookie)
+	if got := h.do(0, "/read", cookie).Body.String(); got != " 0" {
+		t.Errorf("after logout through server B, server A still sees %q", got)
+	}
 }
