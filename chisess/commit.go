@@ -52,7 +52,7 @@ func (s *Session) commit(status int) error {
 			s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
 			return nil
 		}
-		if s.m.cfg.Rolling && s.m.cfg.Lifetime > 0 {
+		if s.m.cfg.Rolling && s.persistent() {
 			s.setCookie(h, now)
 		}
 		return nil
@@ -68,8 +68,13 @@ func (s *Session) commit(status int) error {
 	return nil
 }
 
+// persistent reports whether the session's cookie gets a Max-Age.
+func (s *Session) persistent() bool {
+	return s.m.cfg.Lifetime > 0 || s.meta.flags&flagRemember != 0
+}
+
 func (s *Session) setCookie(h http.Header, now time.Time) {
-	h.Add("Set-Cookie", s.m.setCookie(s.ensureToken(), s.m.expiresAt(s.meta), now))
+	h.Add("Set-Cookie", s.m.setCookie(s.ensureToken(), s.persistent(), s.m.expiresAt(s.meta), now))
 	noStore(h)
 }
 
@@ -99,7 +104,7 @@ func (s *Session) saveCookie(h http.Header, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	h.Add("Set-Cookie", m.setCookie(value, expires, now))
+	h.Add("Set-Cookie", m.setCookie(value, s.persistent(), expires, now))
 	noStore(h)
 	return nil
 }
@@ -221,9 +226,12 @@ func (s *Session) reload(ctx context.Context) ([]byte, error) {
 		return nil, ErrSessionGone
 	}
 	s.entries = s.rebase(entries)
-	seen := s.meta.seen
+	mine := s.meta
 	s.meta = md
-	s.meta.seen = max(seen, md.seen)
+	s.meta.seen = max(mine.seen, md.seen)
+	if s.flagsSet {
+		s.meta.flags = mine.flags
+	}
 	return data, nil
 }
 

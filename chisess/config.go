@@ -74,6 +74,12 @@ type Config struct {
 	// Lifetime after its last use. Default: false.
 	Rolling bool
 
+	// RememberFor is how long a session lives after [Session.RememberMe]
+	// (true): its cookie persists for this long even when Lifetime is zero,
+	// and IdleTimeout does not end it. Default (zero): [DefaultRememberFor],
+	// 30 days.
+	RememberFor time.Duration
+
 	// Codec encodes values that are not one of the built-in kinds (string,
 	// bool, int, int64, float64, []byte, time.Time). Default: JSONCodec.
 	Codec Codec
@@ -107,6 +113,10 @@ type Config struct {
 // Config.Lifetime is zero (a browser-session cookie): browsers that restore
 // tabs keep such cookies for weeks, so the server ends them.
 const DefaultSessionCap = 24 * time.Hour
+
+// DefaultRememberFor is the RememberFor used when Config.RememberFor is
+// zero.
+const DefaultRememberFor = 30 * 24 * time.Hour
 
 // DefaultTimeout is the Timeout used when Config.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
@@ -159,7 +169,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}} {
+	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}, {"RememberFor", cfg.RememberFor}} {
 		if d.v < 0 {
 			return cfg, invalid(d.name, "is negative (%v)", d.v)
 		}
@@ -169,6 +179,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RememberFor == 0 {
+		cfg.RememberFor = DefaultRememberFor
 	}
 	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
 		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)

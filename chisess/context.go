@@ -41,6 +41,20 @@ func From(ctx context.Context) *Session {
 	return s
 }
 
+// Error answers the request through the Config.ErrorHandler of the manager
+// whose [Load] serves it, as Autoload does when loading fails. Use it when a
+// handler's own call to [Session.Load] fails:
+//
+//	if err := s.Load(r.Context()); err != nil {
+//		chisess.Error(w, r, err)
+//		return
+//	}
+//
+// It panics when [Load] is not mounted on the route.
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	From(r.Context()).m.fail(w, r, err)
+}
+
 // loadFor loads the session of r for a middleware, answering through the
 // ErrorHandler when the backend fails. It reports whether to go on.
 func loadFor(w http.ResponseWriter, r *http.Request, middleware string) (*Session, bool) {

@@ -56,7 +56,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		HttpOnly: true,
 		SameSite: m.cfg.SameSite,
 	}
-	if m.cfg.Lifetime > 0 {
+	if s.persistent() {
 		c.MaxAge = max(int(expires.Sub(now)/time.Second), 1)
 	}
 	return c, nil

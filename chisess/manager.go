@@ -99,8 +99,13 @@ func (m *Manager) expiresAt(md meta) time.Time {
 	if m.cfg.Rolling {
 		base = md.seen
 	}
-	exp := time.UnixMilli(base).Add(m.cfg.lifetime())
-	if m.cfg.IdleTimeout > 0 {
+	remembered := md.flags&flagRemember != 0
+	lifetime := m.cfg.lifetime()
+	if remembered {
+		lifetime = m.cfg.RememberFor
+	}
+	exp := time.UnixMilli(base).Add(lifetime)
+	if m.cfg.IdleTimeout > 0 && !remembered {
 		if idle := time.UnixMilli(md.seen).Add(m.cfg.IdleTimeout); idle.Before(exp) {
 			exp = idle
 		}
@@ -109,14 +114,14 @@ func (m *Manager) expiresAt(md meta) time.Time {
 }
 
 // setCookie returns the Set-Cookie header value that stores value until
-// expires (or for the browser session when Lifetime is zero).
-func (m *Manager) setCookie(value string, expires, now time.Time) string {
+// expires, or for the browser session when persist is false.
+func (m *Manager) setCookie(value string, persist bool, expires, now time.Time) string {
 	n := len(m.cfg.CookieName) + 1 + len(value) + len(m.cookieAttrs) + 24
 	b := make([]byte, 0, n)
 	b = append(b, m.cfg.CookieName...)
 	b = append(b, '=')
 	b = append(b, value...)
-	if m.cfg.Lifetime > 0 {
+	if persist {
 		secs := int64(expires.Sub(now) / time.Second)
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, max(secs, 1), 10)

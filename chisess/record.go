@@ -28,6 +28,10 @@ const maxEntries = 1 << 16
 
 var errBadRecord = errors.New("chisess: stored session record is malformed")
 
+// flagRemember marks a session the user asked to be remembered: its cookie
+// persists for Config.RememberFor and IdleTimeout does not apply to it.
+const flagRemember = 1 << 0
+
 type meta struct {
 	created int64 // Unix ms
 	seen    int64 // Unix ms

@@ -45,8 +45,9 @@ type Session struct {
 
 	// What this request changed, key by key, so that a commit can apply
 	// exactly these changes to whatever is stored by then.
-	cleared bool     // Clear was called; entries marked dirty came after it
-	deleted []string // keys this request deleted (and did not set again)
+	cleared  bool     // Clear was called; entries marked dirty came after it
+	deleted  []string // keys this request deleted (and did not set again)
+	flagsSet bool     // RememberMe was called
 
 	changed    bool // any Set, Delete, Clear, RenewID or Destroy
 	renewed    bool // the token changed in this request
@@ -226,6 +227,16 @@ func (s *Session) CreatedAt() time.Time {
 	return s.meta.createdAt()
 }
 
+// LastUsed returns when the session was last recorded as used. With
+// IdleTimeout or Rolling it is refreshed at most every tenth of the window
+// (and at least every minute), so it can lag the real last use by that much.
+func (s *Session) LastUsed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.meta.seenAt()
+}
+
 // ExpiresAt returns when the session ends if it is not used again: the
 // earlier of its lifetime and its idle timeout.
 func (s *Session) ExpiresAt() time.Time {
@@ -370,6 +381,31 @@ func (s *Session) Destroy() {
 		s.refreshDue = false
 		s.fresh(time.Now())
 	})
+}
+
+// RememberMe makes this session's cookie persist for Config.RememberFor
+// (true), or go back to the configured cookie (false): the "keep me signed
+// in" box of a login form. A remembered session is not ended by
+// IdleTimeout; its lifetime is RememberFor. Call it at login, together with
+// [Session.RenewID] (or under [Rotate]).
+func (s *Session) RememberMe(remember bool) {
+	s.mutate("RememberMe", func() {
+		if remember {
+			s.meta.flags |= flagRemember
+		} else {
+			s.meta.flags &^= flagRemember
+		}
+		s.flagsSet = true
+		s.changed = true
+	})
+}
+
+// Remembered reports whether [Session.RememberMe] is on for the session.
+func (s *Session) Remembered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	return s.meta.flags&flagRemember != 0
 }
 
 // changeable checks that the session may be changed. Callers hold s.mu.
