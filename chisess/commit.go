@@ -22,7 +22,39 @@ const maxSwapAttempts = 1000
 // the error that must replace the response, if any. It runs once.
 func (s *Session) commit(status int) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	err := s.commitLocked(status)
+	if err != nil {
+		s.emit(Event{Kind: EventError, Err: err})
+	}
+	s.mu.Unlock()
+	if s.events != nil {
+		s.fire(s.r.Context())
+	}
+	return err
+}
+
+// emitSaved queues the events of a successful save.
+func (s *Session) emitSaved() {
+	if s.m.cfg.OnEvent == nil {
+		return
+	}
+	m := s.m
+	if s.origToken != "" && (s.destroyed || len(s.entries) == 0) {
+		s.emit(Event{Kind: EventDestroyed, Session: m.eventID(s.origToken)})
+	}
+	if len(s.entries) == 0 {
+		return
+	}
+	id := m.eventID(s.token)
+	if s.origToken == "" || s.destroyed {
+		s.emit(Event{Kind: EventCreated, Session: id})
+	} else if s.renewed {
+		s.emit(Event{Kind: EventRenewed, Session: id, Previous: m.eventID(s.origToken)})
+	}
+	s.emit(Event{Kind: EventCommitted, Session: id})
+}
+
+func (s *Session) commitLocked(status int) error {
 	if s.committed {
 		return nil
 	}
@@ -41,7 +73,13 @@ func (s *Session) commit(status int) error {
 	now := time.Now()
 	s.meta.seen = now.UnixMilli()
 	if s.m.sealer != nil {
-		return s.saveCookie(h, now)
+		if err := s.saveCookie(h, now); err != nil {
+			return err
+		}
+		if s.changed {
+			s.emitSaved()
+		}
+		return nil
 	}
 	ctx, cancel := s.m.backendCtx(context.WithoutCancel(s.r.Context()))
 	defer cancel()
@@ -60,6 +98,7 @@ func (s *Session) commit(status int) error {
 	if err := s.saveServer(ctx); err != nil {
 		return err
 	}
+	s.emitSaved()
 	if len(s.entries) == 0 {
 		s.expireCookie(h)
 		return nil

@@ -1,6 +1,7 @@
 package chisess
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -102,6 +103,14 @@ type Config struct {
 	// error with Logger and answer 500 Internal Server Error. Never send
 	// err.Error() to the client.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// OnEvent, when set, is called at each moment of a session's life:
+	// created, loaded, committed, renewed, destroyed, a cookie rejected
+	// (with the reason), an error. Events carry a salted hash of the
+	// session ID, never the token. It runs synchronously on the request's
+	// goroutine, so keep it fast. [LogEvents] is a ready log/slog hook.
+	// Default: nil, no events.
+	OnEvent func(ctx context.Context, e Event)
 
 	// Logger receives chisess's own log records (errors, and warnings for
 	// corrupt stored sessions). Tokens and secrets are never logged.

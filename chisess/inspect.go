@@ -74,17 +74,17 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 func (m *Manager) Inspect(ctx context.Context, cookieValue string) (*Session, error) {
 	s := m.detached()
 	now := time.Now()
-	var found bool
+	var reason RejectReason
 	if m.sealer != nil {
-		found = s.openCookie(ctx, cookieValue, now)
+		reason = s.openCookie(ctx, cookieValue, now)
 	} else {
 		var err error
-		if found, err = s.readBackend(ctx, cookieValue, now); err != nil {
+		if reason, err = s.readBackend(ctx, cookieValue, now); err != nil {
 			return nil, err
 		}
 	}
-	if !found {
-		return nil, ErrNoSession
+	if reason != 0 {
+		return nil, fmt.Errorf("%w (%s)", ErrNoSession, reason)
 	}
 	s.state = stateLoaded
 	s.committed = true

@@ -25,6 +25,7 @@ type Manager struct {
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
 	timeouts     bool
+	eventKey     []byte // salts the session hashes of events
 	cookieAttrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
 	expireCookie string // the whole Set-Cookie value that deletes the cookie
 }
@@ -44,6 +45,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, backend: cfg.Backend}
+	if cfg.OnEvent != nil {
+		m.eventKey = newEventKey(cfg.Secret)
+	}
 	_, inProcess := cfg.Backend.(*backend.Memory)
 	m.timeouts = !inProcess
 	if cfg.Backend == nil {

@@ -36,18 +36,21 @@ type Session struct {
 	// inspected marks a read-only session returned by Manager.Inspect.
 	inspected bool
 
-	isNew   bool
-	token   string // the current token; "" for a new session until needed
-	origKey string // storage key of the loaded record, "" when none was loaded
-	meta    meta
-	entries []entry
-	raw     []byte // the record as loaded from the backend, for Swap
+	isNew     bool
+	token     string // the current token; "" for a new session until needed
+	origToken string // the token of the loaded session, "" when none was loaded
+	origKey   string // storage key of the loaded record, "" when none was loaded
+	meta      meta
+	entries   []entry
+	raw       []byte // the record as loaded from the backend, for Swap
 
 	// What this request changed, key by key, so that a commit can apply
 	// exactly these changes to whatever is stored by then.
 	cleared  bool     // Clear was called; entries marked dirty came after it
 	deleted  []string // keys this request deleted (and did not set again)
 	flagsSet bool     // RememberMe was called
+
+	events []Event // queued for Config.OnEvent, fired outside the lock
 
 	changed    bool // any Set, Delete, Clear, RenewID or Destroy
 	renewed    bool // the token changed in this request
@@ -84,11 +87,16 @@ func (s *Session) mustLoaded() {
 // session with a fresh token. If Load fails, it may be called again.
 func (s *Session) Load(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state != stateUnloaded {
+		s.mu.Unlock()
 		return nil
 	}
-	return s.load(ctx)
+	err := s.load(ctx)
+	s.mu.Unlock()
+	if s.events != nil {
+		s.fire(ctx)
+	}
+	return err
 }
 
 // Loaded reports whether the session has been loaded.
@@ -105,24 +113,28 @@ func (s *Session) load(ctx context.Context) error {
 	now := time.Now()
 	if value != "" {
 		var (
-			found bool
-			err   error
+			reason RejectReason
+			err    error
 		)
 		if m.sealer != nil {
-			found = s.openCookie(ctx, value, now)
+			reason = s.openCookie(ctx, value, now)
 		} else {
-			found, err = s.readBackend(ctx, value, now)
+			reason, err = s.readBackend(ctx, value, now)
 		}
 		if err != nil {
+			s.emit(Event{Kind: EventError, Err: err})
 			return err
 		}
-		if found {
+		if reason == 0 {
 			s.state = stateLoaded
+			s.origToken = s.token
 			if m.refreshEvery > 0 && now.Sub(s.meta.seenAt()) >= m.refreshEvery {
 				s.refreshDue = true
 			}
+			s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
 			return nil
 		}
+		s.emit(Event{Kind: EventRejected, Reason: reason})
 	}
 	s.fresh(now)
 	s.state = stateLoaded
@@ -144,11 +156,12 @@ func newGen() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
-// readBackend loads the record for token from the server-side backend.
-func (s *Session) readBackend(ctx context.Context, token string, now time.Time) (bool, error) {
+// readBackend loads the record for token from the server-side backend. It
+// returns why there is no session, or 0 when it loaded one.
+func (s *Session) readBackend(ctx context.Context, token string, now time.Time) (RejectReason, error) {
 	key, ok := storageKey(token)
 	if !ok {
-		return false, nil
+		return ReasonMalformed, nil
 	}
 	m := s.m
 	ctx, cancel := m.backendCtx(ctx)
@@ -156,41 +169,47 @@ func (s *Session) readBackend(ctx context.Context, token string, now time.Time) 
 	cancel()
 	if err != nil {
 		if isNotFound(err) {
-			return false, nil
+			return ReasonUnknown, nil
 		}
-		return false, fmt.Errorf("chisess: load session: %w", err)
+		return 0, fmt.Errorf("chisess: load session: %w", err)
 	}
 	md, entries, err := decodeRecord(data)
 	if err != nil {
 		m.warn(ctx, "chisess: stored session is corrupt; starting a new session", "err", err)
-		return false, nil
+		return ReasonMalformed, nil
 	}
 	if !now.Before(m.expiresAt(md)) {
-		return false, nil
+		return ReasonExpired, nil
 	}
 	s.token, s.origKey, s.meta, s.entries, s.raw = token, key, md, entries, data
-	return true, nil
+	return 0, nil
 }
 
-// openCookie loads the session sealed in the cookie value.
-func (s *Session) openCookie(ctx context.Context, value string, now time.Time) bool {
+// openCookie loads the session sealed in the cookie value. It returns why
+// there is no session, or 0 when it loaded one.
+func (s *Session) openCookie(ctx context.Context, value string, now time.Time) RejectReason {
 	m := s.m
 	payload, secret, err := m.sealer.Open(m.cfg.CookieName, value, now)
-	if err != nil || len(payload) < tokenBytes {
-		return false
+	switch {
+	case errors.Is(err, backend.ErrCookieTampered):
+		return ReasonTampered
+	case errors.Is(err, backend.ErrCookieExpired):
+		return ReasonExpired
+	case err != nil || len(payload) < tokenBytes:
+		return ReasonMalformed
 	}
 	md, entries, err := decodeRecord(payload[tokenBytes:])
 	if err != nil {
 		m.warn(ctx, "chisess: sealed session is corrupt; starting a new session", "err", err)
-		return false
+		return ReasonMalformed
 	}
 	if !now.Before(m.expiresAt(md)) {
-		return false
+		return ReasonExpired
 	}
 	s.token = tokenEncoding.EncodeToString(payload[:tokenBytes])
 	s.meta, s.entries = md, entries
 	s.staleSeal = secret > 0
-	return true
+	return 0
 }
 
 // ID returns the session's token: the value its cookie carries. A new
