@@ -104,7 +104,7 @@ func TestRejectReasons(t *testing.T) {
 			c.do("GET", "/read")
 			return log.take()
 		}
-		is.Equal(read(cookieM, sealed.Value[:10]+"~"+sealed.Value[11:]), []string{"rejected:malformed"}) // not base64url
+		is.Equal(read(cookieM, sealed.Value[:10]+"~"+sealed.Value[11:]), []string{"rejected:malformed"})  // not base64url
 		is.Equal(read(cookieM, sealed.Value[:len(sealed.Value)-4]+"AAAA"), []string{"rejected:tampered"}) // the tag no longer matches
 		is.Equal(read(serverM, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaA"), []string{"rejected:unknown"})
 		time.Sleep(2 * time.Hour)
