@@ -63,7 +63,7 @@ func (s *Session) commitLocked(status int) error {
 		return nil // never loaded: nothing read, nothing to save
 	}
 	h := s.w.Header()
-	h.Add("Vary", "Cookie")
+	h.Add("Vary", s.transportName())
 	if !s.changed && !s.staleSeal && !s.refreshDue {
 		return nil
 	}
@@ -91,7 +91,7 @@ func (s *Session) commitLocked(status int) error {
 			return nil
 		}
 		if s.m.cfg.Rolling && s.persistent() {
-			s.setCookie(h, now)
+			s.sendToken(h, s.token, now)
 		}
 		return nil
 	}
@@ -100,10 +100,10 @@ func (s *Session) commitLocked(status int) error {
 	}
 	s.emitSaved()
 	if len(s.entries) == 0 {
-		s.expireCookie(h)
+		s.dropToken(h)
 		return nil
 	}
-	s.setCookie(h, now)
+	s.sendToken(h, s.token, now)
 	return nil
 }
 
@@ -112,17 +112,36 @@ func (s *Session) persistent() bool {
 	return s.m.cfg.Lifetime > 0 || s.meta.flags&flagRemember != 0
 }
 
-func (s *Session) setCookie(h http.Header, now time.Time) {
-	h.Add("Set-Cookie", s.m.setCookie(s.ensureToken(), s.persistent(), s.m.expiresAt(s.meta), now))
+// sendToken hands the client the value that carries its session (the token,
+// or the sealed session): a Set-Cookie, or the response header of
+// [TokenHeader].
+func (s *Session) sendToken(h http.Header, value string, now time.Time) {
+	if s.header != "" {
+		if s.m.sealer == nil && s.token == s.origToken {
+			return // the client already holds this token
+		}
+		if s.bearer {
+			value = "Bearer " + value
+		}
+		h.Set(s.header, value)
+	} else {
+		h.Add("Set-Cookie", s.m.setCookie(value, s.persistent(), s.m.expiresAt(s.meta), now))
+	}
 	noStore(h)
 }
 
-// expireCookie deletes the browser's cookie, if the request carried one.
-func (s *Session) expireCookie(h http.Header) {
-	if s.hadCookie {
-		h.Add("Set-Cookie", s.m.expireCookie)
-		noStore(h)
+// dropToken tells a client that sent a session token to forget it: an
+// expired cookie, or an empty token header.
+func (s *Session) dropToken(h http.Header) {
+	if !s.hadToken {
+		return
 	}
+	if s.header != "" {
+		h.Set(s.header, "")
+	} else {
+		h.Add("Set-Cookie", s.m.expireCookie)
+	}
+	noStore(h)
 }
 
 // noStore marks a response that sets the session cookie as not cacheable:
@@ -135,16 +154,14 @@ func noStore(h http.Header) { h.Set("Cache-Control", "no-store") }
 func (s *Session) saveCookie(h http.Header, now time.Time) error {
 	m := s.m
 	if len(s.entries) == 0 {
-		s.expireCookie(h)
+		s.dropToken(h)
 		return nil
 	}
-	expires := m.expiresAt(s.meta)
-	value, err := s.seal(now, expires)
+	value, err := s.seal(now, m.expiresAt(s.meta))
 	if err != nil {
 		return err
 	}
-	h.Add("Set-Cookie", m.setCookie(value, s.persistent(), expires, now))
-	noStore(h)
+	s.sendToken(h, value, now)
 	return nil
 }
 

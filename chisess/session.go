@@ -55,8 +55,10 @@ type Session struct {
 	changed    bool // any Set, Delete, Clear, RenewID or Destroy
 	renewed    bool // the token changed in this request
 	destroyed  bool
-	hadCookie  bool // the request carried a session cookie, valid or not
-	refreshDue bool // the last-use time should be refreshed at commit
+	hadToken   bool   // the request carried a session cookie or header, valid or not
+	header     string // set by TokenHeader: the token travels in this header, not a cookie
+	bearer     bool   // the header is Authorization, with the Bearer scheme
+	refreshDue bool   // the last-use time should be refreshed at commit
 	// staleSeal is set in cookie mode when the cookie was opened with a
 	// previous secret, so the next commit re-seals it with the current one.
 	staleSeal bool
@@ -108,8 +110,8 @@ func (s *Session) Loaded() bool {
 
 func (s *Session) load(ctx context.Context) error {
 	m := s.m
-	var value string
-	value, s.hadCookie = requestCookie(s.r, m.cfg.CookieName)
+	value, hadToken := s.requestToken()
+	s.hadToken = hadToken
 	now := time.Now()
 	if value != "" {
 		var (
