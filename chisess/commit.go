@@ -90,12 +90,20 @@ func (s *Session) commitLocked(status int) error {
 			s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
 			return nil
 		}
+		if s.m.cfg.Rolling && s.loadedOwner != "" {
+			if err := s.indexAfterSave(ctx); err != nil {
+				s.m.warn(ctx, "chisess: could not refresh the owner index", "err", err)
+			}
+		}
 		if s.m.cfg.Rolling && s.persistent() {
 			s.sendToken(h, s.token, now)
 		}
 		return nil
 	}
 	if err := s.saveServer(ctx); err != nil {
+		return err
+	}
+	if err := s.indexAfterSave(ctx); err != nil {
 		return err
 	}
 	s.emitSaved()

@@ -39,10 +39,12 @@ type Session struct {
 	isNew     bool
 	token     string // the current token; "" for a new session until needed
 	origToken string // the token of the loaded session, "" when none was loaded
-	origKey   string // storage key of the loaded record, "" when none was loaded
-	meta      meta
-	entries   []entry
-	raw       []byte // the record as loaded from the backend, for Swap
+	// loadedOwner is the owner of the loaded session, for the owner index.
+	loadedOwner string
+	origKey     string // storage key of the loaded record, "" when none was loaded
+	meta        meta
+	entries     []entry
+	raw         []byte // the record as loaded from the backend, for Swap
 
 	// What this request changed, key by key, so that a commit can apply
 	// exactly these changes to whatever is stored by then.
@@ -130,6 +132,9 @@ func (s *Session) load(ctx context.Context) error {
 		if reason == 0 {
 			s.state = stateLoaded
 			s.origToken = s.token
+			if i := s.find(ownerKey); i >= 0 {
+				s.loadedOwner, _ = decodeValue[string](s.entries[i].val, m.cfg.Codec)
+			}
 			if m.refreshEvery > 0 && now.Sub(s.meta.seenAt()) >= m.refreshEvery {
 				s.refreshDue = true
 			}

@@ -81,3 +81,26 @@ type Swapper interface {
 	// deleted.
 	Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (swapped bool, err error)
 }
+
+// Indexer is an optional interface for backends that can list the sessions
+// of one owner (a user) without scanning every session: the "your devices"
+// page and "log out everywhere". chisess calls Index when a session gets an
+// owner or a new key, and Unindex when it ends.
+//
+// The index may hold stale entries (a session that expired or was deleted
+// without Unindex): chisess reads each listed key and drops the ones that
+// are gone. It must never miss a live one.
+type Indexer interface {
+	// Index records that the session under key belongs to owner, for at
+	// least ttl. Indexing the same pair again extends it.
+	Index(ctx context.Context, owner, key string, ttl time.Duration) error
+
+	// Unindex removes key from owner's sessions. A missing entry is not an
+	// error.
+	Unindex(ctx context.Context, owner, key string) error
+
+	// Owned returns the keys indexed under owner, in no particular order,
+	// possibly including stale ones. An owner with no sessions has none,
+	// and that is not an error.
+	Owned(ctx context.Context, owner string) ([]string, error)
+}

@@ -18,14 +18,19 @@ import (
 // Create it with [NewMemory] and stop its janitor with [Memory.Close].
 type Memory struct {
 	shards [memoryShards]memoryShard
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+
+	ownersMu sync.Mutex
+	owners   map[string]map[string]time.Time // owner → key → index expiry
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 var (
 	_ Backend = (*Memory)(nil)
 	_ Swapper = (*Memory)(nil)
+	_ Indexer = (*Memory)(nil)
 )
 
 // memoryShards spreads keys over independently locked maps so that
@@ -57,7 +62,7 @@ func NewMemory() *Memory {
 // interval of zero or less starts no janitor: expired records are then
 // removed only when read or overwritten, which suits short-lived tests.
 func NewMemoryWithCleanup(interval time.Duration) *Memory {
-	m := &Memory{stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Memory{stop: make(chan struct{}), done: make(chan struct{}), owners: map[string]map[string]time.Time{}}
 	for i := range m.shards {
 		m.shards[i].recs = make(map[string]memoryRecord)
 	}
@@ -153,6 +158,57 @@ func (m *Memory) Swap(ctx context.Context, key string, old, data []byte, ttl tim
 	return true, nil
 }
 
+// Index implements [Indexer].
+func (m *Memory) Index(ctx context.Context, owner, key string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.ownersMu.Lock()
+	defer m.ownersMu.Unlock()
+	keys := m.owners[owner]
+	if keys == nil {
+		keys = map[string]time.Time{}
+		m.owners[owner] = keys
+	}
+	if exp := time.Now().Add(ttl); exp.After(keys[key]) {
+		keys[key] = exp
+	}
+	return nil
+}
+
+// Unindex implements [Indexer].
+func (m *Memory) Unindex(ctx context.Context, owner, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.ownersMu.Lock()
+	defer m.ownersMu.Unlock()
+	delete(m.owners[owner], key)
+	if len(m.owners[owner]) == 0 {
+		delete(m.owners, owner)
+	}
+	return nil
+}
+
+// Owned implements [Indexer]. It drops entries whose index time has passed.
+func (m *Memory) Owned(ctx context.Context, owner string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	m.ownersMu.Lock()
+	defer m.ownersMu.Unlock()
+	var keys []string
+	for k, exp := range m.owners[owner] {
+		if now.Before(exp) {
+			keys = append(keys, k)
+		} else {
+			delete(m.owners[owner], k)
+		}
+	}
+	return keys, nil
+}
+
 // Len reports how many records the store holds, expired ones that have not
 // been swept included. It is meant for tests and metrics.
 func (m *Memory) Len() int {
@@ -170,6 +226,18 @@ func (m *Memory) Len() int {
 // interval; tests may call it directly.
 func (m *Memory) Sweep() {
 	now := time.Now()
+	m.ownersMu.Lock()
+	for owner, keys := range m.owners {
+		for k, exp := range keys {
+			if !now.Before(exp) {
+				delete(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			delete(m.owners, owner)
+		}
+	}
+	m.ownersMu.Unlock()
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.mu.Lock()
