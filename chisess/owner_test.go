@@ -115,8 +115,8 @@ func TestDestroyOwnerBeatsSlowWriter(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(n, 1)
 	close(release)
-	is.Equal(<-done, http.StatusConflict)                   // the slow request fails
-	is.True(errors.Is(reported, chisess.ErrSessionGone))    // because its session is gone
+	is.Equal(<-done, http.StatusConflict)                  // the slow request fails
+	is.True(errors.Is(reported, chisess.ErrSessionGone))   // because its session is gone
 	is.Equal(laptop.do("GET", "/owner").Body.String(), "") // and stays gone
 }
 
