@@ -75,6 +75,19 @@ type Config struct {
 	// Lifetime after its last use. Default: false.
 	Rolling bool
 
+	// RenewEvery gives a session a new ID when its current one is older
+	// than this, on the next request that uses it, so a token that leaks
+	// stops working soon even while its session goes on. With a server-side
+	// backend the old ID still leads to the new session for RenewGrace, so
+	// that requests already in flight with it (parallel fetches, a second
+	// tab) do not fail; after that it is dead. Default: zero, IDs change
+	// only on RenewID, Rotate and Destroy.
+	RenewEvery time.Duration
+
+	// RenewGrace is how long an ID replaced by RenewEvery keeps leading to
+	// its session. Default (zero): [DefaultRenewGrace], 30 seconds.
+	RenewGrace time.Duration
+
 	// RememberFor is how long a session lives after [Session.RememberMe]
 	// (true): its cookie persists for this long even when Lifetime is zero,
 	// and IdleTimeout does not end it. Default (zero): [DefaultRememberFor],
@@ -127,6 +140,9 @@ const DefaultSessionCap = 24 * time.Hour
 // zero.
 const DefaultRememberFor = 30 * 24 * time.Hour
 
+// DefaultRenewGrace is the RenewGrace used when Config.RenewGrace is zero.
+const DefaultRenewGrace = 30 * time.Second
+
 // DefaultTimeout is the Timeout used when Config.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
 
@@ -178,7 +194,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}, {"RememberFor", cfg.RememberFor}} {
+	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}, {"RememberFor", cfg.RememberFor}, {"RenewEvery", cfg.RenewEvery}, {"RenewGrace", cfg.RenewGrace}} {
 		if d.v < 0 {
 			return cfg, invalid(d.name, "is negative (%v)", d.v)
 		}
@@ -191,6 +207,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.RememberFor == 0 {
 		cfg.RememberFor = DefaultRememberFor
+	}
+	if cfg.RenewGrace == 0 {
+		cfg.RenewGrace = DefaultRenewGrace
 	}
 	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
 		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)
@@ -253,10 +272,15 @@ func validDomain(d string) bool {
 	if d == "" || len(d) > 253 {
 		return false
 	}
-	for i := 0; i < len(d); i++ {
-		c := d[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
 		}
 	}
 	return true

@@ -126,7 +126,7 @@ func (m *Manager) setCookie(value string, persist bool, expires, now time.Time) 
 	b = append(b, '=')
 	b = append(b, value...)
 	if persist {
-		secs := int64(expires.Sub(now) / time.Second)
+		secs := int64(expires.Sub(now).Round(time.Second) / time.Second)
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, max(secs, 1), 10)
 	}

@@ -107,7 +107,7 @@ func decodeValue[T any](stored []byte, codec Codec) (T, error) {
 			break
 		}
 		n, k := binary.Varint(p)
-		if k != len(p) || int64(int(n)) != n {
+		if k <= 0 || k != len(p) || int64(int(n)) != n {
 			return zero, errBadRecord
 		}
 		return any(int(n)).(T), nil
@@ -116,7 +116,7 @@ func decodeValue[T any](stored []byte, codec Codec) (T, error) {
 			break
 		}
 		n, k := binary.Varint(p)
-		if k != len(p) {
+		if k <= 0 || k != len(p) {
 			return zero, errBadRecord
 		}
 		return any(n).(T), nil

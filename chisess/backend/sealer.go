@@ -54,7 +54,9 @@ const (
 	maxSealedLen = MaxCookieSize
 )
 
-var sealEncoding = base64.RawURLEncoding
+// sealEncoding is strict, so that no value has a second spelling that
+// opens to the same cookie.
+var sealEncoding = base64.RawURLEncoding.Strict()
 
 // Sealer encrypts and authenticates session data for storage in a cookie,
 // with AES-256-GCM and a fresh random nonce for every seal. It is the cookie
@@ -140,7 +142,9 @@ func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret
 		return nil, 0, ErrCookieMalformed // no formatting: hostile sizes must cost nothing
 	}
 	raw, err := sealEncoding.DecodeString(value)
-	if err != nil {
+	// The decoder skips CR and LF, so the decoded length must be checked
+	// again: a value of line breaks alone decodes to nothing.
+	if err != nil || len(raw) < sealOverhead {
 		return nil, 0, ErrCookieMalformed
 	}
 	if raw[0] != sealVersion {
