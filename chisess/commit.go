@@ -64,7 +64,7 @@ func (s *Session) commitLocked(status int) error {
 	}
 	h := s.w.Header()
 	h.Add("Vary", s.transportName())
-	if !s.changed && !s.staleSeal && !s.refreshDue {
+	if !s.changed && !s.staleSeal && !s.refreshDue && !s.renewDue && !s.forwarded {
 		return nil
 	}
 	if status >= 500 && !s.m.cfg.KeepChangesOnServerError {
@@ -72,6 +72,15 @@ func (s *Session) commitLocked(status int) error {
 	}
 	now := time.Now()
 	s.meta.seen = now.UnixMilli()
+	if s.renewDue && !s.renewed && !s.destroyed {
+		// Config.RenewEvery: a renewal like RenewID, but the old ID keeps
+		// leading here for RenewGrace.
+		s.token = newToken()
+		s.renewed, s.graceRenew, s.changed = true, true, true
+	}
+	if s.renewed {
+		s.meta.renewed = s.meta.seen
+	}
 	if s.m.sealer != nil {
 		if err := s.saveCookie(h, now); err != nil {
 			return err
@@ -84,18 +93,21 @@ func (s *Session) commitLocked(status int) error {
 	ctx, cancel := s.m.backendCtx(context.WithoutCancel(s.r.Context()))
 	defer cancel()
 	if !s.changed {
-		if err := s.touch(ctx); err != nil {
-			// A failed refresh of a read-only request costs at most some
-			// idle time; failing the request for it would cost more.
-			s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
-			return nil
-		}
-		if s.m.cfg.Rolling && s.loadedOwner != "" {
-			if err := s.indexAfterSave(ctx); err != nil {
-				s.m.warn(ctx, "chisess: could not refresh the owner index", "err", err)
+		if s.refreshDue {
+			if err := s.touch(ctx); err != nil {
+				// A failed refresh of a read-only request costs at most
+				// some idle time; failing the request for it would cost
+				// more.
+				s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
+				return nil
+			}
+			if s.m.cfg.Rolling && s.loadedOwner != "" {
+				if err := s.indexAfterSave(ctx); err != nil {
+					s.m.warn(ctx, "chisess: could not refresh the owner index", "err", err)
+				}
 			}
 		}
-		if s.m.cfg.Rolling && s.persistent() {
+		if s.forwarded || s.refreshDue && s.m.cfg.Rolling && s.persistent() {
 			s.sendToken(h, s.token, now)
 		}
 		return nil
@@ -125,7 +137,7 @@ func (s *Session) persistent() bool {
 // [TokenHeader].
 func (s *Session) sendToken(h http.Header, value string, now time.Time) {
 	if s.header != "" {
-		if s.m.sealer == nil && s.token == s.origToken {
+		if s.m.sealer == nil && s.token == s.origToken && !s.forwarded {
 			return // the client already holds this token
 		}
 		if s.bearer {
@@ -285,6 +297,34 @@ func (s *Session) reload(ctx context.Context) ([]byte, error) {
 	if bytes.Equal(data, s.raw) {
 		return data, nil
 	}
+	if isForward(data) {
+		// Renewed by RenewEvery meanwhile: carry on under the new ID.
+		newToken, ok := openForward(s.origToken, data, time.Now())
+		if !ok || s.destroyed {
+			return nil, ErrSessionGone
+		}
+		newKey, _ := storageKey(newToken)
+		if data, err = s.m.backend.Read(ctx, newKey); err != nil {
+			if errors.Is(err, backend.ErrNotFound) {
+				return nil, ErrSessionGone
+			}
+			return nil, wrapBackend("reload session", err)
+		}
+		md, _, err := decodeRecord(data)
+		if err != nil {
+			return nil, ErrSessionGone
+		}
+		if s.graceRenew {
+			// Our own periodic renewal lost the race to another one:
+			// take the other's new ID instead.
+			s.renewed, s.graceRenew = false, false
+		}
+		if !s.renewed {
+			s.token = newToken
+		}
+		s.origToken, s.origKey, s.forwarded = newToken, newKey, true
+		s.meta.gen = md.gen
+	}
 	md, entries, err := decodeRecord(data)
 	if err != nil || md.gen != s.meta.gen {
 		return nil, ErrSessionGone
@@ -348,6 +388,18 @@ func (s *Session) renew(ctx context.Context) error {
 		}
 	}
 	gen := newGen() // a new ID ends the old generation
+	// The old record is deleted, or, for a RenewEvery renewal, replaced by
+	// a forward record that leads to the new ID for RenewGrace.
+	var tomb []byte
+	var tombTTL time.Duration
+	if s.graceRenew {
+		now := time.UnixMilli(s.meta.seen)
+		var err error
+		tombTTL = s.m.cfg.RenewGrace
+		if tomb, err = forwardRecord(s.origToken, s.token, now, now.Add(tombTTL)); err != nil {
+			return fmt.Errorf("chisess: renew session: %w", err)
+		}
+	}
 	for range maxSwapAttempts {
 		if len(s.entries) > 0 {
 			md := s.meta
@@ -357,13 +409,19 @@ func (s *Session) renew(ctx context.Context) error {
 			}
 		}
 		if !atomic {
-			if err := b.Delete(ctx, s.origKey); err != nil {
+			var err error
+			if tomb != nil {
+				err = b.Write(ctx, s.origKey, tomb, tombTTL)
+			} else {
+				err = b.Delete(ctx, s.origKey)
+			}
+			if err != nil {
 				return fmt.Errorf("chisess: delete the old session after renewing its ID: %w", err)
 			}
 			s.meta.gen = gen
 			return nil
 		}
-		ok, err := sw.Swap(ctx, s.origKey, old, nil, 0)
+		ok, err := sw.Swap(ctx, s.origKey, old, tomb, tombTTL)
 		if err != nil {
 			return fmt.Errorf("chisess: delete the old session after renewing its ID: %w", err)
 		}
@@ -378,6 +436,13 @@ func (s *Session) renew(ctx context.Context) error {
 				_ = b.Delete(ctx, newKey)
 			}
 			return err
+		}
+		if !s.renewed {
+			// reload gave up our periodic renewal for a concurrent one:
+			// drop our copy and save into theirs.
+			_ = b.Delete(ctx, newKey)
+			s.raw = old
+			return s.update(ctx)
 		}
 	}
 	return fmt.Errorf("chisess: renew session: gave up after %d concurrent changes", maxSwapAttempts)

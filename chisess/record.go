@@ -14,6 +14,7 @@ import (
 //	seen      uvarint, Unix milliseconds of the last recorded use
 //	gen       uvarint, random generation marker of this session's life
 //	flags     uvarint, reserved bits (remember-me and friends)
+//	renewed   uvarint, Unix milliseconds of the last change of ID
 //	count     uvarint, number of entries
 //	entries   count × (uvarint key length, key, uvarint value length, value)
 //
@@ -37,6 +38,7 @@ type meta struct {
 	seen    int64 // Unix ms
 	gen     uint64
 	flags   uint64
+	renewed int64 // Unix ms
 }
 
 func (m meta) createdAt() time.Time { return time.UnixMilli(m.created) }
@@ -54,12 +56,13 @@ func appendMeta(dst []byte, m meta) []byte {
 	dst = binary.AppendUvarint(dst, uint64(max(m.seen, 0)))
 	dst = binary.AppendUvarint(dst, m.gen)
 	dst = binary.AppendUvarint(dst, m.flags)
+	dst = binary.AppendUvarint(dst, uint64(max(m.renewed, 0)))
 	return dst
 }
 
 // appendRecord appends the stored form of a session to dst.
 func appendRecord(dst []byte, m meta, entries []entry) []byte {
-	size := 1 + 4*binary.MaxVarintLen64 + binary.MaxVarintLen32
+	size := 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32
 	for _, e := range entries {
 		size += 2*binary.MaxVarintLen32 + len(e.key) + len(e.val)
 	}
@@ -91,6 +94,7 @@ func decodeRecord(b []byte) (meta, []entry, error) {
 	m.seen = int64(r.uvarint())
 	m.gen = r.uvarint()
 	m.flags = r.uvarint()
+	m.renewed = int64(r.uvarint())
 	n := r.uvarint()
 	// Each entry takes at least two bytes, which bounds a lying count.
 	if r.bad || n > maxEntries || n > uint64(len(r.b))/2 {
@@ -105,7 +109,7 @@ func decodeRecord(b []byte) (meta, []entry, error) {
 		}
 		entries = append(entries, entry{key: k, val: v})
 	}
-	if r.bad || len(r.b) != 0 || m.created < 0 || m.seen < 0 {
+	if r.bad || len(r.b) != 0 || m.created < 0 || m.seen < 0 || m.renewed < 0 {
 		return m, nil, errBadRecord
 	}
 	return m, entries, nil

@@ -61,6 +61,9 @@ type Session struct {
 	header     string // set by TokenHeader: the token travels in this header, not a cookie
 	bearer     bool   // the header is Authorization, with the Bearer scheme
 	refreshDue bool   // the last-use time should be refreshed at commit
+	renewDue   bool   // the ID is older than Config.RenewEvery
+	graceRenew bool   // this renewal leaves a forward record for RenewGrace
+	forwarded  bool   // loaded through a forward record: the client needs the new token
 	// staleSeal is set in cookie mode when the cookie was opened with a
 	// previous secret, so the next commit re-seals it with the current one.
 	staleSeal bool
@@ -138,6 +141,9 @@ func (s *Session) load(ctx context.Context) error {
 			if m.refreshEvery > 0 && now.Sub(s.meta.seenAt()) >= m.refreshEvery {
 				s.refreshDue = true
 			}
+			if m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(s.meta.renewed)) >= m.cfg.RenewEvery {
+				s.renewDue = true
+			}
 			s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
 			return nil
 		}
@@ -154,7 +160,7 @@ func (s *Session) fresh(now time.Time) {
 	s.isNew = true
 	s.token = ""
 	s.entries = nil
-	s.meta = meta{created: ms, seen: ms, gen: newGen()}
+	s.meta = meta{created: ms, seen: ms, gen: newGen(), renewed: ms}
 }
 
 func newGen() uint64 {
@@ -179,6 +185,19 @@ func (s *Session) readBackend(ctx context.Context, token string, now time.Time) 
 			return ReasonUnknown, nil
 		}
 		return 0, fmt.Errorf("chisess: load session: %w", err)
+	}
+	if isForward(data) {
+		// The ID was renewed moments ago by RenewEvery: follow it to the
+		// session's new ID, and hand the client the new token.
+		newToken, ok := openForward(token, data, now)
+		if !ok {
+			return ReasonUnknown, nil
+		}
+		if reason, err := s.readBackend(ctx, newToken, now); reason != 0 || err != nil {
+			return reason, err
+		}
+		s.forwarded = true
+		return 0, nil
 	}
 	md, entries, err := decodeRecord(data)
 	if err != nil {
