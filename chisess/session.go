@@ -144,7 +144,9 @@ func (s *Session) load(ctx context.Context) error {
 			if m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(s.meta.renewed)) >= m.cfg.RenewEvery {
 				s.renewDue = true
 			}
-			s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
+			if m.cfg.OnEvent != nil {
+				s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
+			}
 			return nil
 		}
 		s.emit(Event{Kind: EventRejected, Reason: reason})
