@@ -1,0 +1,133 @@
+package chisess_test
+
+// Session fixation and logout: the hostile-input suite's family for IDs
+// that must change or die (OWASP Session Management Cheat Sheet, "Renew
+// the Session ID After Any Privilege Level Change" and "Logout").
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chisess/kit/chisess"
+	"github.com/matryer/is"
+)
+
+func TestRenewIDKeepsDataAndKillsOldID(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			is := is.New(t)
+			m := newManager(t, mode.cfg(newSpy()))
+			c := newClient(t, m, newRouter(t, m))
+			c.do("GET", "/")
+			oldCookie := c.cookie
+			oldID := c.do("GET", "/id").Body.String()
+
+			rec := c.do("POST", "/renew")
+			is.True(setCookie(rec, m.CookieName()) != nil) // renewal sends the new cookie
+			is.True(c.cookie != oldCookie)                 // with a new value
+			is.True(c.do("GET", "/id").Body.String() != oldID)
+			is.Equal(c.do("GET", "/read").Body.String(), "1") // data kept
+
+			if mode.name == "cookie" {
+				return // a sealed cookie cannot be revoked; see docs/security.md
+			}
+			stale := newClient(t, m, newRouter(t, m))
+			stale.cookie = oldCookie
+			is.Equal(stale.do("GET", "/read").Body.String(), "0") // the old ID is dead
+		})
+	}
+}
+
+func TestDestroyDeletesAndExpiresCookie(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			is := is.New(t)
+			spy := newSpy()
+			m := newManager(t, mode.cfg(spy))
+			c := newClient(t, m, newRouter(t, m))
+			c.do("GET", "/")
+			oldCookie := c.cookie
+
+			rec := c.do("POST", "/destroy")
+			sc := setCookie(rec, m.CookieName())
+			is.True(sc != nil)                                      // the cookie is expired
+			is.True(sc.MaxAge < 0)                                  // with Max-Age=0
+			is.Equal(sc.Path, "/")                                  // on the same path it was set on
+			is.Equal(rec.Header().Get("Cache-Control"), "no-store") // never cached
+			is.Equal(c.do("GET", "/read").Body.String(), "0")       // the browser has no session
+
+			if mode.name == "memory" {
+				is.Equal(spy.count("delete"), 1) // the record is deleted
+				stale := newClient(t, m, newRouter(t, m))
+				stale.cookie = oldCookie
+				is.Equal(stale.do("GET", "/read").Body.String(), "0") // and the old cookie is dead
+			}
+		})
+	}
+}
+
+func TestRotateOnLoginDefeatsFixation(t *testing.T) {
+	is := is.New(t)
+	spy := newSpy()
+	m := newManager(t, chisess.Config{Backend: spy})
+	r := newRouter(t, m)
+	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		is.NoErr(chisess.From(r.Context()).Set("user", "victim"))
+	})
+	r.Get("/whoami", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		u, _ := chisess.Get[string](s, "user")
+		fmt.Fprint(w, u)
+	}))
+	attacker := newClient(t, m, r)
+	attacker.do("GET", "/") // the attacker gets a real session...
+	planted := attacker.cookie
+
+	victim := newClient(t, m, r)
+	victim.cookie = planted // ...and plants its ID in the victim's browser
+	victim.do("POST", "/login")
+	is.True(victim.cookie != planted) // login moved the victim to a new ID
+	is.Equal(victim.do("GET", "/whoami").Body.String(), "victim")
+	is.Equal(attacker.do("GET", "/whoami").Body.String(), "") // the planted ID never gains the login
+}
+
+func TestRenewFailsWhenOldIDCannotBeDeleted(t *testing.T) {
+	is := is.New(t)
+	spy := newSpy()
+	m := newManager(t, chisess.Config{Backend: spy})
+	c := newClient(t, m, newRouter(t, m))
+	c.do("GET", "/")
+	old := c.cookie
+	spy.failOn("delete", errOutage)
+	rec := c.do("POST", "/renew")
+	is.Equal(rec.Code, http.StatusInternalServerError) // an old ID that would outlive the renewal fails the request
+	is.Equal(setCookie(rec, m.CookieName()), nil)      // and the browser keeps its cookie
+	is.Equal(c.cookie, old)
+}
+
+// Destroy expires the cookie with the same Path and Domain it was issued
+// with; a browser ignores an expiry that does not match them and would
+// keep the old cookie.
+func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			is := is.New(t)
+			cfg := mode.cfg(newSpy())
+			cfg.Path = "/app"
+			cfg.Domain = "example.com"
+			m := newManager(t, cfg)
+			c := newClient(t, m, newRouter(t, m))
+			issued := setCookie(c.do("GET", "/"), "session")
+			rec := c.do("POST", "/destroy")
+			sc := setCookie(rec, "session")
+			is.True(sc != nil && sc.MaxAge < 0) // expired
+			is.Equal(sc.Path, issued.Path)      // on the issued Path
+			is.Equal(sc.Path, "/app")
+			is.Equal(sc.Domain, issued.Domain) // and Domain
+			is.Equal(sc.Domain, "example.com")
+			raw := rec.Header().Get("Set-Cookie")
+			is.True(strings.Contains(raw, "Secure") && strings.Contains(raw, "HttpOnly")) // with the same attributes
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package chisess_test
+
+// Server backends as an attacker meets them: what a leaked or tampered
+// store yields. The hostile-input suite's family for stored data.
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/matryer/is"
+)
+
+// recordingBackend keeps every key and value written through it.
+type recordingBackend struct {
+	backend.Backend
+	written [][]byte
+}
+
+func (b *recordingBackend) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	b.written = append(b.written, []byte(key), bytes.Clone(data))
+	return b.Backend.Write(ctx, key, data, ttl)
+}
+
+func (b *recordingBackend) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	b.written = append(b.written, []byte(key), bytes.Clone(data))
+	return b.Backend.(backend.Swapper).Swap(ctx, key, old, data, ttl)
+}
+
+// A leaked store yields no live cookie: no key and no value a backend
+// receives contains a token, across login, renewal, periodic renewal
+// (whose forward record holds the new token only sealed under the old)
+// and logout.
+func TestBackendNeverSeesTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		rb := &recordingBackend{Backend: backend.NewMemoryWithCleanup(0)}
+		m := newManager(t, chisess.Config{Backend: rb, RenewEvery: time.Hour})
+		r := newRouter(t, m)
+		c := newClient(t, m, r)
+		var tokens []string
+		for _, step := range []struct{ method, path string }{
+			{"GET", "/"}, {"POST", "/renew"}, {"GET", "/"}, {"GET", "/read"}, {"POST", "/destroy"},
+		} {
+			if step.path == "/read" {
+				time.Sleep(2 * time.Hour) // the next request renews periodically
+			}
+			c.do(step.method, step.path)
+			if c.cookie != "" {
+				tokens = append(tokens, c.cookie)
+			}
+		}
+		is.True(len(tokens) >= 3)    // the flow went through several IDs
+		is.True(len(rb.written) > 0) // and wrote to the store
+		for _, tok := range tokens {
+			for _, w := range rb.written {
+				is.True(!bytes.Contains(w, []byte(tok))) // no token in any stored key or value
+			}
+		}
+	})
+}
+
+// Garbage stored under a session's key reads as "no session" with a
+// warning, not a permanent 500: the visitor gets a fresh session.
+func TestCorruptStoredSessionIsNotFound(t *testing.T) {
+	for _, garbage := range [][]byte{
+		{},
+		{0xff},
+		[]byte("not a record"),
+		bytes.Repeat([]byte{1}, 64),
+	} {
+		t.Run("", func(t *testing.T) {
+			is := is.New(t)
+			var logs bytes.Buffer
+			mem := backend.NewMemoryWithCleanup(0)
+			m := newManager(t, chisess.Config{Backend: mem, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			c := newClient(t, m, newRouter(t, m))
+			c.do("GET", "/")
+			s, err := m.Inspect(context.Background(), c.cookie)
+			is.NoErr(err)
+			is.NoErr(mem.Write(context.Background(), s.Handle(), garbage, time.Hour)) // corrupt the record
+
+			rec := c.do("GET", "/")
+			is.Equal(rec.Code, 200)                                // not a 500
+			is.Equal(rec.Body.String(), "1")                       // a fresh session
+			is.True(strings.Contains(logs.String(), "level=WARN")) // with a warning
+			is.True(strings.Contains(logs.String(), "corrupt"))
+			is.Equal(c.do("GET", "/").Body.String(), "2") // and the next request works
+		})
+	}
+}
+
+// A record the backend still returns but whose session has expired by the
+// manager's own clock and config (its TTL not yet passed, or the Lifetime
+// shortened since) is never used.
+func TestExpiredButUnsweptRecordIsNeverUsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		mem := backend.NewMemoryWithCleanup(0)
+		long := newManager(t, chisess.Config{Backend: mem, Lifetime: 48 * time.Hour})
+		short := newManager(t, chisess.Config{Backend: mem, Lifetime: time.Hour})
+		c := newClient(t, long, newRouter(t, long))
+		c.do("GET", "/")
+		time.Sleep(2 * time.Hour) // the record lives 48h in the store...
+		_, err := mem.Read(context.Background(), mustHandle(t, long, c.cookie))
+		is.NoErr(err) // ...and is still there
+		later := newClient(t, short, newRouter(t, short))
+		later.cookie = c.cookie
+		is.Equal(later.do("GET", "/read").Body.String(), "0") // but the 1h lifetime has passed
+	})
+}
+
+func mustHandle(t *testing.T, m *chisess.Manager, cookie string) string {
+	t.Helper()
+	s, err := m.Inspect(context.Background(), cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Handle()
+}
+
+func TestServerKeysAreHashesNotTokens(t *testing.T) {
+	is := is.New(t)
+	spy := newSpy()
+	m := newManager(t, chisess.Config{Backend: spy})
+	c := newClient(t, m, newRouter(t, m))
+	c.do("GET", "/")
+	is.Equal(len(spy.keys), 1)
+	is.True(spy.keys[0] != c.cookie)                  // the backend never sees the token
+	is.True(!strings.Contains(spy.keys[0], c.cookie)) // not even inside the key
+	is.Equal(len(c.cookie), 43)                       // 256 bits in base64url
+}
