@@ -35,6 +35,17 @@
 // sessions spread over all of its nodes. The Store never lists keys: it sends
 // no KEYS and no SCAN.
 //
+// The Store is also a backend.Swapper, which chisess uses to commit a
+// session only if no other request changed or destroyed it meanwhile (no
+// lost updates, no resurrection). A create is one SET … PX ttl NX; a swap
+// or a delete of what the caller read is one EVALSHA of a short Lua script
+// that compares and writes atomically on the server, never WATCH/MULTI.
+// The first such Swap on a server that has not cached the script (after a
+// restart, a failover or SCRIPT FLUSH; on a cluster, once per node) costs
+// two round trips, EVALSHA answering NOSCRIPT and then EVAL; every later one
+// costs one. The script touches only the session's key, so it is safe on a
+// cluster.
+//
 // # Expiry
 //
 // Every key carries a TTL. It is relative (PX, never EXPIREAT or PXAT), so

@@ -40,12 +40,15 @@ type Options struct {
 }
 
 // Store is a [backend.Backend] over Redis, Valkey, Redis Sentinel or Redis
-// Cluster, reached through a go-redis v9 [redis.UniversalClient]. It is safe
-// for concurrent use by any number of goroutines and processes.
+// Cluster, reached through a go-redis v9 [redis.UniversalClient], and a
+// [backend.Swapper]: [Store.Swap] replaces a session only if it still holds
+// what the caller read. It is safe for concurrent use by any number of
+// goroutines and processes.
 //
 // Each session is one Redis string key, prefix + key, written with a relative
 // expiry (SET … PX), so it lives in one hash slot and every operation is a
-// single command. The Store never lists keys (no KEYS, no SCAN).
+// single command; for [Store.Swap], once the server has cached its script.
+// The Store never lists keys (no KEYS, no SCAN).
 //
 // Create it with [New]. The Store does not own the client and has no Close
 // method: the caller closes the client when the app shuts down.
@@ -54,7 +57,10 @@ type Store struct {
 	prefix string
 }
 
-var _ backend.Backend = (*Store)(nil)
+var (
+	_ backend.Backend = (*Store)(nil)
+	_ backend.Swapper = (*Store)(nil)
+)
 
 // New returns a [Store] that keeps sessions in client under opts.Prefix.
 // It makes no Redis call, so a server that is down shows up at the first
@@ -155,17 +161,23 @@ func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Dur
 		}
 		return nil
 	}
-	ms := ttl.Milliseconds()
-	if ttl%time.Millisecond != 0 {
-		ms++
-	}
 	// The typed Set picks EX for whole seconds and logs a warning below one
 	// millisecond; build the command so that it is always SET … PX ms.
-	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, data, "px", ms)
+	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, data, "px", pxMillis(ttl))
 	if err := s.client.Process(ctx, cmd); err != nil {
 		return opError(ctx, "write", err)
 	}
 	return nil
+}
+
+// pxMillis returns a positive ttl in whole milliseconds for PX, rounded
+// up, so that a record never expires early.
+func pxMillis(ttl time.Duration) int64 {
+	ms := ttl.Milliseconds()
+	if ttl%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }
 
 // Delete implements [backend.Backend] with one DEL. A missing or expired

@@ -337,6 +337,12 @@ func TestOutage(t *testing.T) {
 		{"Write", func(ctx context.Context) error { return store.Write(ctx, key, []byte("session"), time.Minute) }, "chisess: redis write: "},
 		{"Write with ttl 0", func(ctx context.Context) error { return store.Write(ctx, key, []byte("session"), 0) }, "chisess: redis write: "},
 		{"Delete", func(ctx context.Context) error { return store.Delete(ctx, key) }, "chisess: redis delete: "},
+		{"Swap", func(ctx context.Context) error {
+			return swapErr(store.Swap(ctx, key, []byte("old"), []byte("new"), time.Minute))
+		}, "chisess: redis swap: "},
+		{"Swap create", func(ctx context.Context) error {
+			return swapErr(store.Swap(ctx, key, nil, []byte("new"), time.Minute))
+		}, "chisess: redis swap: "},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
@@ -379,6 +385,9 @@ func TestDeadlineWhileWaiting(t *testing.T) {
 		{"Read", func(ctx context.Context) error { _, err := store.Read(ctx, key); return err }},
 		{"Write", func(ctx context.Context) error { return store.Write(ctx, key, []byte("session"), time.Minute) }},
 		{"Delete", func(ctx context.Context) error { return store.Delete(ctx, key) }},
+		{"Swap", func(ctx context.Context) error {
+			return swapErr(store.Swap(ctx, key, []byte("old"), []byte("new"), time.Minute))
+		}},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
@@ -431,4 +440,13 @@ func BenchmarkWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// swapErr returns Swap's error, and an error of its own if Swap also
+// reported a swap, which a failed call must never do.
+func swapErr(swapped bool, err error) error {
+	if swapped {
+		return fmt.Errorf("swap returned true with error %v", err)
+	}
+	return err
 }
