@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,9 +25,12 @@ import (
 // calls newBackend with the subtest's t. newBackend should fail the test if it
 // cannot build a backend, and register with t.Cleanup whatever frees it. If the
 // backend is an [io.Closer], that cleanup is the place to call Close and
-// report its error; the suite itself never calls Close. Every failure says
-// what the backend did and then, like testing/slogtest, the rule it broke and
-// why chisess depends on it:
+// report its error; the suite itself never calls Close. The rules of an
+// optional interface, the swap-* rules of [backend.Swapper] and the index
+// rules of [backend.Indexer], run only when the backend implements it;
+// otherwise each of them is skipped with a message that says so. Every
+// failure says what the backend did and then, like testing/slogtest, the rule
+// it broke and why chisess depends on it:
 //
 //	func TestConformance(t *testing.T) {
 //		sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
@@ -45,13 +49,15 @@ import (
 //
 // The suite uses keys of the shape chisess gives a backend: 43 base64url
 // characters, random in every subtest, so backends may share one server or
-// database. It deletes the keys it wrote when each rule ends.
+// database; the owners of the index rules are random too. It deletes the
+// keys it wrote, and unindexes what it indexed, when each rule ends.
 //
 // The expiry rules are the only ones that depend on the clock. They write
-// records with a real 50ms TTL and then poll Read every 5ms, for at most 10s,
-// until the record is gone, so a backend whose clock lives on a server
-// (Redis, PostgreSQL) is tested the way it will run, and an in-process
-// backend finishes the whole suite in about a tenth of a second. The suite
+// records (or index entries) with a real 50ms TTL and then poll Read (or
+// Owned) every 5ms, for at most 10s, until the record is gone, so a backend
+// whose clock lives on a server (Redis, PostgreSQL) is tested the way it will
+// run, and an in-process backend finishes the whole suite in about a fifth of
+// a second. The suite
 // cannot run inside testing/synctest.Test, because it calls t.Run, which a
 // synctest bubble does not allow.
 func RunConformance(t *testing.T, newBackend func(*testing.T) backend.Backend) {
@@ -74,6 +80,7 @@ type testingT interface {
 	Helper()
 	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
 	Context() context.Context
 }
 
@@ -110,7 +117,11 @@ func (r rule) check(t testingT, b backend.Backend) {
 	r.run(c, b)
 }
 
-var rules = []rule{
+// rules are every rule in the order they run: those of [backend.Backend],
+// then those of its optional interfaces.
+var rules = slices.Concat(backendRules, swapRules, indexRules)
+
+var backendRules = []rule{
 	{
 		name:    "unknown-key",
 		explain: "Read of a key that was never written must return an error wrapping backend.ErrNotFound, which chisess turns into a fresh session (any other error fails the request), and must not create a record",

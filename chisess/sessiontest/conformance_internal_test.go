@@ -1,8 +1,10 @@
 package sessiontest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -28,6 +30,12 @@ import (
 // synctest bubble (allowed here, since the recorder never calls t.Run), which
 // makes the expiry rules instant and lets the 10s wait for a record that
 // never expires pass at once on the fake clock.
+//
+// The swap-* rules run only against a backend.Swapper, and the index rules
+// only against a backend.Indexer: the memory backend and the broken
+// Swappers and Indexers below, which embed *backend.Memory. Every other
+// backend here embeds the backend.Backend interface, which hides Memory's
+// Swap and Index, and must skip those rules, saying why.
 func TestRulesCatchBrokenBackends(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -81,14 +89,101 @@ func TestRulesCatchBrokenBackends(t *testing.T) {
 			newBackend: func() backend.Backend { return ignoresContext{backend.NewMemoryWithCleanup(0)} },
 			wantFailed: []string{"context"},
 		},
+		{
+			name:       "swap ignores old",
+			newBackend: func() backend.Backend { return swapIgnoresOld{backend.NewMemoryWithCleanup(0)} },
+			// Every rule with a Swap that must not happen, and the
+			// counter loses increments.
+			wantFailed: []string{"swap-mismatch", "swap-missing-does-not-create", "swap-expired-does-not-revive", "swap-create", "swap-delete", "swap-concurrent"},
+		},
+		{
+			name:       "swap creates on missing",
+			newBackend: func() backend.Backend { return swapCreatesOnMissing{backend.NewMemoryWithCleanup(0)} },
+			wantFailed: []string{"swap-missing-does-not-create", "swap-expired-does-not-revive"},
+		},
+		{
+			name:       "swap checks then writes",
+			newBackend: func() backend.Backend { return swapChecksThenWrites{backend.NewMemoryWithCleanup(0)} },
+			// Right on its own; only concurrent Swaps show the race.
+			wantFailed: []string{"swap-concurrent"},
+		},
+		{
+			name:       "swap ignores ttl",
+			newBackend: func() backend.Backend { return swapIgnoresTTL{backend.NewMemoryWithCleanup(0)} },
+			wantFailed: []string{"swap-ttl"},
+		},
+		{
+			name:       "swap ignores context",
+			newBackend: func() backend.Backend { return swapIgnoresContext{backend.NewMemoryWithCleanup(0)} },
+			wantFailed: []string{"swap-context"},
+		},
+		{
+			name:       "owned matches prefixes",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.prefixMatch = true }) },
+			// Owners in one rule share a random namespace, so only
+			// owners that are prefixes of each other ("ad", "ada") meet.
+			wantFailed: []string{"owners-with-odd-characters"},
+		},
+		{
+			name:       "owned folds case",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.foldCase = true }) },
+			wantFailed: []string{"owners-with-odd-characters"},
+		},
+		{
+			name:       "index ignores ttl",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.ignoresTTL = true }) },
+			// index-extend fails too: its canary never drops out.
+			wantFailed: []string{"index-ttl", "index-extend"},
+		},
+		{
+			name:       "index keeps first ttl",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.keepsFirstTTL = true }) },
+			wantFailed: []string{"index-extend"},
+		},
+		{
+			name:       "index appends",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.appends = true }) },
+			// Not index-extend, which indexes a pair twice too: its
+			// first entry has expired when the rule lists the pair.
+			wantFailed: []string{"index-idempotent"},
+		},
+		{
+			name:       "unindex ignores owner",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.unindexAnyOwner = true }) },
+			wantFailed: []string{"unindex"},
+		},
+		{
+			name:       "index reads then writes",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.readThenWrite = true }) },
+			// Right on its own; only concurrent Index calls lose entries.
+			wantFailed: []string{"index-concurrent"},
+		},
+		{
+			name:       "index ignores context",
+			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.ignoresContext = true }) },
+			wantFailed: []string{"index-context"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				is := is.New(t)
+				_, swapper := tt.newBackend().(backend.Swapper)
+				_, indexer := tt.newBackend().(backend.Indexer)
 				var failed []string
 				for _, r := range rules {
 					rec := runRule(t, r, tt.newBackend())
+					if slices.ContainsFunc(swapRules, func(sr rule) bool { return sr.name == r.name }) {
+						is.Equal(rec.skipped, !swapper) // a swap-* rule is skipped exactly when the backend is not a backend.Swapper
+					}
+					if slices.ContainsFunc(indexRules, func(ir rule) bool { return ir.name == r.name }) {
+						is.Equal(rec.skipped, !indexer) // an index rule is skipped exactly when the backend is not a backend.Indexer
+					}
+					if rec.skipped {
+						is.True(!rec.failed)                                                                         // a skipped rule reports no failure
+						is.True(strings.Contains(rec.skipMsg, "does not implement the optional interface backend.")) // the skip names the missing interface
+						continue
+					}
 					if !rec.failed {
 						continue
 					}
@@ -123,9 +218,11 @@ func runRule(t *testing.T, r rule, b backend.Backend) *recorder {
 // recorder is a testingT that records failures instead of reporting them.
 // Only the rule's own goroutine calls it.
 type recorder struct {
-	ctx    context.Context
-	failed bool
-	msgs   []string
+	ctx     context.Context
+	failed  bool
+	msgs    []string
+	skipped bool
+	skipMsg string
 }
 
 func (r *recorder) Helper()                  {}
@@ -138,6 +235,12 @@ func (r *recorder) Errorf(format string, args ...any) {
 
 func (r *recorder) Fatalf(format string, args ...any) {
 	r.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *recorder) Skipf(format string, args ...any) {
+	r.skipped = true
+	r.skipMsg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
 
@@ -311,4 +414,195 @@ func (m *naiveMap) Delete(ctx context.Context, key string) error {
 	defer m.mu.Unlock()
 	delete(m.recs, key)
 	return nil
+}
+
+// swapIgnoresOld swaps without comparing: it writes whatever the stored
+// record, as a backend that treats Swap as Write does (the last writer
+// wins). It pauses before the write, as a network round trip would, so
+// that in the synctest bubble every goroutine of swap-concurrent has read
+// the counter before any of them writes it.
+type swapIgnoresOld struct{ *backend.Memory }
+
+func (b swapIgnoresOld) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	time.Sleep(time.Nanosecond) // fake clock: returns once every other goroutine is blocked
+	return writeOrDelete(ctx, b.Memory, key, data, ttl)
+}
+
+// swapCreatesOnMissing compares old with a live record, but treats an
+// absent or expired record as a match: it resurrects destroyed sessions.
+type swapCreatesOnMissing struct{ *backend.Memory }
+
+func (b swapCreatesOnMissing) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	if _, err := b.Read(ctx, key); old != nil && errors.Is(err, backend.ErrNotFound) {
+		return b.Memory.Swap(ctx, key, nil, data, ttl)
+	}
+	return b.Memory.Swap(ctx, key, old, data, ttl)
+}
+
+// swapChecksThenWrites compares and writes in two steps, each atomic on its
+// own, as a Redis backend with a GET and then a SET does. It pauses between
+// them, as a round trip would (see swapIgnoresOld).
+type swapChecksThenWrites struct{ *backend.Memory }
+
+func (b swapChecksThenWrites) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	cur, err := b.Read(ctx, key)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		if old != nil {
+			return false, nil
+		}
+	case err != nil:
+		return false, err
+	case old == nil || !bytes.Equal(cur, old):
+		return false, nil
+	}
+	time.Sleep(time.Nanosecond) // fake clock: returns once every other goroutine is blocked
+	return writeOrDelete(ctx, b.Memory, key, data, ttl)
+}
+
+// writeOrDelete ends a broken Swap that has decided to swap: it deletes
+// the record for nil data, writes it otherwise, and reports whether that
+// worked.
+func writeOrDelete(ctx context.Context, b backend.Backend, key string, data []byte, ttl time.Duration) (bool, error) {
+	var err error
+	if data == nil {
+		err = b.Delete(ctx, key)
+	} else {
+		err = b.Write(ctx, key, data, ttl)
+	}
+	return err == nil, err
+}
+
+// swapIgnoresTTL keeps every swapped record for an hour, whatever TTL it
+// is given.
+type swapIgnoresTTL struct{ *backend.Memory }
+
+func (b swapIgnoresTTL) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	return b.Memory.Swap(ctx, key, old, data, time.Hour)
+}
+
+// swapIgnoresContext swaps even when the context is done.
+type swapIgnoresContext struct{ *backend.Memory }
+
+func (b swapIgnoresContext) Swap(_ context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	return b.Memory.Swap(context.Background(), key, old, data, ttl)
+}
+
+var (
+	_ backend.Swapper = swapIgnoresOld{}
+	_ backend.Swapper = swapCreatesOnMissing{}
+	_ backend.Swapper = swapChecksThenWrites{}
+	_ backend.Swapper = swapIgnoresTTL{}
+	_ backend.Swapper = swapIgnoresContext{}
+)
+
+// brokenIndex is a backend.Indexer over a map under a mutex, with its
+// records in a *backend.Memory. As it is, it keeps the contract; each of
+// its switches adds one bug.
+type brokenIndex struct {
+	*backend.Memory
+
+	mu      sync.Mutex
+	entries map[string][]indexEntry // owner → entries
+
+	prefixMatch     bool // Owned(o) also lists the keys of owners that start with o, as LIKE 'o%' or SCAN MATCH o* does
+	foldCase        bool // owners are case-insensitive, as in a column with a case-insensitive collation
+	ignoresTTL      bool // every entry lasts an hour, whatever its TTL
+	keepsFirstTTL   bool // indexing a pair again does not move its end
+	appends         bool // indexing a pair again adds a second entry
+	unindexAnyOwner bool // Unindex removes the key from every owner
+	readThenWrite   bool // Index reads the owner's list and writes it back, with a pause between
+	ignoresContext  bool // Index, Unindex and Owned run even when the context is done
+}
+
+type indexEntry struct {
+	key string
+	end time.Time
+}
+
+var _ backend.Indexer = (*brokenIndex)(nil)
+
+func newBrokenIndex(bug func(*brokenIndex)) *brokenIndex {
+	ix := &brokenIndex{Memory: backend.NewMemoryWithCleanup(0), entries: map[string][]indexEntry{}}
+	bug(ix)
+	return ix
+}
+
+func (ix *brokenIndex) ctxErr(ctx context.Context) error {
+	if ix.ignoresContext {
+		return nil
+	}
+	return ctx.Err()
+}
+
+func (ix *brokenIndex) fold(owner string) string {
+	if ix.foldCase {
+		return strings.ToLower(owner)
+	}
+	return owner
+}
+
+func (ix *brokenIndex) Index(ctx context.Context, owner, key string, ttl time.Duration) error {
+	if err := ix.ctxErr(ctx); err != nil {
+		return err
+	}
+	owner = ix.fold(owner)
+	if ix.ignoresTTL {
+		ttl = time.Hour
+	}
+	ix.mu.Lock()
+	entries := slices.Clone(ix.entries[owner])
+	if ix.readThenWrite {
+		ix.mu.Unlock()
+		time.Sleep(time.Nanosecond) // fake clock: returns once every other goroutine is blocked
+		ix.mu.Lock()
+	}
+	defer ix.mu.Unlock()
+	e := indexEntry{key: key, end: time.Now().Add(ttl)}
+	i := slices.IndexFunc(entries, func(e indexEntry) bool { return e.key == key })
+	switch {
+	case i < 0 || ix.appends:
+		entries = append(entries, e)
+	case !ix.keepsFirstTTL && e.end.After(entries[i].end):
+		entries[i] = e
+	}
+	ix.entries[owner] = entries
+	return nil
+}
+
+func (ix *brokenIndex) Unindex(ctx context.Context, owner, key string) error {
+	if err := ix.ctxErr(ctx); err != nil {
+		return err
+	}
+	owner = ix.fold(owner)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for o, entries := range ix.entries {
+		if o == owner || ix.unindexAnyOwner {
+			ix.entries[o] = slices.DeleteFunc(entries, func(e indexEntry) bool { return e.key == key })
+		}
+	}
+	return nil
+}
+
+func (ix *brokenIndex) Owned(ctx context.Context, owner string) ([]string, error) {
+	if err := ix.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	owner = ix.fold(owner)
+	now := time.Now()
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	var keys []string
+	for o, entries := range ix.entries {
+		if o != owner && !(ix.prefixMatch && strings.HasPrefix(o, owner)) {
+			continue
+		}
+		for _, e := range entries {
+			if now.Before(e.end) {
+				keys = append(keys, e.key)
+			}
+		}
+	}
+	return keys, nil
 }

@@ -15,8 +15,9 @@ import (
 //
 // It runs on the real clock, not inside synctest.Test: RunConformance calls
 // t.Run, and t.Run panics inside a synctest bubble ("t.Run called inside
-// synctest bubble", testing/testing.go, Go 1.26). Only the two expiry rules
-// wait, each for one 50ms TTL, so the suite still takes about 0.1s.
+// synctest bubble", testing/testing.go, Go 1.26). Only the four expiry rules
+// (ttl-expiry, ttl-reset-on-overwrite, swap-expired-does-not-revive and
+// swap-ttl) wait, each for one 50ms TTL, so the suite still takes about 0.2s.
 // conformance_internal_test.go runs the same rules in a bubble.
 func TestRunConformanceMemory(t *testing.T) {
 	tests := []struct {
