@@ -145,7 +145,7 @@ func (s *Session) sendToken(h http.Header, value string, now time.Time) {
 		}
 		h.Set(s.header, value)
 	} else {
-		h.Add("Set-Cookie", s.m.setCookie(value, s.persistent(), s.m.expiresAt(s.meta), now))
+		h.Add("Set-Cookie", s.m.setCookie(value, s.persistent(), s.m.lifetimeEnd(s.meta), now))
 	}
 	noStore(h)
 }

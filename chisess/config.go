@@ -65,9 +65,10 @@ type Config struct {
 	Lifetime time.Duration
 
 	// IdleTimeout ends a session that has not been used for this long, even
-	// if its Lifetime has not passed. Default: zero, no idle timeout. The
-	// last-use time is refreshed at most every IdleTimeout/10 (and at least
-	// every minute), so a read-only request rarely writes.
+	// if its Lifetime has not passed. It is enforced on the server; the
+	// cookie keeps the Lifetime's Max-Age. Default: zero, no idle timeout.
+	// The stored last-use time is refreshed at most once per
+	// min(IdleTimeout/10, 1 minute), so a read-only request rarely writes.
 	IdleTimeout time.Duration
 
 	// Rolling makes the Lifetime count from the last use instead of from

@@ -13,7 +13,7 @@
 //	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 //		s := chisess.From(r.Context())
 //		if err := s.Load(r.Context()); err != nil {
-//			http.Error(w, "session unavailable", http.StatusInternalServerError)
+//			chisess.Error(w, r, err) // answers through Config.ErrorHandler
 //			return
 //		}
 //		n, _ := chisess.Get[int](s, "visits")

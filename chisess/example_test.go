@@ -53,7 +53,7 @@ func Example() {
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
 		if err := s.Load(r.Context()); err != nil {
-			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+			chisess.Error(w, r, err) // answers through Config.ErrorHandler
 			return
 		}
 		n, _ := chisess.Get[int](s, "visits")

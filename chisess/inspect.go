@@ -57,7 +57,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		SameSite: m.cfg.SameSite,
 	}
 	if s.persistent() {
-		c.MaxAge = max(int(expires.Sub(now).Round(time.Second)/time.Second), 1)
+		c.MaxAge = max(int(m.lifetimeEnd(s.meta).Sub(now).Round(time.Second)/time.Second), 1)
 	}
 	return c, nil
 }

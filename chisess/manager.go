@@ -99,22 +99,29 @@ func (m *Manager) Backend() backend.Backend { return m.backend }
 // Lifetime (or the session cap) from creation, or from the last use with
 // Rolling, and no later than IdleTimeout after the last use.
 func (m *Manager) expiresAt(md meta) time.Time {
-	base := md.created
-	if m.cfg.Rolling {
-		base = md.seen
-	}
-	remembered := md.flags&flagRemember != 0
-	lifetime := m.cfg.lifetime()
-	if remembered {
-		lifetime = m.cfg.RememberFor
-	}
-	exp := time.UnixMilli(base).Add(lifetime)
-	if m.cfg.IdleTimeout > 0 && !remembered {
+	exp := m.lifetimeEnd(md)
+	if m.cfg.IdleTimeout > 0 && md.flags&flagRemember == 0 {
 		if idle := time.UnixMilli(md.seen).Add(m.cfg.IdleTimeout); idle.Before(exp) {
 			exp = idle
 		}
 	}
 	return exp
+}
+
+// lifetimeEnd is when the session ends by its lifetime alone, idle time
+// aside: the end of a persistent cookie. The idle timeout is enforced on the
+// server only, so a cookie does not expire under a reader whose requests
+// write nothing.
+func (m *Manager) lifetimeEnd(md meta) time.Time {
+	base := md.created
+	if m.cfg.Rolling {
+		base = md.seen
+	}
+	lifetime := m.cfg.lifetime()
+	if md.flags&flagRemember != 0 {
+		lifetime = m.cfg.RememberFor
+	}
+	return time.UnixMilli(base).Add(lifetime)
 }
 
 // setCookie returns the Set-Cookie header value that stores value until

@@ -219,14 +219,5 @@ func (s *Session) indexAfterSave(ctx context.Context) error {
 // indexTTL is how long an index entry must last: to the session's absolute
 // end, which only Rolling moves (and then every save indexes again).
 func (s *Session) indexTTL() time.Duration {
-	md := s.meta
-	lifetime := s.m.cfg.lifetime()
-	if md.flags&flagRemember != 0 {
-		lifetime = s.m.cfg.RememberFor
-	}
-	base := md.created
-	if s.m.cfg.Rolling {
-		base = md.seen
-	}
-	return max(time.Until(time.UnixMilli(base).Add(lifetime)), time.Second)
+	return max(time.Until(s.m.lifetimeEnd(s.meta)), time.Second)
 }

@@ -275,8 +275,8 @@ func (s *Session) CreatedAt() time.Time {
 }
 
 // LastUsed returns when the session was last recorded as used. With
-// IdleTimeout or Rolling it is refreshed at most every tenth of the window
-// (and at least every minute), so it can lag the real last use by that much.
+// IdleTimeout or Rolling it is refreshed at most once per min(window/10,
+// 1 minute), so it can lag the real last use by that much.
 func (s *Session) LastUsed() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
