@@ -4,12 +4,58 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/go-chi/chi/v5"
 )
+
+// Wire chisess to a bbolt file, then count visits across two requests.
+func Example() {
+	dir, err := os.MkdirTemp("", "boltbackend")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := boltbackend.Open(filepath.Join(dir, "sessions.db"), boltbackend.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close() // stops the sweeper and closes the file
+	sessions, err := chisess.New(chisess.Config{Backend: store})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		n, _ := chisess.Get[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprint(w, n+1)
+	})
+
+	var cookie *http.Cookie
+	for range 2 {
+		req := httptest.NewRequest("GET", "/", nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		cookie = rec.Result().Cookies()[0]
+		fmt.Println("visit", rec.Body.String())
+	}
+	// Output:
+	// visit 1
+	// visit 2
+}
 
 // Open a file, store a record and read it back. An app hands the Store to
 // chisess.New in Config.Backend and never calls Read or Write itself.

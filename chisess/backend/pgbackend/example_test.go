@@ -7,9 +7,34 @@ import (
 	"os"
 	"time"
 
+	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Wire chisess to PostgreSQL. It needs a database, so it is compiled but
+// not run.
+func Example() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	store, err := pgbackend.New(ctx, pool, pgbackend.Options{CreateTable: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close() // stops the sweeper; close it before the pool
+	sessions, err := chisess.New(chisess.Config{Backend: store})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+}
 
 func ExampleNew() {
 	ctx := context.Background()
@@ -57,8 +82,12 @@ func ExampleSchemaSQL() {
 	// CREATE TABLE IF NOT EXISTS "app"."sessions" (
 	// 	key        text        PRIMARY KEY,
 	// 	data       bytea       NOT NULL,
-	// 	expires_at timestamptz NOT NULL
+	// 	expires_at timestamptz NOT NULL,
+	// 	owner      text
 	// );
 	// CREATE INDEX IF NOT EXISTS "sessions_expires_at_idx"
 	// 	ON "app"."sessions" (expires_at);
+	// ALTER TABLE "app"."sessions" ADD COLUMN IF NOT EXISTS owner text;
+	// CREATE INDEX IF NOT EXISTS "sessions_owner_idx"
+	// 	ON "app"."sessions" (owner) WHERE owner IS NOT NULL;
 }

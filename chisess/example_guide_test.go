@@ -1,0 +1,684 @@
+package chisess_test
+
+// The examples quoted by docs/guide.md, docs/backends.md and docs/security.md
+// that example_test.go does not already cover. Each doc snippet is the body
+// of one of these functions, word for word: change both together.
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
+	"github.com/go-chi/chi/v5"
+)
+
+// An explicit s.Load lets the handler choose what a backend outage looks
+// like; under Autoload (or Require, or Rotate) the ErrorHandler answers.
+func ExampleSession_Load() {
+	store := &flakyStore{Backend: backend.NewMemory()}
+	sessions, _ := chisess.New(chisess.Config{
+		Backend: store,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			fmt.Println("ErrorHandler:", err)
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+		},
+	})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		if err := s.Load(r.Context()); err != nil {
+			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "hello")
+	})
+	r.With(chisess.Autoload).Get("/account", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "never runs while the backend is down")
+	})
+
+	cookie, _ := sessions.Issue(context.Background(), map[string]any{"user": "ada"})
+	store.down = true
+	b := &browser{h: r, cookie: cookie}
+	rec := b.get("GET", "/")
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	rec = b.get("GET", "/account")
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// 503 session unavailable
+	// ErrorHandler: chisess: load session: connection refused
+	// 503 try again later
+}
+
+// flakyStore is a backend whose Read fails while down is set.
+type flakyStore struct {
+	backend.Backend
+	down bool
+}
+
+func (f *flakyStore) Read(ctx context.Context, key string) ([]byte, error) {
+	if f.down {
+		return nil, errors.New("connection refused")
+	}
+	return f.Backend.Read(ctx, key)
+}
+
+// The session is saved when the first byte goes out, Flush included, so a
+// streamed response still carries its cookie. A change after that is
+// reported, never silently dropped.
+func ExampleLoad_flush() {
+	sessions, _ := chisess.New(chisess.Config{
+		Secret: exampleSecret,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			fmt.Println("late change:", errors.Is(err, chisess.ErrCommitted))
+		},
+	})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/events", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.Set("subscribed", true) // before the first byte: saved
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 2 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			http.NewResponseController(w).Flush() // the first Flush commits
+		}
+		err := s.Set("last_event", 1) // after the first byte: an error
+		fmt.Println("Set after Flush:", errors.Is(err, chisess.ErrCommitted))
+	})
+	rec := (&browser{h: r}).get("GET", "/events")
+	fmt.Println("cookie sent:", len(rec.Result().Cookies()) == 1)
+	// Output:
+	// late change: true
+	// Set after Flush: true
+	// cookie sent: true
+}
+
+// A failed save replaces the response: here the session no longer fits in
+// a cookie, and the handler's "saved" never reaches the client.
+func ExampleConfig_errorHandler() {
+	sessions, _ := chisess.New(chisess.Config{
+		Secret: exampleSecret,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, chisess.ErrCommitted) {
+				return // the response has started; log it and move on
+			}
+			// Log err; never send err.Error() to the client.
+			if errors.Is(err, chisess.ErrCookieTooLarge) {
+				http.Error(w, "your basket is too large", http.StatusInternalServerError)
+				return
+			}
+			http.Error(w, "something went wrong", http.StatusInternalServerError)
+		},
+	})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/basket", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("basket", strings.Repeat("x", 5000))
+		fmt.Fprint(w, "saved")
+	})
+	rec := (&browser{h: r}).get("POST", "/basket")
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output: 500 your basket is too large
+}
+
+// Set, Delete, Clear, Keys and Has on one request's session.
+func ExampleSession_Set() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.Set("user", "ada")
+		s.Set("visits", 3)
+		s.Set("seen", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+		fmt.Println(s.Keys(), s.Has("visits"), s.Len())
+
+		s.Delete("visits")
+		fmt.Println(s.Keys())
+
+		err := s.Set("callback", func() {}) // the codec cannot encode a func
+		fmt.Println(err)
+		fmt.Println(s.Has("callback"))
+
+		s.Clear()
+		fmt.Println(s.Len())
+	})
+	(&browser{h: r}).get("GET", "/")
+	// Output:
+	// [user visits seen] true 3
+	// [user seen]
+	// chisess: set "callback": json: unsupported type: func()
+	// false
+	// 0
+}
+
+// Values that are not a built-in kind go through the Codec (JSON by
+// default). Get[any] returns the natural Go type.
+func ExampleGet_struct() {
+	type Prefs struct {
+		Theme    string `json:"theme"`
+		PageSize int    `json:"page_size"`
+	}
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/prefs", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.Set("prefs", Prefs{Theme: "dark", PageSize: 50})
+		s.Set("visits", 7)
+	})
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		p, err := chisess.Get[Prefs](s, "prefs")
+		fmt.Println(p, err)
+		v, _ := chisess.Get[any](s, "visits")
+		fmt.Printf("%T %v\n", v, v) // an int stays an int
+		m, _ := chisess.Get[any](s, "prefs")
+		fmt.Printf("%T\n", m) // what the JSON codec decodes into any
+		_, err = chisess.Get[float64](s, "visits")
+		fmt.Println(errors.Is(err, chisess.ErrWrongType))
+	})
+	b := &browser{h: r}
+	b.get("POST", "/prefs")
+	b.get("GET", "/")
+	// Output:
+	// {dark 50} <nil>
+	// int 7
+	// map[string]interface {}
+	// true
+}
+
+// gobCodec stores codec values with encoding/gob, as scs and
+// gorilla/sessions do. Types stored through it must be gob-encodable.
+type gobCodec struct{}
+
+func (gobCodec) Marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+func (gobCodec) Unmarshal(data []byte, v any) error {
+	return gob.NewDecoder(bytes.NewReader(data)).Decode(v)
+}
+
+func ExampleCodec() {
+	type Cart struct{ Items []string }
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, Codec: gobCodec{}})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/add", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("cart", Cart{Items: []string{"tea"}})
+	})
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := chisess.Get[Cart](chisess.From(r.Context()), "cart")
+		fmt.Println(c.Items, err)
+	})
+	b := &browser{h: r}
+	b.get("POST", "/add")
+	b.get("GET", "/")
+	// Output: [tea] <nil>
+}
+
+// Renew the ID in the handler, once the password has been checked, rather
+// than for every request to the route as Rotate does.
+func ExampleSession_RenewID() {
+	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("cart", []string{"tea"})
+	})
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("password") != "correct horse" {
+			http.Error(w, "wrong password", http.StatusUnauthorized)
+			return
+		}
+		s := chisess.From(r.Context())
+		s.RenewID() // new token at the privilege change; the data stays
+		s.Set("user", "ada")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	b := &browser{h: r}
+	b.get("GET", "/")
+	before := b.cookie.Value
+	b.get("POST", "/login?password=correct+horse")
+
+	ctx := context.Background()
+	_, err := sessions.Inspect(ctx, before)
+	fmt.Println("old ID dead:", errors.Is(err, chisess.ErrNoSession))
+	s, _ := sessions.Inspect(ctx, b.cookie.Value)
+	fmt.Println("new ID:", s.Keys())
+	// Output:
+	// old ID dead: true
+	// new ID: [cart user]
+}
+
+// Log out: Destroy ends the session (its record is deleted, its ID dead),
+// and the same request may then start a new one for a flash message.
+func ExampleSession_Destroy_flash() {
+	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.RenewID()
+		s.Set("user", "ada")
+	})
+	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.Destroy()
+		s.AddFlash("info", "You have been logged out.")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		for _, f := range s.Flashes() {
+			fmt.Fprintln(w, f.Message)
+		}
+		_, err := chisess.Get[string](s, "user")
+		fmt.Fprintln(w, "logged in:", err == nil)
+	})
+	b := &browser{h: r}
+	b.get("POST", "/login")
+	loggedIn := b.cookie.Value
+	b.get("POST", "/logout")
+	fmt.Print(b.get("GET", "/").Body.String())
+	_, err := sessions.Inspect(context.Background(), loggedIn)
+	fmt.Println(errors.Is(err, chisess.ErrNoSession))
+	// Output:
+	// You have been logged out.
+	// logged in: false
+	// true
+}
+
+// "Keep me signed in": one session gets a persistent cookie for
+// Config.RememberFor, whatever Lifetime and IdleTimeout say.
+func ExampleSession_RememberMe() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, IdleTimeout: 30 * time.Minute})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.RenewID()
+		s.Set("user", "ada")
+		s.RememberMe(r.FormValue("remember") == "on")
+	})
+	for _, form := range []string{"remember=off", "remember=on"} {
+		c := (&browser{h: r}).get("POST", "/login?"+form).Result().Cookies()[0]
+		fmt.Println(form, "Max-Age:", (time.Duration(c.MaxAge) * time.Second).Round(time.Hour))
+	}
+	// Output:
+	// remember=off Max-Age: 0s
+	// remember=on Max-Age: 720h0m0s
+}
+
+// API clients keep the token themselves and send it in a header.
+func ExampleTokenHeader() {
+	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.Route("/api", func(r chi.Router) {
+		r.Use(chisess.TokenHeader("Authorization"), chisess.Autoload)
+		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+			s := chisess.From(r.Context())
+			s.RenewID()
+			s.Set("user", "ada")
+		})
+		r.Get("/me", func(w http.ResponseWriter, r *http.Request) {
+			user, _ := chisess.Get[string](chisess.From(r.Context()), "user")
+			fmt.Fprint(w, user)
+		})
+	})
+
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest("POST", "/api/login", nil))
+	token := rec.Header().Get("Authorization") // "Bearer <token>"
+	fmt.Println(strings.HasPrefix(token, "Bearer "), len(rec.Result().Cookies()))
+
+	req := httptest.NewRequest("GET", "/api/me", nil)
+	req.Header.Set("Authorization", token)
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	fmt.Println(rec.Body.String())
+	// Output:
+	// true 0
+	// ada
+}
+
+// "Your devices" and "log out everywhere else": SetOwner ties a session to
+// a user, and a backend with an owner index lists and ends them.
+func ExampleManager_DestroyOwner() {
+	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.RenewID()
+		s.SetOwner("ada") // the user ID, once the password is checked
+		s.SetDescription(r.FormValue("device"))
+	})
+	r.Get("/devices", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		infos, err := sessions.Sessions(r.Context(), s.Owner())
+		if err != nil {
+			chisess.Error(w, r, err)
+			return
+		}
+		for _, in := range infos {
+			if in.Handle == s.Handle() {
+				fmt.Fprintf(w, "%d sessions, this one on the %s\n", len(infos), in.Description)
+			}
+		}
+	})
+	r.Post("/logout-others", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		n, err := sessions.DestroyOwner(r.Context(), s.Owner(), s) // keep s
+		if err != nil {
+			chisess.Error(w, r, err)
+			return
+		}
+		fmt.Fprintf(w, "ended %d\n", n)
+	})
+	r.Get("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "owner %q\n", chisess.From(r.Context()).Owner())
+	})
+
+	laptop, phone := &browser{h: r}, &browser{h: r}
+	laptop.get("POST", "/login?device=laptop")
+	phone.get("POST", "/login?device=phone")
+	fmt.Print(phone.get("GET", "/devices").Body.String())
+	fmt.Print(phone.get("POST", "/logout-others").Body.String())
+	fmt.Print(phone.get("GET", "/devices").Body.String())
+	fmt.Print(laptop.get("GET", "/whoami").Body.String())
+	// Output:
+	// 2 sessions, this one on the phone
+	// ended 1
+	// 1 sessions, this one on the phone
+	// owner ""
+}
+
+// Issue makes a session outside of any request: sign a user in from a
+// test, a command-line tool or a one-time login link.
+func ExampleManager_Issue() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.With(chisess.Require("user_id", nil)).Get("/account", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := chisess.Get[int](chisess.From(r.Context()), "user_id")
+		fmt.Fprint(w, "account of user ", id)
+	})
+
+	cookie, err := sessions.Issue(context.Background(), map[string]any{"user_id": 42})
+	if err != nil {
+		panic(err)
+	}
+	req := httptest.NewRequest("GET", "/account", nil)
+	req.AddCookie(cookie)
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	fmt.Println(rec.Body.String())
+	// Output: account of user 42
+}
+
+// Lifetime gives the cookie a Max-Age; the zero Lifetime makes a
+// browser-session cookie, ended on the server after DefaultSessionCap.
+func ExampleConfig_lifetime() {
+	for _, cfg := range []chisess.Config{
+		{Secret: exampleSecret},
+		{Secret: exampleSecret, Lifetime: 2 * time.Hour},
+		{Secret: exampleSecret, Lifetime: 8 * time.Hour, IdleTimeout: 30 * time.Minute},
+	} {
+		sessions, err := chisess.New(cfg)
+		if err != nil {
+			panic(err)
+		}
+		r := chi.NewRouter()
+		r.Use(chisess.Load(sessions), chisess.Autoload)
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+			chisess.From(r.Context()).Set("user", "ada")
+		})
+		c := (&browser{h: r}).get("GET", "/").Result().Cookies()[0]
+		fmt.Println((time.Duration(c.MaxAge) * time.Second).Round(time.Minute))
+	}
+	// Output:
+	// 0s
+	// 2h0m0s
+	// 8h0m0s
+}
+
+// The cookie attributes chisess sets by default, here with the __Host-
+// prefix, which makes the browser insist on Secure, Path=/ and no Domain.
+func ExampleConfig_hostPrefix() {
+	sessions, err := chisess.New(chisess.Config{Secret: exampleSecret, CookieName: "__Host-session"})
+	if err != nil {
+		panic(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("user", "ada")
+	})
+	rec := (&browser{h: r}).get("GET", "/")
+	name, rest, _ := strings.Cut(rec.Header().Get("Set-Cookie"), "=")
+	_, attrs, _ := strings.Cut(rest, "; ")
+	fmt.Println(name)
+	fmt.Println(attrs)
+	fmt.Println("Cache-Control:", rec.Header().Get("Cache-Control"))
+	fmt.Println("Vary:", rec.Header().Get("Vary"))
+	// Output:
+	// __Host-session
+	// Path=/; HttpOnly; Secure; SameSite=Lax
+	// Cache-Control: no-store
+	// Vary: Cookie
+}
+
+// Rotating the secret of the cookie backend: the new secret seals, the old
+// one still opens, and a cookie sealed with the old one is sealed again with
+// the new one the next time its session is loaded.
+func ExampleConfig_previousSecrets() {
+	const oldSecret = exampleSecret
+	const newSecret = "another-example-secret-of-32-bytes"
+	ctx := context.Background()
+
+	before, _ := chisess.New(chisess.Config{Secret: oldSecret})
+	cookie, _ := before.Issue(ctx, map[string]any{"user": "ada"})
+
+	during, _ := chisess.New(chisess.Config{Secret: newSecret, PreviousSecrets: []string{oldSecret}})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(during), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := chisess.Get[string](chisess.From(r.Context()), "user")
+		fmt.Println("user:", user)
+	})
+	b := &browser{h: r, cookie: cookie}
+	b.get("GET", "/") // opened with the old secret, sealed again with the new one
+
+	after, _ := chisess.New(chisess.Config{Secret: newSecret}) // old secret removed
+	_, err := after.Inspect(ctx, cookie.Value)
+	fmt.Println("cookie sealed with the old secret opens:", err == nil)
+	_, err = after.Inspect(ctx, b.cookie.Value)
+	fmt.Println("cookie sealed again opens:", err == nil)
+	// Output:
+	// user: ada
+	// cookie sealed with the old secret opens: false
+	// cookie sealed again opens: true
+}
+
+// By default a 5xx response saves none of the session changes its handler
+// made, as Django does. KeepChangesOnServerError saves them anyway.
+func ExampleConfig_keepChangesOnServerError() {
+	for _, keep := range []bool{false, true} {
+		sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, KeepChangesOnServerError: keep})
+		r := chi.NewRouter()
+		r.Use(chisess.Load(sessions), chisess.Autoload)
+		r.Post("/checkout", func(w http.ResponseWriter, r *http.Request) {
+			s := chisess.From(r.Context())
+			s.Set("order", "pending")
+			http.Error(w, "payment service down", http.StatusInternalServerError)
+		})
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, chisess.From(r.Context()).Has("order"))
+		})
+		b := &browser{h: r}
+		b.get("POST", "/checkout")
+		fmt.Println("KeepChangesOnServerError:", keep, "order kept:", b.get("GET", "/").Body.String())
+	}
+	// Output:
+	// KeepChangesOnServerError: false order kept: false
+	// KeepChangesOnServerError: true order kept: true
+}
+
+// A request that loaded the session before another request destroyed it
+// cannot bring it back: its commit fails with ErrSessionGone.
+func Example_sessionGone() {
+	sessions, _ := chisess.New(chisess.Config{
+		Backend: backend.NewMemory(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			fmt.Println("ErrorHandler:", errors.Is(err, chisess.ErrSessionGone))
+			http.Error(w, "your session has ended; please sign in again", http.StatusConflict)
+		},
+	})
+	var otherTab *browser
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("user", "ada")
+	})
+	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Destroy()
+	})
+	r.Post("/cart", func(w http.ResponseWriter, r *http.Request) {
+		otherTab.get("POST", "/logout") // while this request runs, another one logs out
+		chisess.From(r.Context()).Set("cart", "tea")
+	})
+	b := &browser{h: r}
+	b.get("POST", "/login")
+	otherTab = &browser{h: r, cookie: b.cookie}
+
+	fmt.Println(b.get("POST", "/cart").Code)
+	_, err := sessions.Inspect(context.Background(), b.cookie.Value)
+	fmt.Println("session gone:", errors.Is(err, chisess.ErrNoSession))
+	// Output:
+	// ErrorHandler: true
+	// 409
+	// session gone: true
+}
+
+// chisess does not protect against cross-site request forgery by itself:
+// mount net/http's CrossOriginProtection next to the SameSite=Lax cookie.
+func Example_crossOriginProtection() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(http.NewCrossOriginProtection().Handler)
+	r.Use(chisess.Load(sessions))
+	r.Post("/transfer", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "done")
+	})
+	for _, site := range []string{"same-origin", "cross-site"} {
+		req := httptest.NewRequest("POST", "/transfer", nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		fmt.Println(site, rec.Code)
+	}
+	// Output:
+	// same-origin 200
+	// cross-site 403
+}
+
+// mapStore is a complete custom backend: the three methods of
+// backend.Backend over a map, with expiry. It passes
+// sessiontest.RunConformance (see TestMapStoreConformance).
+type mapStore struct {
+	mu   sync.Mutex
+	recs map[string]mapRecord
+}
+
+type mapRecord struct {
+	data    []byte
+	expires time.Time
+}
+
+var _ backend.Backend = (*mapStore)(nil)
+
+func newMapStore() *mapStore { return &mapStore{recs: make(map[string]mapRecord)} }
+
+// Read returns a copy of the live record, or backend.ErrNotFound.
+func (m *mapStore) Read(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.recs[key]
+	if !ok || !time.Now().Before(rec.expires) {
+		return nil, backend.ErrNotFound
+	}
+	return append([]byte{}, rec.data...), nil
+}
+
+// Write stores a copy of data for ttl; a ttl of zero or less deletes.
+func (m *mapStore) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ttl <= 0 {
+		delete(m.recs, key)
+		return nil
+	}
+	m.recs[key] = mapRecord{data: append([]byte{}, data...), expires: time.Now().Add(ttl)}
+	return nil
+}
+
+// Delete removes the record; a missing key is not an error.
+func (m *mapStore) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.recs, key)
+	return nil
+}
+
+func ExampleConfig_customBackend() {
+	sessions, err := chisess.New(chisess.Config{Backend: newMapStore()})
+	if err != nil {
+		panic(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		n, _ := chisess.Get[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprint(w, n+1)
+	})
+	b := &browser{h: r}
+	b.get("GET", "/")
+	fmt.Println(b.get("GET", "/").Body.String())
+	// Output: 2
+}
+
+// TestMapStoreConformance checks the custom backend of the docs against
+// the backend contract.
+func TestMapStoreConformance(t *testing.T) {
+	sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
+		return newMapStore()
+	})
+}
