@@ -45,7 +45,8 @@ func newApp(ctx context.Context, cfg appConfig, logger *slog.Logger) (http.Handl
 	if err != nil {
 		return nil, nil, err
 	}
-	sessions, err := chisess.New(chisess.Config{
+	a := &app{cfg: cfg, log: logger, pages: pages}
+	scfg := chisess.Config{
 		Secret:      cfg.Secret,
 		Backend:     store,
 		Insecure:    cfg.Insecure,
@@ -53,12 +54,18 @@ func newApp(ctx context.Context, cfg appConfig, logger *slog.Logger) (http.Handl
 		Lifetime:    cfg.Lifetime,
 		Rolling:     cfg.Rolling,
 		Logger:      logger,
-	})
+		// Autoload, Require and Rotate answer a failed load through it,
+		// and so does chisess.Error in the handlers.
+		ErrorHandler: a.sessionError,
+	}
+	if cfg.LogEvents {
+		scfg.OnEvent = chisess.LogEvents(logger)
+	}
+	a.sessions, err = chisess.New(scfg)
 	if err != nil {
 		closeStore()
 		return nil, nil, err
 	}
-	a := &app{cfg: cfg, log: logger, sessions: sessions, pages: pages}
 	return a.routes(), closeStore, nil
 }
 
@@ -86,14 +93,30 @@ func (a *app) routes() http.Handler {
 	r.Get("/stream/events", a.streamEvents)
 
 	// Members only: Autoload loads the session before the handlers run,
-	// Require sends visitors without a "user" to the login page.
+	// Require sends visitors without a user to the login page.
 	r.Group(func(r chi.Router) {
 		r.Use(chisess.Autoload)
-		r.Use(chisess.Require("user", http.RedirectHandler("/login", http.StatusSeeOther)))
+		r.Use(chisess.Require(userKey.Name(), http.RedirectHandler("/login", http.StatusSeeOther)))
 		r.Get("/members", a.members)
 		r.Post("/members/note", a.addNote)
 		r.Post("/members/notes/clear", a.clearNotes)
+		r.Get("/members/devices", a.devices)
+		r.Post("/members/devices/logout", a.logoutDevice)
+		r.Post("/members/devices/logout-others", a.logoutOthers)
 		r.Get("/session", a.session)
+	})
+
+	// A JSON API for clients that keep a token rather than a cookie: under
+	// TokenHeader the session travels in the Authorization header ("Bearer
+	// <token>"), in both directions, and no cookie is read or set.
+	r.Route("/api", func(r chi.Router) {
+		r.Use(chisess.TokenHeader("Authorization"))
+		r.Use(chisess.Autoload)
+		r.With(chisess.Rotate).Post("/login", a.apiLogin)
+		r.Get("/me", a.apiMe)
+		r.Post("/logout", a.apiLogout)
+		r.NotFound(a.apiNotFound)
+		r.MethodNotAllowed(a.apiMethodNotAllowed)
 	})
 
 	r.NotFound(a.notFound)

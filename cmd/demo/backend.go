@@ -95,6 +95,25 @@ func openBackend(ctx context.Context, cfg appConfig) (backend.Backend, func() er
 	return nil, nil, fmt.Errorf("backend %q is not available in this build", cfg.Backend)
 }
 
+// indexedBackends returns the -backend values whose store keeps an owner
+// index (backend.Indexer), which the devices page needs, in the order of
+// backendNames.
+func indexedBackends() []string {
+	stores := map[string]any{
+		"memory":   (*backend.Memory)(nil),
+		"bolt":     (*boltbackend.Store)(nil),
+		"redis":    (*redisbackend.Store)(nil),
+		"postgres": (*pgbackend.Store)(nil),
+	}
+	var names []string
+	for _, name := range backendNames {
+		if _, ok := stores[name].(backend.Indexer); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // redactURL hides the password in a redis:// URL, for error messages.
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil && u.User != nil {

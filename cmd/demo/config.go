@@ -26,6 +26,11 @@ type appConfig struct {
 	IdleTimeout time.Duration
 	Lifetime    time.Duration
 	Rolling     bool
+	// LogEvents logs every session event (chisess.LogEvents): creation,
+	// renewal, destruction, rejected cookies and errors at Info and above,
+	// every load and commit at Debug. run turns the log level down to
+	// Debug for it.
+	LogEvents bool
 
 	// Secret seals cookie-backend sessions. It comes from SESSION_SECRET
 	// only, never from a flag, so it does not show up in ps output.
@@ -89,6 +94,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	fs.DurationVar(&cfg.Lifetime, "lifetime", envDuration("DEMO_LIFETIME", 0),
 		"absolute session `lifetime`; 0 = browser-session cookie, ended by the server after 24h (env DEMO_LIFETIME)")
 	fs.BoolVar(&cfg.Rolling, "rolling", false, "count the lifetime from the last request instead of from login")
+	fs.BoolVar(&cfg.LogEvents, "log-events", false,
+		"log every session event with chisess.LogEvents: created, renewed, destroyed, rejected cookies and errors, and (at debug level, which this turns on) every load and commit")
 	if envErr != nil {
 		return cfg, envErr
 	}

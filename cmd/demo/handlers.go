@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,11 +17,11 @@ import (
 // getOr returns the value under key, or def when the session has none. A
 // value of another type (left by an older version of the app, say) is
 // logged and treated as absent.
-func getOr[T any](a *app, r *http.Request, s *chisess.Session, key string, def T) T {
-	v, err := chisess.Get[T](s, key)
+func getOr[T any](a *app, r *http.Request, s *chisess.Session, key chisess.Key[T], def T) T {
+	v, err := key.Get(s)
 	if err != nil {
 		if !errors.Is(err, chisess.ErrNoKey) {
-			a.log.WarnContext(r.Context(), "session value ignored", "key", key, "err", err)
+			a.log.WarnContext(r.Context(), "session value ignored", "key", key.Name(), "err", err)
 		}
 		return def
 	}
@@ -33,29 +32,41 @@ type homeData struct {
 	Visits  int
 	Streams int
 	New     bool
+	Origin  string // this server, for the API's curl example
 }
 
 // home counts visits in the session.
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
 	if err := s.Load(r.Context()); err != nil {
-		a.sessionError(w, r, err)
+		chisess.Error(w, r, err)
 		return
 	}
-	visits := getOr(a, r, s, "visits", 0) + 1
-	if err := s.Set("visits", visits); err != nil {
-		a.sessionError(w, r, err)
+	visits := getOr(a, r, s, visitsKey, 0) + 1
+	if err := visitsKey.Set(s, visits); err != nil {
+		chisess.Error(w, r, err)
 		return
 	}
 	a.render(w, r, http.StatusOK, "home.html", page{Title: "Home", Nav: "home", Data: homeData{
 		Visits:  visits,
-		Streams: getOr(a, r, s, "streams", 0),
+		Streams: getOr(a, r, s, streamsKey, 0),
 		New:     s.IsNew(),
+		Origin:  origin(r),
 	}})
+}
+
+// origin returns the scheme and host the request came to, such as
+// "http://127.0.0.1:8080".
+func origin(r *http.Request) string {
+	if r.TLS != nil {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
 }
 
 type loginData struct {
 	Username string
+	Remember bool
 	Error    string
 }
 
@@ -67,33 +78,60 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 // session travels in a cookie of at most 4096 bytes.
 const maxUsername = 40
 
+// checkLogin checks a sign-in and returns what is wrong with it, or "" when
+// it may go ahead. wrongPassword tells a bad password from a bad name.
+func checkLogin(name, password string) (problem string, wrongPassword bool) {
+	switch {
+	case name == "":
+		return "Enter a user name: any name will do.", false
+	case utf8.RuneCountInString(name) > maxUsername:
+		return fmt.Sprintf("Keep the user name under %d characters.", maxUsername), false
+	case password != "demo":
+		return "Wrong password. (It is “demo”.)", true
+	}
+	return "", false
+}
+
+// signIn stores the user in the session, ties the session to the user as
+// its owner (for the devices page), and describes the device it runs on.
+// With remember, the session outlives the browser: RememberMe gives the
+// cookie a Max-Age of Config.RememberFor, and lifts the idle timeout. Call
+// it under chisess.Rotate, which renews the session ID.
+func signIn(r *http.Request, s *chisess.Session, name string, remember bool) error {
+	err := errors.Join(
+		userKey.Set(s, name),
+		signedInKey.Set(s, time.Now()),
+		s.SetOwner(name),
+		s.SetDescription(describeDevice(r.UserAgent())),
+	)
+	if err == nil {
+		s.RememberMe(remember)
+	}
+	return err
+}
+
 // login runs under chisess.Rotate, which has already loaded the session
 // and given it a new ID: a session ID planted before login is worthless
 // after it.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
 	name := strings.TrimSpace(r.PostFormValue("username"))
-	var problem string
-	switch {
-	case name == "":
-		problem = "Enter a user name: any name will do."
-	case utf8.RuneCountInString(name) > maxUsername:
-		problem = fmt.Sprintf("Keep the user name under %d characters.", maxUsername)
-	case r.PostFormValue("password") != "demo":
-		problem = "Wrong password. (It is “demo”.)"
-	}
-	if problem != "" {
+	remember := r.PostFormValue("remember") != ""
+	if problem, _ := checkLogin(name, r.PostFormValue("password")); problem != "" {
 		s.AddFlash("error", "Sign-in failed")
 		a.render(w, r, http.StatusUnprocessableEntity, "login.html", page{Title: "Sign in", Nav: "login",
-			Data: loginData{Username: name, Error: problem}})
+			Data: loginData{Username: name, Remember: remember, Error: problem}})
 		return
 	}
-	if err := errors.Join(
-		s.Set("user", name),
-		s.Set("signed_in_at", time.Now()),
-		s.AddFlash("info", "Welcome back, "+name),
-	); err != nil {
-		a.sessionError(w, r, err)
+	err := signIn(r, s, name, remember)
+	if err == nil {
+		err = s.AddFlash("info", "Welcome back, "+name)
+	}
+	if err == nil && remember {
+		err = s.AddFlash("success", "This device stays signed in for "+humanDuration(chisess.DefaultRememberFor)+".")
+	}
+	if err != nil {
+		chisess.Error(w, r, err)
 		return
 	}
 	seeOther(w, r, "/members")
@@ -104,7 +142,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
 	if err := s.Load(r.Context()); err != nil {
-		a.sessionError(w, r, err)
+		chisess.Error(w, r, err)
 		return
 	}
 	s.Destroy()
@@ -124,9 +162,9 @@ type membersData struct {
 func (a *app) members(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
 	a.render(w, r, http.StatusOK, "members.html", page{Title: "Members", Nav: "members", Data: membersData{
-		User:       getOr(a, r, s, "user", ""),
-		SignedInAt: getOr(a, r, s, "signed_in_at", time.Time{}),
-		Notes:      getOr[[]string](a, r, s, "notes", nil),
+		User:       getOr(a, r, s, userKey, ""),
+		SignedInAt: getOr(a, r, s, signedInKey, time.Time{}),
+		Notes:      getOr(a, r, s, notesKey, nil),
 		MaxNote:    maxNote,
 	}})
 }
@@ -148,12 +186,12 @@ func (a *app) addNote(w http.ResponseWriter, r *http.Request) {
 	case utf8.RuneCountInString(note) > maxNote:
 		s.AddFlash("error", fmt.Sprintf("Notes are at most %d characters.", maxNote))
 	default:
-		notes := append(getOr[[]string](a, r, s, "notes", nil), note)
+		notes := append(getOr(a, r, s, notesKey, nil), note)
 		for len(notes) > maxNotes || jsonSize(notes) > maxNoteBytes {
 			notes = notes[1:]
 		}
-		if err := s.Set("notes", notes); err != nil {
-			a.sessionError(w, r, err)
+		if err := notesKey.Set(s, notes); err != nil {
+			chisess.Error(w, r, err)
 			return
 		}
 		s.AddFlash("success", "Saved")
@@ -168,25 +206,30 @@ func jsonSize(v any) int {
 
 func (a *app) clearNotes(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
-	s.Delete("notes")
+	notesKey.Delete(s)
 	s.AddFlash("info", "Notes cleared")
 	seeOther(w, r, "/members")
 }
 
 type sessionData struct {
-	Created     time.Time
-	Expires     time.Time
-	IdleTimeout time.Duration
-	IdleLeft    time.Duration // 0 when the lifetime ends first
-	Lifetime    time.Duration
-	Rolling     bool
-	SessionCap  time.Duration // the server's limit when Lifetime is zero
-	New         bool
-	Values      []keyValue
-	Fingerprint string
-	CookieName  string
-	CookieBytes int
-	Server      bool // a server-side backend, not the cookie
+	Created       time.Time
+	LastUsed      time.Time
+	Expires       time.Time
+	IdleTimeout   time.Duration
+	IdleLeft      time.Duration // from the last recorded use
+	LifetimeFirst bool          // the lifetime ends before the idle timeout would
+	Remembered    bool          // RememberMe: no idle timeout, RememberFor lifetime
+	RememberFor   time.Duration
+	Lifetime      time.Duration
+	Rolling       bool
+	SessionCap    time.Duration // the server's limit when Lifetime is zero
+	New           bool
+	Owner         string
+	Values        []keyValue
+	Fingerprint   string
+	CookieName    string
+	CookieBytes   int
+	Server        bool // a server-side backend, not the cookie
 }
 
 type keyValue struct {
@@ -196,26 +239,27 @@ type keyValue struct {
 // session shows the session's metadata and contents.
 func (a *app) session(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
-	now := time.Now()
 	d := sessionData{
 		Created:     s.CreatedAt(),
+		LastUsed:    s.LastUsed(),
 		Expires:     s.ExpiresAt(),
 		IdleTimeout: a.cfg.IdleTimeout,
+		Remembered:  s.Remembered(),
+		RememberFor: chisess.DefaultRememberFor,
 		Lifetime:    a.cfg.Lifetime,
 		Rolling:     a.cfg.Rolling,
 		SessionCap:  chisess.DefaultSessionCap,
 		New:         s.IsNew(),
+		Owner:       s.Owner(),
 		CookieName:  a.sessions.CookieName(),
 		Server:      a.sessions.Backend() != nil,
 	}
-	if a.cfg.IdleTimeout > 0 {
-		// ExpiresAt is the earlier of the lifetime's end and the idle
-		// timeout's; the idle timeout is the one that binds unless the
-		// lifetime (counted from creation) ends first.
-		end := d.Created.Add(cmp.Or(a.cfg.Lifetime, chisess.DefaultSessionCap))
-		if a.cfg.Rolling || d.Expires.Before(end) {
-			d.IdleLeft = d.Expires.Sub(now)
-		}
+	if d.IdleTimeout > 0 && !d.Remembered {
+		// The idle timeout ends the session IdleTimeout after its last
+		// recorded use; ExpiresAt is earlier when the lifetime ends first.
+		idleEnd := d.LastUsed.Add(d.IdleTimeout)
+		d.IdleLeft = time.Until(idleEnd)
+		d.LifetimeFirst = d.Expires.Before(idleEnd)
 	}
 	for _, k := range s.Keys() {
 		v, err := chisess.Get[any](s, k)

@@ -1,7 +1,10 @@
 // Command demo is a small web app that shows what chisess does: a visit
 // counter, sign-in with a new session ID (Rotate), a members-only route
-// group (Autoload and Require), flash messages, typed values, session
-// metadata, and a server-sent event stream that changes the session.
+// group (Autoload and Require), flash messages, typed keys, session
+// metadata, a server-sent event stream that changes the session, "keep me
+// signed in" (RememberMe), a "your devices" page that logs other devices
+// out (owner index: -backend memory), and a small JSON API whose sessions
+// travel in the Authorization header (TokenHeader).
 //
 // Run it from the repository root:
 //
@@ -11,7 +14,8 @@
 //	REDIS_ADDR=localhost:6379 go run ./cmd/demo -backend redis
 //	DATABASE_URL=postgres://localhost/demo go run ./cmd/demo -backend postgres
 //
-// Sign in with any user name and the password "demo".
+// Sign in with any user name and the password "demo". Add -log-events to
+// log every session event (chisess.LogEvents).
 //
 // The cookie backend seals sessions with SESSION_SECRET. In development
 // (the default) a missing secret is replaced by a random one for the run;
@@ -57,7 +61,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "demo:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// -log-events turns on debug logging, where chisess.LogEvents logs
+	// each load and commit (and the demo each static file).
+	level := slog.LevelInfo
+	if cfg.LogEvents {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	generated, err := cfg.checkSecret()
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)

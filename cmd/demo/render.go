@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -100,10 +101,10 @@ func humanDuration(d time.Duration) string {
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	s := chisess.From(r.Context())
 	if err := s.Load(r.Context()); err != nil {
-		a.sessionError(w, r, err)
+		chisess.Error(w, r, err)
 		return
 	}
-	p.User, _ = chisess.Get[string](s, "user")
+	p.User, _ = userKey.Get(s)
 	p.Flashes = s.Flashes()
 	p.Backend = a.cfg.Backend
 	p.Idle = a.cfg.IdleTimeout
@@ -138,11 +139,20 @@ func newNonce() string {
 	return base64.RawStdEncoding.EncodeToString(b)
 }
 
-// sessionError answers a request whose session could not be loaded or
-// changed. The error goes to the log, never to the client.
+// sessionError is the session manager's Config.ErrorHandler: it answers a
+// request whose session could not be loaded or saved, for Autoload, Require
+// and Rotate, and for handlers through chisess.Error. The error goes to the
+// log, never to the client. An error wrapping ErrCommitted comes after the
+// response has started, so the log is all it gets.
 func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "session", "method", r.Method, "path", r.URL.Path, "err", err)
-	http.Error(w, "Your session is unavailable right now. Please try again.", http.StatusInternalServerError)
+	switch {
+	case errors.Is(err, chisess.ErrCommitted):
+	case isAPI(r):
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: "session unavailable, try again"})
+	default:
+		http.Error(w, "Your session is unavailable right now. Please try again.", http.StatusInternalServerError)
+	}
 }
 
 // seeOther ends a POST with a redirect, so a reload does not post again.

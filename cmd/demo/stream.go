@@ -36,12 +36,12 @@ func (a *app) streamEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	s := chisess.From(ctx)
 	if err := s.Load(ctx); err != nil {
-		a.sessionError(w, r, err)
+		chisess.Error(w, r, err)
 		return
 	}
-	n := getOr(a, r, s, "streams", 0) + 1
-	if err := s.Set("streams", n); err != nil {
-		a.sessionError(w, r, err)
+	n := getOr(a, r, s, streamsKey, 0) + 1
+	if err := streamsKey.Set(s, n); err != nil {
+		chisess.Error(w, r, err)
 		return
 	}
 
