@@ -64,11 +64,17 @@ func (s *Session) commitLocked(status int) error {
 	}
 	h := s.w.Header()
 	h.Add("Vary", s.transportName())
-	if !s.changed && !s.staleSeal && !s.refreshDue && !s.renewDue && !s.forwarded {
+	if !s.changed && !s.staleSeal && !s.refreshDue && !s.renewDue && !s.forwarded && !s.rejected {
 		return nil
 	}
 	if status >= 500 && !s.m.cfg.KeepChangesOnServerError {
 		return nil // a failed request leaves the session as it was
+	}
+	if !s.changed && s.rejected {
+		// A dead, forged or expired token: have the client drop it, so it
+		// is not sent (and rejected) again on every request.
+		s.dropToken(h)
+		return nil
 	}
 	now := time.Now()
 	s.meta.seen = now.UnixMilli()

@@ -44,6 +44,13 @@ func (s *Session) Owner() string {
 // "Firefox on Linux", shown by [Manager.Sessions].
 func (s *Session) SetDescription(d string) error { return s.Set(descKey, d) }
 
+// Description returns the description set with [Session.SetDescription],
+// or "".
+func (s *Session) Description() string {
+	d, _ := Get[string](s, descKey)
+	return d
+}
+
 // Handle returns an identifier of the session that is safe to show and to
 // send back in a form (for "log out this device"): a hash of the token,
 // never the token itself. It is "" for the cookie backend and for a new

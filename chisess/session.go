@@ -64,6 +64,7 @@ type Session struct {
 	renewDue   bool   // the ID is older than Config.RenewEvery
 	graceRenew bool   // this renewal leaves a forward record for RenewGrace
 	forwarded  bool   // loaded through a forward record: the client needs the new token
+	rejected   bool   // the request's token led to no session: tell the client to drop it
 	// staleSeal is set in cookie mode when the cookie was opened with a
 	// previous secret, so the next commit re-seals it with the current one.
 	staleSeal bool
@@ -149,6 +150,7 @@ func (s *Session) load(ctx context.Context) error {
 			}
 			return nil
 		}
+		s.rejected = true
 		s.emit(Event{Kind: EventRejected, Reason: reason})
 	}
 	s.fresh(now)
