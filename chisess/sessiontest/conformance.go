@@ -56,7 +56,7 @@ import (
 // records (or index entries) with a real 50ms TTL and then poll Read (or
 // Owned) every 5ms, for at most 10s, until the record is gone, so a backend
 // whose clock lives on a server (Redis, PostgreSQL) is tested the way it will
-// run, and an in-process backend finishes the whole suite in about a fifth of
+// run, and an in-process backend finishes the whole suite in about a third of
 // a second. The suite
 // cannot run inside testing/synctest.Test, because it calls t.Run, which a
 // synctest bubble does not allow.

@@ -15,9 +15,10 @@ import (
 //
 // It runs on the real clock, not inside synctest.Test: RunConformance calls
 // t.Run, and t.Run panics inside a synctest bubble ("t.Run called inside
-// synctest bubble", testing/testing.go, Go 1.26). Only the four expiry rules
-// (ttl-expiry, ttl-reset-on-overwrite, swap-expired-does-not-revive and
-// swap-ttl) wait, each for one 50ms TTL, so the suite still takes about 0.2s.
+// synctest bubble", testing/testing.go, Go 1.26). Only the six expiry rules
+// (ttl-expiry, ttl-reset-on-overwrite, swap-expired-does-not-revive,
+// swap-ttl, index-ttl and index-extend) wait, each for one 50ms TTL, so the
+// suite still takes about 0.3s.
 // conformance_internal_test.go runs the same rules in a bubble.
 func TestRunConformanceMemory(t *testing.T) {
 	tests := []struct {

@@ -54,6 +54,18 @@
 // loaded a session before another request destroyed it cannot bring it
 // back.
 //
+// # Owner index
+//
+// The Store is also a [backend.Indexer], so chisess can list a user's
+// sessions (Manager.Sessions) and end them all (Manager.DestroyOwner). The
+// index is a second bucket, [Options.Bucket] + "_owners", with one key per
+// session that has an owner: the owner's length as a uvarint, the owner
+// and the session key, whose value is the entry's end. [Store.Owned] seeks
+// a cursor to the owner's prefix and reads that owner's entries only,
+// never the whole file; the length in front keeps owner "ad" from seeing
+// the entries of "ada". Entries past their end are never listed, and the
+// sweeper deletes them with the expired sessions.
+//
 // # Durability and speed
 //
 // Every Write, Delete and Swap is its own bbolt transaction, committed with

@@ -63,7 +63,9 @@ type Options struct {
 	// ("chisess_sessions"). Change it when the file passed to New already
 	// has a bucket of that name for something else. The Store owns the
 	// bucket, so keep nothing else in it: a value too short to be a session
-	// record makes Read fail, and the sweeper leaves it alone.
+	// record makes Read fail, and the sweeper leaves it alone. The owner
+	// index ([Store.Index]) is a second bucket named Bucket + "_owners",
+	// created only when the first session gets an owner.
 	Bucket string
 
 	// SweepInterval is how often a background goroutine deletes expired
@@ -104,10 +106,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a [backend.Backend] over one bucket of a bbolt file, and a
+// Store is a [backend.Backend] over one bucket of a bbolt file, a
 // [backend.Swapper]: [Store.Swap] replaces a record only if it still holds
-// what the caller read. It is safe for concurrent use by any number of
-// goroutines of one process.
+// what the caller read, and a [backend.Indexer]: [Store.Owned] lists an
+// owner's sessions from a second bucket. It is safe for concurrent use by
+// any number of goroutines of one process.
 //
 // Create it with [Open] or [New]; release it with [Store.Close].
 type Store struct {

@@ -23,7 +23,9 @@ const sweepScan = 10_000
 // found in write transactions of at most [Options.SweepBatch] keys,
 // checking each record's expiry again under the write lock, so a session
 // rewritten in between is kept. Values too short to be a record, which the
-// Store never writes, are left alone.
+// Store never writes, are left alone. Sweep then deletes the expired entries
+// of the owner index ([Store.Index]) the same way; they are not counted in
+// the number it returns.
 //
 // Sweep checks ctx before each transaction and stops at the first error, the
 // context's included, returning the records deleted so far with an error
@@ -34,24 +36,37 @@ const sweepScan = 10_000
 // itself when [Options.SweepInterval] is negative.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	now := s.now().UnixNano()
+	n, err := s.sweepBucket(ctx, s.bucket, now)
+	if err != nil {
+		return n, fmt.Errorf("chisess: bolt sweep: %w", err)
+	}
+	if _, err := s.sweepBucket(ctx, s.ownersBucket(), now); err != nil {
+		return n, fmt.Errorf("chisess: bolt sweep: owner index: %w", err)
+	}
+	return n, nil
+}
+
+// sweepBucket deletes every value of bucket whose expiry has passed by now
+// and returns how many it deleted.
+func (s *Store) sweepBucket(ctx context.Context, bucket []byte, now int64) (int64, error) {
 	var total int64
 	var after []byte // last key examined; nil before the first scan
 	for {
 		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+			return total, err
 		}
-		keys, last, err := s.scanExpired(after, now)
+		keys, last, err := s.scanExpired(bucket, after, now)
 		if err != nil {
-			return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+			return total, err
 		}
 		if len(keys) > 0 {
 			if err := ctx.Err(); err != nil {
-				return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+				return total, err
 			}
-			n, err := s.deleteExpired(keys, now)
+			n, err := s.deleteExpired(bucket, keys, now)
 			total += n
 			if err != nil {
-				return total, fmt.Errorf("chisess: bolt sweep: %w", err)
+				return total, err
 			}
 		}
 		if last == nil {
@@ -62,12 +77,13 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 }
 
 // scanExpired collects, in one read transaction, up to s.batch keys of
-// expired records that sort after the key after (from the first key when
-// after is nil), examining at most sweepScan keys. last is a copy of the
-// last key it examined, or nil when it reached the end of the bucket.
-func (s *Store) scanExpired(after []byte, now int64) (keys [][]byte, last []byte, err error) {
+// expired values in bucket that sort after the key after (from the first
+// key when after is nil), examining at most sweepScan keys. last is a copy
+// of the last key it examined, or nil when it reached the end of the
+// bucket.
+func (s *Store) scanExpired(bucket, after []byte, now int64) (keys [][]byte, last []byte, err error) {
 	err = s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(s.bucket)
+		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}
@@ -95,12 +111,13 @@ func (s *Store) scanExpired(after []byte, now int64) (keys [][]byte, last []byte
 }
 
 // deleteExpired deletes, in one write transaction, those of keys whose
-// records are still expired at now, and reports how many it deleted.
-func (s *Store) deleteExpired(keys [][]byte, now int64) (int64, error) {
+// values in bucket are still expired at now, and reports how many it
+// deleted.
+func (s *Store) deleteExpired(bucket []byte, keys [][]byte, now int64) (int64, error) {
 	var n int64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		n = 0 // in case bbolt ever retries the function
-		b := tx.Bucket(s.bucket)
+		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}

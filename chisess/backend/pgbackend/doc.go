@@ -42,6 +42,18 @@
 // (a few hundred bytes), so that costs no more than a version column would,
 // and a Swap costs about what a Write does.
 //
+// The Store is also a backend.Indexer, so chisess can list a user's
+// sessions (Manager.Sessions) and end them all (Manager.DestroyOwner). The
+// index is the owner column of the session's row, NULL for a session
+// without an owner, with a partial index over the rows that have one:
+// [Store.Index] and [Store.Unindex] are one UPDATE each, and [Store.Owned]
+// one SELECT that reads that index, never the whole table. An entry lives
+// and dies with its row, so an expired or deleted session drops out of the
+// listing at once. Owners are text: valid UTF-8 without NUL bytes. Tables
+// created before the owner index need the column; [SchemaSQL] shows the
+// migration, and [Options.CreateTable] runs it. Until then everything but
+// the index keeps working.
+//
 // Expiry times are computed from the app's clock ([Options.Now]), not the
 // database's, so app servers that share a table should keep their clocks in
 // sync (NTP).

@@ -15,22 +15,34 @@ const DefaultTable = "chisess_sessions"
 // longer names are silently truncated by the server, so New rejects them.
 const maxIdentLen = 63
 
-// SchemaSQL returns the statements that create the session table and the
-// index on its expiry column, for apps that run their own migrations and
-// leave [Options.CreateTable] unset. An empty table means [DefaultTable].
-// For the default table it returns:
+// SchemaSQL returns the statements that create the session table, the index
+// on its expiry column and the owner index, for apps that run their own
+// migrations and leave [Options.CreateTable] unset. An empty table means
+// [DefaultTable]. For the default table it returns:
 //
 //	CREATE TABLE IF NOT EXISTS "chisess_sessions" (
 //		key        text        PRIMARY KEY,
 //		data       bytea       NOT NULL,
-//		expires_at timestamptz NOT NULL
+//		expires_at timestamptz NOT NULL,
+//		owner      text
 //	);
 //	CREATE INDEX IF NOT EXISTS "chisess_sessions_expires_at_idx"
 //		ON "chisess_sessions" (expires_at);
+//	ALTER TABLE "chisess_sessions" ADD COLUMN IF NOT EXISTS owner text;
+//	CREATE INDEX IF NOT EXISTS "chisess_sessions_owner_idx"
+//		ON "chisess_sessions" (owner) WHERE owner IS NOT NULL;
 //
 // key holds the 43-character hash chisess makes of a session token (never
 // the token), data the encoded session, and expires_at the moment the row
-// stops being returned. The index serves the sweeper.
+// stops being returned. The expiry index serves the sweeper. owner is the
+// owner index of [Store.Index], NULL for a session without an owner; its
+// partial index holds only the rows that have one and serves [Store.Owned].
+//
+// A table created before the owner index existed lacks the owner column.
+// The ALTER TABLE statement and the last index add it, and are all a
+// migration of such a table needs (adding a nullable column without a
+// default rewrites nothing). Until it runs, the table keeps working for
+// sessions; only Index, Unindex and Owned fail.
 //
 // table follows the rules of [Options.Table]; SchemaSQL panics when it does
 // not, as it is meant to be called with a constant.
@@ -42,29 +54,44 @@ func SchemaSQL(table string) string {
 	if err != nil {
 		panic("chisess: pgbackend.SchemaSQL: " + err.Error())
 	}
-	return schemaSQL(ident)
+	return tableSQL(ident) + addOwnerSQL(ident) + ownerIndexSQL(ident)
 }
 
-func schemaSQL(ident pgx.Identifier) string {
+// tableSQL creates the table, owner column included, and its expiry index.
+func tableSQL(ident pgx.Identifier) string {
 	t := ident.Sanitize()
-	idx := pgx.Identifier{indexName(ident[len(ident)-1])}.Sanitize()
+	idx := pgx.Identifier{indexName(ident[len(ident)-1], "_expires_at_idx")}.Sanitize()
 	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (
 	key        text        PRIMARY KEY,
 	data       bytea       NOT NULL,
-	expires_at timestamptz NOT NULL
+	expires_at timestamptz NOT NULL,
+	owner      text
 );
 CREATE INDEX IF NOT EXISTS %s
 	ON %s (expires_at);
 `, t, idx, t)
 }
 
-// indexName names the expiry index after its table. PostgreSQL puts an
-// index in its table's schema, so only the table part counts. A name that
-// would pass the identifier limit is shortened and given a hash of the full
-// table name, so that two long table names never share one index name (with
-// IF NOT EXISTS the second index would silently not be created).
-func indexName(table string) string {
-	const suffix = "_expires_at_idx"
+// addOwnerSQL adds the owner column to a table created without it.
+func addOwnerSQL(ident pgx.Identifier) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS owner text;\n", ident.Sanitize())
+}
+
+// ownerIndexSQL creates the partial index that [Store.Owned] reads.
+func ownerIndexSQL(ident pgx.Identifier) string {
+	t := ident.Sanitize()
+	idx := pgx.Identifier{indexName(ident[len(ident)-1], "_owner_idx")}.Sanitize()
+	return fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s
+	ON %s (owner) WHERE owner IS NOT NULL;
+`, idx, t)
+}
+
+// indexName names an index after its table. PostgreSQL puts an index in its
+// table's schema, so only the table part counts. A name that would pass the
+// identifier limit is shortened and given a hash of the full table name, so
+// that two long table names never share one index name (with IF NOT EXISTS
+// the second index would silently not be created).
+func indexName(table, suffix string) string {
 	if len(table)+len(suffix) <= maxIdentLen {
 		return table + suffix
 	}

@@ -15,24 +15,29 @@ func TestSchemaSQL(t *testing.T) {
 	long := strings.Repeat("s", 63)
 
 	tests := []struct {
-		name      string
-		table     string
-		wantTable string
-		wantIndex string
+		name           string
+		table          string
+		wantTable      string
+		wantIndex      string
+		wantOwnerIndex string
 	}{
-		{name: "default", table: "", wantTable: `"chisess_sessions"`, wantIndex: `"chisess_sessions_expires_at_idx"`},
-		{name: "plain", table: "sessions", wantTable: `"sessions"`, wantIndex: `"sessions_expires_at_idx"`},
-		{name: "upper case kept", table: "Sessions", wantTable: `"Sessions"`, wantIndex: `"Sessions_expires_at_idx"`},
-		{name: "schema", table: "app.sessions", wantTable: `"app"."sessions"`, wantIndex: `"sessions_expires_at_idx"`},
-		{name: "63 bytes", table: long, wantTable: `"` + long + `"`, wantIndex: `"` + long[:39] + `_142931f4_expires_at_idx"`},
+		{name: "default", table: "", wantTable: `"chisess_sessions"`, wantIndex: `"chisess_sessions_expires_at_idx"`, wantOwnerIndex: `"chisess_sessions_owner_idx"`},
+		{name: "plain", table: "sessions", wantTable: `"sessions"`, wantIndex: `"sessions_expires_at_idx"`, wantOwnerIndex: `"sessions_owner_idx"`},
+		{name: "upper case kept", table: "Sessions", wantTable: `"Sessions"`, wantIndex: `"Sessions_expires_at_idx"`, wantOwnerIndex: `"Sessions_owner_idx"`},
+		{name: "schema", table: "app.sessions", wantTable: `"app"."sessions"`, wantIndex: `"sessions_expires_at_idx"`, wantOwnerIndex: `"sessions_owner_idx"`},
+		{name: "63 bytes", table: long, wantTable: `"` + long + `"`, wantIndex: `"` + long[:39] + `_142931f4_expires_at_idx"`, wantOwnerIndex: `"` + long[:44] + `_142931f4_owner_idx"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
 			sql := pgbackend.SchemaSQL(tt.table)
-			is.True(strings.Contains(sql, "CREATE TABLE IF NOT EXISTS "+tt.wantTable+" (")) // the quoted table
-			is.True(strings.Contains(sql, "CREATE INDEX IF NOT EXISTS "+tt.wantIndex+"\n")) // the index, named after the table
-			is.True(strings.Contains(sql, "ON "+tt.wantTable+" (expires_at)"))              // on the expiry column
+			is.True(strings.Contains(sql, "CREATE TABLE IF NOT EXISTS "+tt.wantTable+" ("))                       // the quoted table
+			is.True(strings.Contains(sql, "CREATE INDEX IF NOT EXISTS "+tt.wantIndex+"\n"))                       // the index, named after the table
+			is.True(strings.Contains(sql, "ON "+tt.wantTable+" (expires_at)"))                                    // on the expiry column
+			is.True(strings.Contains(sql, "\towner      text\n"))                                                 // a new table has the owner column
+			is.True(strings.Contains(sql, "ALTER TABLE "+tt.wantTable+" ADD COLUMN IF NOT EXISTS owner text;\n")) // and an old one gets it
+			is.True(strings.Contains(sql, "CREATE INDEX IF NOT EXISTS "+tt.wantOwnerIndex+"\n"))                  // the owner index, named after the table
+			is.True(strings.Contains(sql, "ON "+tt.wantTable+" (owner) WHERE owner IS NOT NULL;\n"))              // partial: only rows with an owner
 		})
 	}
 
@@ -69,5 +74,9 @@ func TestCreateTableLongNames(t *testing.T) {
 			"SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(expires_at)'", table).Scan(&n)
 		is.NoErr(err)  // look up its indexes
 		is.Equal(n, 1) // it has its own expiry index
+		err = pool.QueryRow(t.Context(),
+			"SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%(owner) WHERE (owner IS NOT NULL)'", table).Scan(&n)
+		is.NoErr(err)  // look up its indexes
+		is.Equal(n, 1) // and its own owner index
 	}
 }

@@ -37,8 +37,9 @@ type Options struct {
 	// a test, apart in one database.
 	Table string
 
-	// CreateTable makes New create the table and its expiry index (the
-	// statements of [SchemaSQL]) if they do not exist, under an advisory lock
+	// CreateTable makes New create the table and its indexes (the
+	// statements of [SchemaSQL]) if they do not exist, and add the owner
+	// column to a table created before it existed, under an advisory lock
 	// so that several processes starting at once do not collide. The default,
 	// false, leaves the schema to the app's migrations, and New then makes no
 	// database call at all. Set it for small apps and tests.
@@ -72,9 +73,10 @@ type Options struct {
 }
 
 // Store is a [backend.Backend] over a PostgreSQL table reached through a
-// pgx v5 pool, and a [backend.Swapper]: [Store.Swap] replaces a row only if
-// it still holds what the caller read. It is safe for concurrent use by any
-// number of goroutines and processes.
+// pgx v5 pool, a [backend.Swapper]: [Store.Swap] replaces a row only if it
+// still holds what the caller read, and a [backend.Indexer]: [Store.Owned]
+// lists an owner's sessions through an indexed owner column. It is safe for
+// concurrent use by any number of goroutines and processes.
 //
 // Create it with [New]; stop its sweeper with [Store.Close]. The pool
 // belongs to the caller, who closes it after closing the Store.
@@ -89,6 +91,9 @@ type Store struct {
 
 	// Swap's statements, one per case (see swap.go).
 	swapSQL, swapDeleteSQL, createSQL, absentSQL string
+
+	// The owner index's statements (see index.go).
+	indexSQL, unindexSQL, ownedSQL string
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -160,6 +165,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	// newest version, so a session refreshed meanwhile is not deleted.
 	s.sweepSQL = "DELETE FROM " + t + " WHERE ctid IN (SELECT ctid FROM " + t +
 		" WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)"
+	// IS DISTINCT FROM makes indexing an owner the row already has a no-op
+	// that writes no new row version (chisess with Rolling indexes on every
+	// save).
+	s.indexSQL = "UPDATE " + t + " SET owner = $2 WHERE key = $1 AND owner IS DISTINCT FROM $2"
+	s.unindexSQL = "UPDATE " + t + " SET owner = NULL WHERE key = $1 AND owner = $2"
+	s.ownedSQL = "SELECT key FROM " + t + " WHERE owner = $1 AND expires_at > $2"
 
 	if opts.CreateTable {
 		if err := createTable(ctx, pool, ident); err != nil {
@@ -186,12 +197,32 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 // concurrent CREATE TABLE IF NOT EXISTS statements for one name can fail
 // with a unique violation in the catalog, which would make several
 // processes that start together fail at random.
+//
+// It adds the owner column to a table created before the owner index only
+// when the column is missing: ALTER TABLE takes an ACCESS EXCLUSIVE lock
+// even when IF NOT EXISTS makes it a no-op, and waiting for that lock
+// behind a long query would stall every session query queued after it.
 func createTable(ctx context.Context, pool *pgxpool.Pool, ident pgx.Identifier) error {
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "chisess:"+ident.Sanitize()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, schemaSQL(ident))
+		if _, err := tx.Exec(ctx, tableSQL(ident)); err != nil {
+			return err
+		}
+		var hasOwner bool
+		err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_attribute"+
+			" WHERE attrelid = $1::regclass AND attname = 'owner' AND NOT attisdropped)",
+			ident.Sanitize()).Scan(&hasOwner)
+		if err != nil {
+			return err
+		}
+		if !hasOwner {
+			if _, err := tx.Exec(ctx, addOwnerSQL(ident)); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, ownerIndexSQL(ident))
 		return err
 	})
 	if err != nil {

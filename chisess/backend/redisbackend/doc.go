@@ -46,6 +46,24 @@
 // costs one. The script touches only the session's key, so it is safe on a
 // cluster.
 //
+// # Owner index
+//
+// The Store is also a backend.Indexer, so chisess can list a user's
+// sessions (Manager.Sessions) and end them all (Manager.DestroyOwner)
+// without a KEYS or SCAN. Each owner's index is one sorted set, under the
+// prefix, "owner:" and the unpadded base64url SHA-256 of the owner: any
+// owner string works, an owner such as "{team}" forms no hash tag, and
+// owners spread over a cluster's slots. Its members are the owner's session
+// keys and its scores the Unix milliseconds at which each entry ends.
+// [Store.Index] is one EVALSHA of a Lua script on that one key (ZADD … GT
+// with the end taken from the server's TIME, ZREMRANGEBYSCORE of the
+// entries that have ended, PEXPIRE of the set to its latest end),
+// [Store.Owned] one EVALSHA of a read-only script (ZRANGEBYSCORE from the
+// server's TIME), and [Store.Unindex] one ZREM. Every one touches a single
+// key, so all are safe on a cluster, and the ends come from the server's
+// clock, as the TTLs of session keys do. The owner index needs Redis 6.2
+// or later (ZADD GT), or Valkey.
+//
 // # Expiry
 //
 // Every key carries a TTL. It is relative (PX, never EXPIREAT or PXAT), so
