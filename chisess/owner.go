@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chisess/kit/chisess/backend"
 )
@@ -25,8 +27,12 @@ const (
 // that [Manager.Sessions] can list the owner's sessions ("your devices")
 // and [Manager.DestroyOwner] can end them all ("log out everywhere"). An
 // empty owner unties it. With the cookie backend the owner is stored but
-// cannot be listed.
+// cannot be listed. An owner must be valid UTF-8 without NUL bytes, which
+// every backend can index (PostgreSQL stores it in a text column).
 func (s *Session) SetOwner(owner string) error {
+	if !utf8.ValidString(owner) || strings.IndexByte(owner, 0) >= 0 {
+		return fmt.Errorf("chisess: owner %q is not valid UTF-8 without NUL bytes", owner)
+	}
 	if owner == "" {
 		s.Delete(ownerKey)
 		return nil

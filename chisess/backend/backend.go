@@ -87,12 +87,19 @@ type Swapper interface {
 // page and "log out everywhere". chisess calls Index when a session gets an
 // owner or a new key, and Unindex when it ends.
 //
-// The index may hold stale entries (a session that expired or was deleted
-// without Unindex): chisess reads each listed key and drops the ones that
-// are gone. It must never miss a live one.
+// chisess always writes a session's record before indexing it, so a
+// backend may tie an index entry to its record (PostgreSQL keeps the owner
+// in the session's row). A key has one owner at a time: indexing it under a
+// second owner may move it there.
+//
+// The index may hold stale entries for a while (a session deleted without
+// Unindex): chisess reads each listed key and drops the ones that are gone.
+// It must never miss a live one, and an entry must leave Owned once its TTL
+// has passed.
 type Indexer interface {
 	// Index records that the session under key belongs to owner, for at
-	// least ttl. Indexing the same pair again extends it.
+	// least ttl. Indexing the same pair again extends it; a ttl of zero or
+	// less records nothing.
 	Index(ctx context.Context, owner, key string, ttl time.Duration) error
 
 	// Unindex removes key from owner's sessions. A missing entry is not an

@@ -42,7 +42,8 @@ type Options struct {
 // Store is a [backend.Backend] over Redis, Valkey, Redis Sentinel or Redis
 // Cluster, reached through a go-redis v9 [redis.UniversalClient], and a
 // [backend.Swapper]: [Store.Swap] replaces a session only if it still holds
-// what the caller read. It is safe for concurrent use by any number of
+// what the caller read, and a [backend.Indexer]: an owner's sessions are
+// listed from one sorted set, never by scanning. It is safe for concurrent use by any number of
 // goroutines and processes.
 //
 // Each session is one Redis string key, prefix + key, written with a relative
