@@ -1,9 +1,7 @@
 package boltbackend_test
 
 import (
-	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,56 +128,6 @@ func TestSwapExpiry(t *testing.T) {
 	got, err = s.Read(ctx, key)
 	is.NoErr(err)              // the expiry saturates instead of overflowing into the past
 	is.Equal(string(got), "c") // the record is live a century later
-}
-
-// TestSwapConcurrent makes 16 goroutines add 25 each to one counter
-// through Read and Swap, retrying when another got there first. A lost
-// update would leave the counter short of 400. The counter starts absent,
-// so the first increments race to create it.
-func TestSwapConcurrent(t *testing.T) {
-	is := is.New(t)
-	s := open(t, boltbackend.Options{})
-	key := newKey()
-	const workers, adds = 16, 25
-	errs := make(chan error, workers)
-	for range workers {
-		go func() { errs <- addN(t.Context(), s, key, adds) }()
-	}
-	for range workers {
-		is.NoErr(<-errs) // every worker finished its increments
-	}
-	got, err := s.Read(t.Context(), key)
-	is.NoErr(err)                                     // the counter exists
-	is.Equal(string(got), strconv.Itoa(workers*adds)) // no increment was lost
-}
-
-// addN adds n to the decimal counter under key with Read→Swap retry loops.
-// It runs off the test goroutine, so it reports failure as an error.
-func addN(ctx context.Context, s *boltbackend.Store, key string, n int) error {
-	for range n {
-		for {
-			old, err := s.Read(ctx, key)
-			v := 0
-			switch {
-			case errors.Is(err, backend.ErrNotFound):
-				old = nil // create
-			case err != nil:
-				return err
-			default:
-				if v, err = strconv.Atoi(string(old)); err != nil {
-					return err
-				}
-			}
-			ok, err := s.Swap(ctx, key, old, []byte(strconv.Itoa(v+1)), time.Hour)
-			if err != nil {
-				return err
-			}
-			if ok {
-				break
-			}
-		}
-	}
-	return nil
 }
 
 // TestSwapMalformedRecord: a value this package never writes is an error
