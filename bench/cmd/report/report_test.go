@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+func TestParse(t *testing.T) {
+	is := is.New(t)
+	f, err := os.Open("testdata/raw.txt")
+	is.NoErr(err) // testdata is there
+	defer f.Close()
+	res, err := parse(f, "raw.txt")
+	is.NoErr(err) // the sample parses
+
+	is.Equal(res.libs, []string{"chisess-memory", "scs-goredis"}) // libraries in order of appearance, bare left out
+	is.Equal(res.config["cpu"], "Test CPU @ 1.00GHz")             // file configuration is kept
+
+	b, ok := res.bare("serial")
+	is.True(ok)                // bare chi serial is there
+	is.Equal(b.NsOp, 1000.0)   // median of 1000, 1200, 900
+	is.Equal(b.Runs, 3)        // three runs
+	is.Equal(b.AllocsOp, 10.0) // allocs/op kept
+
+	x, ok := res.ratio("Read", "chisess-memory", "serial")
+	is.True(ok)      // ratio of a present row
+	is.Equal(x, 2.5) // median 2500 over bare 1000
+	x, ok = res.ratio("Read", "chisess-memory", "parallel")
+	is.True(ok)      // the parallel row is compared with parallel bare
+	is.Equal(x, 3.0) // 1500 over 500
+
+	r, ok := res.get("Read", "scs-goredis", "serial")
+	is.True(ok)                // a row with a custom metric
+	is.True(r.HasRT)           // roundtrips/op is read
+	is.Equal(r.RoundTrip, 1.0) // with its value
+
+	_, ok = res.ratio("RMW", "chisess-memory", "serial")
+	is.True(!ok) // a missing row has no ratio
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{"empty", nil, 0},
+		{"odd", []float64{3, 1, 2}, 2},
+		{"even", []float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			is.Equal(median(tt.in), tt.want) // median of the sample
+		})
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	is := is.New(t)
+	is.Equal(logTicks(1, 7), []float64{1, 2, 5, 10})            // from 1 up past the largest ratio
+	is.Equal(logTicks(0.97, 2), []float64{0.5, 1, 2})           // a ratio below 1 extends the axis down
+	is.Equal(logTicks(1.3, 40), []float64{1, 2, 5, 10, 20, 50}) // starts at or below the smallest ratio
+}
+
+func TestFormat(t *testing.T) {
+	is := is.New(t)
+	is.Equal(fmtInt(1234567), "1 234 567") // thousands are spaced
+	is.Equal(fmtInt(-12), "-12")           // negative numbers keep their sign
+	is.Equal(fmtRatio(1.234), "1.23×")     // small ratios get two decimals
+	is.Equal(fmtRatio(12.34), "12.3×")     // larger ones fewer
+	is.Equal(fmtRatio(123.4), "123×")      // and none past 100
+	is.Equal(tickLabel(2000), "2k×")       // axis labels stay short
+	is.Equal(tickLabel(0.5), "0.5×")       // and show fractions
+}
+
+func TestRun(t *testing.T) {
+	is := is.New(t)
+	dir := t.TempDir()
+	md, svg, bs := filepath.Join(dir, "docs", "benchmarks.md"), filepath.Join(dir, "docs", "benchmarks.svg"), filepath.Join(dir, "benchstat.txt")
+	is.NoErr(os.MkdirAll(filepath.Dir(md), 0o755))                                                           // output dir
+	is.NoErr(os.WriteFile(bs, []byte("benchstat says hi"), 0o644))                                           // a benchstat file
+	is.NoErr(run("testdata/raw.txt", md, svg, bs, "go test -bench .", "bench/run.sh", "go1.99", "5 rounds")) // the report is written
+
+	out, err := os.ReadFile(md)
+	is.NoErr(err) // markdown written
+	text := string(out)
+	for _, want := range []string{
+		"| cores (nproc) |",
+		"| Go | go1.99 linux/amd64 |",
+		"| run | 5 rounds |",
+		"| CPU | Test CPU @ 1.00GHz |",
+		"go test -bench .",
+		"![Ratio", "(benchmarks.svg)",
+		"| chisess-memory | 2 500 | 2.50× | 2 000 | 20 | +10 |  |",
+		"| scs-goredis | 50 000 | 50.0× | 5 000 | 80 | +70 | 1.00 |",
+		"| chisess-memory | skipped |",
+		"benchstat says hi",
+	} {
+		if !strings.Contains(text, want) {
+			t.Logf("missing %q in:\n%s", want, text)
+		}
+		is.True(strings.Contains(text, want)) // the markdown has each expected line
+	}
+
+	chart, err := os.ReadFile(svg)
+	is.NoErr(err) // svg written
+	dec := xml.NewDecoder(bytes.NewReader(chart))
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		is.NoErr(err) // the SVG is well-formed XML
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	// One background, three legend swatches, and one bar per present
+	// non-bare row: chisess-memory read ×2, scs-goredis read ×2.
+	is.Equal(rects, 1+3+4)
+}
+
+func TestRunWithoutBare(t *testing.T) {
+	is := is.New(t)
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.txt")
+	is.NoErr(os.WriteFile(raw, []byte("BenchmarkRead/chisess-memory/serial-2 \t 10\t 100 ns/op\n"), 0o644)) // no bare row
+	err := run(raw, filepath.Join(dir, "b.md"), filepath.Join(dir, "b.svg"), "", "", "", "go1", "")
+	is.True(err != nil)                                     // ratios need bare chi
+	is.True(strings.Contains(err.Error(), "BenchmarkBare")) // and the error says what is missing
+}
