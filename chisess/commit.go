@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -183,27 +184,50 @@ func (s *Session) saveCookie(h http.Header, now time.Time) error {
 		s.dropToken(h)
 		return nil
 	}
-	value, err := s.seal(now, m.expiresAt(s.meta))
-	if err != nil {
-		return err
+	expires := m.expiresAt(s.meta)
+	if s.header != "" {
+		value, err := s.seal(nil, now, expires)
+		if err != nil {
+			return err
+		}
+		s.sendToken(h, string(value), now)
+		return nil
 	}
-	s.sendToken(h, value, now)
-	return nil
+	// The Set-Cookie header is built in one buffer around the sealed value.
+	bp := bufPool.Get().(*[]byte)
+	b := append(append((*bp)[:0], m.cfg.CookieName...), '=')
+	b, err := s.seal(b, now, expires)
+	if err == nil {
+		b = m.appendCookieAttrs(b, s.persistent(), m.lifetimeEnd(s.meta), now)
+		h.Add("Set-Cookie", string(b))
+		noStore(h)
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
+	return err
 }
 
-func (s *Session) seal(now, expires time.Time) (string, error) {
+// seal appends the sealed session, for a cookie or token header, to dst.
+func (s *Session) seal(dst []byte, now, expires time.Time) ([]byte, error) {
 	m := s.m
-	payload := make([]byte, tokenBytes, 512)
-	if _, err := tokenEncoding.Decode(payload, []byte(s.ensureToken())); err != nil {
-		return "", fmt.Errorf("chisess: bad session token: %w", err)
+	raw, ok := parseToken(s.ensureToken())
+	if !ok {
+		return dst, fmt.Errorf("chisess: bad session token")
 	}
-	payload = appendRecord(payload, s.meta, s.entries)
-	value, err := m.sealer.Seal(m.cfg.CookieName, payload, now, expires)
+	bp := bufPool.Get().(*[]byte)
+	payload := appendRecord(append((*bp)[:0], raw[:]...), s.meta, s.entries)
+	dst, err := m.sealer.AppendSeal(dst, m.cfg.CookieName, payload, now, expires)
+	clear(payload) // the session's data must not linger in the pool
+	*bp = payload[:0]
+	bufPool.Put(bp)
 	if err != nil {
-		return "", fmt.Errorf("chisess: save session: %w", err)
+		return dst, fmt.Errorf("chisess: save session: %w", err)
 	}
-	return value, nil
+	return dst, nil
 }
+
+// bufPool recycles the scratch buffers of sealing and of Set-Cookie headers.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // saveServer writes a changed session to the backend. On return s.entries
 // holds what is stored now (possibly with other requests' changes merged

@@ -12,19 +12,25 @@ type contextKey struct{ name string }
 
 func (k *contextKey) String() string { return "chisess context value " + k.name }
 
-var sessionKey = &contextKey{"session"}
+var (
+	sessionKey = &contextKey{"session"}
+	stateKey   = &contextKey{"request state"}
+)
 
 // sessionContext carries the request's session. It is allocated together
-// with the session, saving an allocation per request over
-// context.WithValue.
+// with the rest of the request's state, saving an allocation per request
+// over context.WithValue.
 type sessionContext struct {
 	context.Context
-	s *Session
+	st *requestState
 }
 
 func (c *sessionContext) Value(key any) any {
-	if key == sessionKey {
-		return c.s
+	switch key {
+	case sessionKey:
+		return c.st.session()
+	case stateKey:
+		return c.st
 	}
 	return c.Context.Value(key)
 }

@@ -35,10 +35,11 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 	expires := m.expiresAt(s.meta)
 	var value string
 	if m.sealer != nil {
-		var err error
-		if value, err = s.seal(now, expires); err != nil {
+		v, err := s.seal(nil, now, expires)
+		if err != nil {
 			return nil, err
 		}
+		value = string(v)
 	} else {
 		ctx, cancel := m.backendCtx(ctx)
 		defer cancel()
@@ -95,9 +96,9 @@ func (m *Manager) Inspect(ctx context.Context, cookieValue string) (*Session, er
 // detached returns a session that belongs to no request.
 func (m *Manager) detached() *Session {
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	s := &Session{m: m, r: r}
-	s.w = &writer{rw: discardWriter{h: http.Header{}}, s: s}
-	return s
+	st := &requestState{m: m, r: r}
+	st.w = writer{rw: discardWriter{h: http.Header{}}, st: st}
+	return st.session()
 }
 
 // discardWriter is the ResponseWriter of a detached session: nothing it

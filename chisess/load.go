@@ -1,6 +1,9 @@
 package chisess
 
-import "net/http"
+import (
+	"net/http"
+	"sync/atomic"
+)
 
 // Load returns a middleware that attaches a session to every request and
 // saves it just before the response starts. Mount it once, near the top of
@@ -28,28 +31,61 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if s, ok := r.Context().Value(sessionKey).(*Session); ok && s.m == m {
+			if st, ok := r.Context().Value(stateKey).(*requestState); ok && st.m == m {
 				next.ServeHTTP(w, r) // mounted twice: the outer one does the work
 				return
 			}
-			st := &requestState{}
-			st.s.m = m
+			st := &requestState{m: m}
 			st.w.rw = w
-			st.w.s = &st.s
+			st.w.st = st
 			st.ctx.Context = r.Context()
-			st.ctx.s = &st.s
+			st.ctx.st = st
 			r = r.WithContext(&st.ctx)
-			st.s.r = r
-			st.s.w = &st.w
+			st.r = r
 			next.ServeHTTP(&st.w, r)
 			st.w.finish()
 		})
 	}
 }
 
-// requestState is everything Load needs per request, in one allocation.
+// requestState is what Load keeps per request, in one small allocation. The
+// Session itself is allocated only when the request asks for it, so a route
+// that never touches the session pays for little more than the context.
 type requestState struct {
-	s   Session
 	w   writer
 	ctx sessionContext
+	m   *Manager
+	r   *http.Request
+
+	s         atomic.Pointer[Session]
+	committed atomic.Bool // the response has started
+}
+
+// session returns the request's session, creating it on first use.
+func (st *requestState) session() *Session {
+	if s := st.s.Load(); s != nil {
+		return s
+	}
+	s := &Session{m: st.m, r: st.r, w: &st.w}
+	if !st.s.CompareAndSwap(nil, s) {
+		return st.s.Load()
+	}
+	if st.committed.Load() {
+		// Created after the response started: it can still be loaded and
+		// read, but changes are errors.
+		s.mu.Lock()
+		s.committed = true
+		s.mu.Unlock()
+	}
+	return s
+}
+
+// commit saves the request's session, if it has one, before the response
+// starts with status.
+func (st *requestState) commit(status int) error {
+	st.committed.Store(true)
+	if s := st.s.Load(); s != nil {
+		return s.commit(status)
+	}
+	return nil
 }

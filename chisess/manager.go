@@ -127,18 +127,20 @@ func (m *Manager) lifetimeEnd(md meta) time.Time {
 // setCookie returns the Set-Cookie header value that stores value until
 // expires, or for the browser session when persist is false.
 func (m *Manager) setCookie(value string, persist bool, expires, now time.Time) string {
-	n := len(m.cfg.CookieName) + 1 + len(value) + len(m.cookieAttrs) + 24
-	b := make([]byte, 0, n)
-	b = append(b, m.cfg.CookieName...)
-	b = append(b, '=')
-	b = append(b, value...)
+	b := make([]byte, 0, len(m.cfg.CookieName)+1+len(value)+len(m.cookieAttrs)+24)
+	b = append(append(append(b, m.cfg.CookieName...), '='), value...)
+	return string(m.appendCookieAttrs(b, persist, expires, now))
+}
+
+// appendCookieAttrs appends the attributes of the session cookie: Max-Age
+// for a persistent cookie, then Path, Domain, HttpOnly, Secure, SameSite.
+func (m *Manager) appendCookieAttrs(b []byte, persist bool, expires, now time.Time) []byte {
 	if persist {
 		secs := int64(expires.Sub(now).Round(time.Second) / time.Second)
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, max(secs, 1), 10)
 	}
-	b = append(b, m.cookieAttrs...)
-	return string(b)
+	return append(b, m.cookieAttrs...)
 }
 
 // backendCtx gives one backend call its own deadline. Commits pass a context

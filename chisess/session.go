@@ -236,7 +236,9 @@ func (s *Session) openCookie(ctx context.Context, value string, now time.Time) R
 	if !now.Before(m.expiresAt(md)) {
 		return ReasonExpired
 	}
-	s.token = tokenEncoding.EncodeToString(payload[:tokenBytes])
+	var id [tokenLen]byte
+	tokenEncoding.Encode(id[:], payload[:tokenBytes])
+	s.token = string(id[:])
 	s.meta, s.entries = md, entries
 	s.staleSeal = secret > 0
 	return 0

@@ -23,7 +23,7 @@ import (
 // http.ResponseController.
 type writer struct {
 	rw          http.ResponseWriter
-	s           *Session
+	st          *requestState
 	wroteHeader bool // a final status went out, or the error response did
 	failed      bool // the commit failed and the error response replaced ours
 }
@@ -51,12 +51,12 @@ func (w *writer) start(status int) bool {
 		return !w.failed
 	}
 	w.wroteHeader = true
-	if err := w.s.commit(status); err != nil {
+	if err := w.st.commit(status); err != nil {
 		w.failed = true
 		// The error response must not carry the handler's headers, such as
 		// a redirect's Location or a half-built Set-Cookie.
 		clear(w.rw.Header())
-		w.s.m.fail(w.rw, w.s.r, err)
+		w.st.m.fail(w.rw, w.st.r, err)
 		return false
 	}
 	return true
@@ -135,10 +135,10 @@ func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	if !w.wroteHeader {
 		w.wroteHeader = true
-		if err := w.s.commit(http.StatusSwitchingProtocols); err != nil {
+		if err := w.st.commit(http.StatusSwitchingProtocols); err != nil {
 			w.failed = true
 			clear(w.rw.Header())
-			w.s.m.fail(w.rw, w.s.r, err)
+			w.st.m.fail(w.rw, w.st.r, err)
 			return nil, nil, fmt.Errorf("chisess: hijack: %w", err)
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,7 +78,18 @@ var sealEncoding = base64.RawURLEncoding.Strict()
 // A Sealer is safe for concurrent use.
 type Sealer struct {
 	aeads []cipher.AEAD
+	ad    atomic.Pointer[namedAD] // the additional data of the last name used
 }
+
+// namedAD caches the additional data for one cookie name: an app seals
+// under one name, so it is built once.
+type namedAD struct {
+	name string
+	ad   []byte
+}
+
+// scratch holds the plaintext and ciphertext buffers of Seal between calls.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // NewSealer returns a [Sealer] for the given secrets, newest first. Each
 // secret must be at least [MinSecretLen] bytes; use a random value such as
@@ -122,13 +136,32 @@ func (s *Sealer) Seal(name string, payload []byte, issued, expires time.Time) (s
 		return "", fmt.Errorf("%w: %d bytes for cookie %q, the limit is %d", ErrCookieTooLarge, size, name, MaxCookieSize)
 	}
 
-	plain := make([]byte, 0, plainLen)
-	plain = append(plain, hdr[:n]...)
-	plain = append(plain, payload...)
-	out := make([]byte, 1, sealedLen)
-	out[0] = sealVersion
-	out = s.aeads[0].Seal(out, nil, plain, additionalData(name))
-	return sealEncoding.EncodeToString(out), nil
+	b, err := s.AppendSeal(make([]byte, 0, sealEncoding.EncodedLen(sealedLen)), name, payload, issued, expires)
+	return string(b), err
+}
+
+// AppendSeal is [Sealer.Seal] appending the cookie value to dst, for
+// callers that build a header around it without another copy.
+func (s *Sealer) AppendSeal(dst []byte, name string, payload []byte, issued, expires time.Time) ([]byte, error) {
+	var hdr [2 * binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(max(issued.Unix(), 0)))
+	n += binary.PutUvarint(hdr[n:], uint64(max(expires.Unix(), 0)))
+	plainLen := n + len(payload)
+	sealedLen := 1 + s.aeads[0].NonceSize() + plainLen + s.aeads[0].Overhead()
+	if size := len(name) + 1 + sealEncoding.EncodedLen(sealedLen); size > MaxCookieSize {
+		return dst, fmt.Errorf("%w: %d bytes for cookie %q, the limit is %d", ErrCookieTooLarge, size, name, MaxCookieSize)
+	}
+
+	bp := scratch.Get().(*[]byte)
+	buf := slices.Grow((*bp)[:0], plainLen+sealedLen)
+	plain := append(append(buf, hdr[:n]...), payload...)
+	out := append(plain[plainLen:plainLen], sealVersion)
+	out = s.aeads[0].Seal(out, nil, plain, s.additionalData(name))
+	dst = sealEncoding.AppendEncode(dst, out)
+	clear(buf[:cap(buf)]) // the plaintext must not linger in the pool
+	*bp = buf[:0]
+	scratch.Put(bp)
+	return dst, nil
 }
 
 // Open checks and decrypts a cookie value made by [Sealer.Seal] for the
@@ -150,7 +183,7 @@ func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret
 	if raw[0] != sealVersion {
 		return nil, 0, fmt.Errorf("%w: version %d", ErrCookieMalformed, raw[0])
 	}
-	ad := additionalData(name)
+	ad := s.additionalData(name)
 	for i, aead := range s.aeads {
 		// A failed Open clears its output, so decrypt into a fresh buffer
 		// rather than in place: the next secret needs the ciphertext intact.
@@ -175,8 +208,14 @@ func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret
 	return nil, 0, ErrCookieTampered
 }
 
-func additionalData(name string) []byte {
+// additionalData binds a sealed value to its cookie name.
+func (s *Sealer) additionalData(name string) []byte {
+	if c := s.ad.Load(); c != nil && c.name == name {
+		return c.ad
+	}
 	ad := make([]byte, 0, 16+len(name))
 	ad = append(ad, "chisess/v1 "...)
-	return append(ad, name...)
+	ad = append(ad, name...)
+	s.ad.Store(&namedAD{name: name, ad: ad})
+	return ad
 }
