@@ -409,14 +409,20 @@ func (s *Session) rebase(base []entry) []entry {
 func (s *Session) renew(ctx context.Context) error {
 	b := s.m.backend
 	sw, atomic := b.(backend.Swapper)
-	newKey := s.key()
 	old := s.raw
 	if !atomic {
 		var err error
 		if old, err = s.reload(ctx); err != nil {
 			return err
 		}
+		if !s.renewed {
+			// reload gave up our periodic renewal for a concurrent one:
+			// save into theirs.
+			s.raw = old
+			return s.update(ctx)
+		}
 	}
+	newKey := s.key()
 	gen := newGen() // a new ID ends the old generation
 	// The old record is deleted, or, for a RenewEvery renewal, replaced by
 	// a forward record that leads to the new ID for RenewGrace.

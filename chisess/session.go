@@ -181,8 +181,8 @@ func (s *Session) readBackend(ctx context.Context, token string, now time.Time) 
 		return ReasonMalformed, nil
 	}
 	m := s.m
-	ctx, cancel := m.backendCtx(ctx)
-	data, err := m.backend.Read(ctx, key)
+	readCtx, cancel := m.backendCtx(ctx)
+	data, err := m.backend.Read(readCtx, key)
 	cancel()
 	if err != nil {
 		if isNotFound(err) {
