@@ -264,8 +264,12 @@ func (s *Session) create(ctx context.Context) error {
 
 // key is the storage key of the session's current token.
 func (s *Session) key() string {
-	key, _ := storageKey(s.ensureToken()) // our own tokens always parse
-	return key
+	tok := s.ensureToken()
+	if s.keyOf != tok {
+		s.curKey, _ = storageKey(tok) // our own tokens always parse
+		s.keyOf = tok
+	}
+	return s.curKey
 }
 
 func (s *Session) ttl() time.Duration {

@@ -127,8 +127,8 @@ func (m *Manager) lifetimeEnd(md meta) time.Time {
 // setCookie returns the Set-Cookie header value that stores value until
 // expires, or for the browser session when persist is false.
 func (m *Manager) setCookie(value string, persist bool, expires, now time.Time) string {
-	b := make([]byte, 0, len(m.cfg.CookieName)+1+len(value)+len(m.cookieAttrs)+24)
-	b = append(append(append(b, m.cfg.CookieName...), '='), value...)
+	var buf [256]byte // enough for a token cookie: no allocation but the string
+	b := append(append(append(buf[:0], m.cfg.CookieName...), '='), value...)
 	return string(m.appendCookieAttrs(b, persist, expires, now))
 }
 

@@ -208,6 +208,9 @@ func (s *Session) indexAfterSave(ctx context.Context) error {
 	if i := s.find(ownerKey); i >= 0 {
 		owner, _ = decodeValue[string](s.entries[i].val, s.m.cfg.Codec)
 	}
+	if owner == "" && s.loadedOwner == "" {
+		return nil // never owned: nothing indexed, nothing to index
+	}
 	newKey := ""
 	if len(s.entries) > 0 {
 		newKey = s.key()

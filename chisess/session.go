@@ -42,6 +42,8 @@ type Session struct {
 	// loadedOwner is the owner of the loaded session, for the owner index.
 	loadedOwner string
 	origKey     string // storage key of the loaded record, "" when none was loaded
+	curKey      string // storage key of keyOf, cached by key()
+	keyOf       string
 	meta        meta
 	entries     []entry
 	raw         []byte // the record as loaded from the backend, for Swap

@@ -19,7 +19,9 @@ var tokenEncoding = base64.RawURLEncoding.Strict()
 func newToken() string {
 	var b [tokenBytes]byte
 	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var s [tokenLen]byte
+	base64.RawURLEncoding.Encode(s[:], b[:])
+	return string(s[:])
 }
 
 // parseToken decodes s if it has the exact form of a token made by

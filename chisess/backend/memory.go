@@ -44,7 +44,7 @@ type memoryShard struct {
 
 type memoryRecord struct {
 	data    []byte
-	expires time.Time
+	expires int64 // Unix nanoseconds: no pointer for the GC to follow
 }
 
 // DefaultCleanupInterval is how often the janitor of [NewMemory] sweeps
@@ -95,7 +95,7 @@ func (m *Memory) Read(ctx context.Context, key string) ([]byte, error) {
 	s.mu.RLock()
 	rec, ok := s.recs[key]
 	s.mu.RUnlock()
-	if !ok || !time.Now().Before(rec.expires) {
+	if !ok || time.Now().UnixNano() >= rec.expires {
 		return nil, ErrNotFound
 	}
 	out := make([]byte, len(rec.data))
@@ -116,7 +116,7 @@ func (m *Memory) Write(ctx context.Context, key string, data []byte, ttl time.Du
 		s.mu.Unlock()
 		return nil
 	}
-	rec := memoryRecord{data: append([]byte(nil), data...), expires: time.Now().Add(ttl)}
+	rec := memoryRecord{data: append([]byte(nil), data...), expires: time.Now().Add(ttl).UnixNano()}
 	s.mu.Lock()
 	s.recs[key] = rec
 	s.mu.Unlock()
@@ -145,7 +145,7 @@ func (m *Memory) Swap(ctx context.Context, key string, old, data []byte, ttl tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok := s.recs[key]
-	live := ok && now.Before(rec.expires)
+	live := ok && now.UnixNano() < rec.expires
 	switch {
 	case old == nil && live, old != nil && !live, old != nil && !bytes.Equal(rec.data, old):
 		return false, nil
@@ -154,7 +154,7 @@ func (m *Memory) Swap(ctx context.Context, key string, old, data []byte, ttl tim
 		delete(s.recs, key)
 		return true, nil
 	}
-	s.recs[key] = memoryRecord{data: append([]byte(nil), data...), expires: now.Add(ttl)}
+	s.recs[key] = memoryRecord{data: append([]byte(nil), data...), expires: now.Add(ttl).UnixNano()}
 	return true, nil
 }
 
@@ -242,7 +242,7 @@ func (m *Memory) Sweep() {
 		s := &m.shards[i]
 		s.mu.Lock()
 		for k, rec := range s.recs {
-			if !now.Before(rec.expires) {
+			if now.UnixNano() >= rec.expires {
 				delete(s.recs, k)
 			}
 		}
