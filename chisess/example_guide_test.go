@@ -682,3 +682,34 @@ func TestMapStoreConformance(t *testing.T) {
 		return newMapStore()
 	})
 }
+
+// Periodic ID renewal: here every request renews (RenewEvery of a
+// nanosecond), and an old ID still reaches the session within RenewGrace.
+func ExampleConfig_renewEvery() {
+	sessions, _ := chisess.New(chisess.Config{
+		Backend:    backend.NewMemory(),
+		RenewEvery: time.Nanosecond, // in an app: time.Hour or so
+		RenewGrace: 30 * time.Second,
+	})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		n, _ := chisess.Get[int](s, "visits")
+		s.Set("visits", n+1)
+		fmt.Fprint(w, n+1)
+	})
+	b := &browser{h: r}
+	b.get("GET", "/")
+	first := b.cookie.Value
+	b.get("GET", "/")
+	fmt.Println("renewed:", b.cookie.Value != first)
+
+	late := &browser{h: r, cookie: &http.Cookie{Name: "session", Value: first}}
+	fmt.Println("old ID within the grace window:", late.get("GET", "/").Body.String())
+	fmt.Println("handed the current ID:", late.cookie.Value != first)
+	// Output:
+	// renewed: true
+	// old ID within the grace window: 3
+	// handed the current ID: true
+}
