@@ -281,26 +281,23 @@ func (s *Session) ttl() time.Duration {
 func (s *Session) update(ctx context.Context) error {
 	b := s.m.backend
 	sw, atomic := b.(backend.Swapper)
-	old := s.raw
 	if !atomic {
 		// Without Swap, read again just before writing: this keeps a
 		// destroyed session dead and picks up other requests' keys, but
 		// between this read and the write the last writer wins.
-		var err error
-		if old, err = s.reload(ctx); err != nil {
+		if _, err := s.reload(ctx); err != nil {
 			return err
 		}
+		if len(s.entries) == 0 {
+			return wrapBackend("delete session", b.Delete(ctx, s.origKey))
+		}
+		return wrapBackend("save session", b.Write(ctx, s.origKey, appendRecord(nil, s.meta, s.entries), s.ttl()))
 	}
+	old := s.raw
 	for range maxSwapAttempts {
-		var data []byte
+		var data []byte // nil: the session is empty, delete it
 		if len(s.entries) > 0 {
 			data = appendRecord(nil, s.meta, s.entries)
-		}
-		if !atomic {
-			if data == nil {
-				return wrapBackend("delete session", b.Delete(ctx, s.origKey))
-			}
-			return wrapBackend("save session", b.Write(ctx, s.origKey, data, s.ttl()))
 		}
 		ok, err := sw.Swap(ctx, s.origKey, old, data, s.ttl())
 		if err != nil {
