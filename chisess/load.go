@@ -14,7 +14,7 @@ import (
 // Load itself does no backend call and decodes nothing: the session is read
 // when a handler calls [Session.Load], or eagerly under [Autoload],
 // [AutoloadPaths], [Require] or [Rotate]. A route that never touches the
-// session costs one small allocation.
+// session costs the request's new context and one small allocation.
 //
 // The session is committed once, before the first byte of the response
 // (the first WriteHeader with a final status, Write, Flush or ReadFrom) or
