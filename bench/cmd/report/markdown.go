@@ -226,8 +226,15 @@ func writeTargets(p func(string, ...any), res *results) {
 		}
 		p("| %s | %s | %s | %s | %s |\n", c.target, c.lib, cell("serial"), cell("parallel"), met)
 	}
-	p("\n")
+	p("\n%s\n\n", floorNote)
 }
+
+// floorNote explains what bounds scenario B from below.
+const floorNote = "Scenario B has a floor no session middleware can go under: handing a session to the handler " +
+	"through the request's context costs an `r.WithContext` (a copy of the request) and the context value, " +
+	"and committing before the first byte needs a wrapped `ResponseWriter`. " +
+	"`cd bench && go test -run '^$' -bench ContextFloor -benchmem` measures a middleware that does only that, " +
+	"on the same router and request; compare its ratio to bare chi with the B rows."
 
 func runs(res *results) int {
 	n := 0
