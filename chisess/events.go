@@ -137,11 +137,19 @@ func newEventKey(secret string) []byte {
 
 // eventID is the salted hash of a session token that events carry.
 func (m *Manager) eventID(token string) string {
-	if token == "" {
+	key, ok := storageKey(token)
+	if !ok {
 		return ""
 	}
+	return m.eventIDOfKey(key)
+}
+
+// eventIDOfKey is eventID from the session's storage key, for code that
+// has the key but not the token (the owner index). Both hash the same
+// thing, so one session has one ID in every event.
+func (m *Manager) eventIDOfKey(key string) string {
 	mac := hmac.New(sha256.New, m.eventKey)
-	mac.Write([]byte(token))
+	mac.Write([]byte(key))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:12])
 }
 

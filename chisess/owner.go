@@ -192,6 +192,9 @@ func (m *Manager) destroyKey(ctx context.Context, owner, key string) error {
 	if err := ix.Unindex(ctx, owner, key); err != nil {
 		return fmt.Errorf("chisess: destroy session: %w", err)
 	}
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent(ctx, Event{Kind: EventDestroyed, Session: m.eventIDOfKey(key)})
+	}
 	return nil
 }
 

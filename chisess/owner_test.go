@@ -143,3 +143,30 @@ func TestOwnerIndexNeedsIndexer(t *testing.T) {
 	_, err := m.Sessions(context.Background(), "ada")
 	is.True(errors.Is(err, chisess.ErrNoOwnerIndex)) // the cookie backend cannot list sessions
 }
+
+// Sessions ended through the owner index are reported like any other end,
+// under the same hash the session had when it was created.
+func TestDestroyOwnerReportsEvents(t *testing.T) {
+	is := is.New(t)
+	log := &eventLog{}
+	m := newManager(t, chisess.Config{Backend: backend.NewMemoryWithCleanup(0), OnEvent: log.hook})
+	r := ownerRouter(t, m)
+	laptop := newClient(t, m, r)
+	laptop.do("POST", "/login?user=ada&device=laptop")
+	var created string
+	for _, e := range log.all() {
+		if e.Kind == chisess.EventCreated {
+			created = e.Session
+		}
+	}
+	is.True(created != "") // the login created a session
+	log.take()
+
+	n, err := m.DestroyOwner(context.Background(), "ada", nil)
+	is.NoErr(err)
+	is.Equal(n, 1)
+	evs := log.all()
+	is.Equal(len(evs), 1)
+	is.Equal(evs[0].Kind, chisess.EventDestroyed) // the end is reported
+	is.Equal(evs[0].Session, created)             // under the session's own hash
+}
