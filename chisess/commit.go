@@ -27,8 +27,9 @@ func (s *Session) commit(status int) error {
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
 	}
+	queued := s.events != nil
 	s.mu.Unlock()
-	if s.events != nil {
+	if queued {
 		s.fire(s.r.Context())
 	}
 	return err

@@ -102,8 +102,9 @@ func (s *Session) Load(ctx context.Context) error {
 		return nil
 	}
 	err := s.load(ctx)
+	queued := s.events != nil
 	s.mu.Unlock()
-	if s.events != nil {
+	if queued {
 		s.fire(ctx)
 	}
 	return err
