@@ -188,7 +188,7 @@ func (s *Session) readBackend(ctx context.Context, token string, now time.Time) 
 	data, err := m.backend.Read(readCtx, key)
 	cancel()
 	if err != nil {
-		if isNotFound(err) {
+		if errors.Is(err, backend.ErrNotFound) {
 			return ReasonUnknown, nil
 		}
 		return 0, fmt.Errorf("chisess: load session: %w", err)
@@ -489,6 +489,3 @@ func (s *Session) value(key string) ([]byte, bool) {
 	}
 	return nil, false
 }
-
-// isNotFound reports whether err says a record does not exist.
-func isNotFound(err error) bool { return errors.Is(err, backend.ErrNotFound) }
