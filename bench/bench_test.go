@@ -46,13 +46,15 @@ func BenchmarkNew(b *testing.B) { run(b, libraries, scNew) }
 // run benchmarks sc for each library, serially and in parallel.
 func run(b *testing.B, libs []library, sc scenario) {
 	for _, lib := range libs {
-		b.Run(lib.name, func(b *testing.B) {
-			inst := lib.setup(b)
-			reqs := requests(b, inst, sc, max(runtime.GOMAXPROCS(0), 1))
-			b.Run("serial", func(b *testing.B) { serveSerial(b, inst, reqs[0]) })
-			b.Run("parallel", func(b *testing.B) { serveParallel(b, inst, reqs) })
-		})
+		b.Run(lib.name, func(b *testing.B) { serveModes(b, lib.setup(b), sc) })
 	}
+}
+
+// serveModes benchmarks sc on inst, serially and in parallel.
+func serveModes(b *testing.B, inst instance, sc scenario) {
+	reqs := requests(b, inst, sc, max(runtime.GOMAXPROCS(0), 1))
+	b.Run("serial", func(b *testing.B) { serveSerial(b, inst, reqs[0]) })
+	b.Run("parallel", func(b *testing.B) { serveParallel(b, inst, reqs) })
 }
 
 // requests builds n requests for sc, each with the cookie of its own

@@ -147,69 +147,14 @@ func writeMarkdown(w io.Writer, res *results, m machine, svgRel string) {
 	}
 }
 
-// writeTargets checks the targets of the benchmarks issue.
+// writeTargets checks every target of the benchmarks issue, then shows
+// the floors of BenchmarkFloor and what they bound.
 func writeTargets(p func(string, ...any), res *results) {
 	p("## Targets\n\n")
-	p("The goals set in the benchmarks issue, checked against this run.\n\n")
+	p("Every goal set in the benchmarks issue, checked against this run. ")
+	p("Ratios of two libraries compare the same scenario and mode.\n\n")
 	p("| target | library | serial | parallel | met (serial) |\n| --- | --- | ---: | ---: | :---: |\n")
-	type check struct {
-		target string
-		lib    string
-		value  func(mode string) (float64, bool)
-		format func(float64) string
-		ok     func(float64) bool
-	}
-	var checks []check
-	for _, lib := range []string{"chisess-memory", "chisess-cookie"} {
-		for _, t := range []struct {
-			sc    string
-			name  string
-			limit float64
-		}{{"Untouched", "B untouched ≤ 1.1× bare", 1.1}, {"Read", "C read ≤ 3× bare", 3},
-			{"RMW", "D RMW ≤ 5× bare", 5}, {"New", "E new ≤ 4× bare", 4}} {
-			checks = append(checks, check{
-				target: t.name, lib: lib,
-				value:  func(mode string) (float64, bool) { return res.ratio(t.sc, lib, mode) },
-				format: fmtRatio,
-				ok:     func(x float64) bool { return x <= t.limit },
-			})
-		}
-	}
-	faster := func(target, sc, lib, other string, limit float64) check {
-		return check{
-			target: target, lib: lib,
-			value: func(mode string) (float64, bool) {
-				a, ok1 := res.get(sc, lib, mode)
-				b, ok2 := res.get(sc, other, mode)
-				if !ok1 || !ok2 || a.NsOp == 0 {
-					return 0, false
-				}
-				return b.NsOp / a.NsOp, true
-			},
-			format: func(x float64) string { return fmtRatio(x) + " faster" },
-			ok:     func(x float64) bool { return x >= limit },
-		}
-	}
-	for _, lib := range []string{"chisess-memory", "chisess-cookie"} {
-		checks = append(checks,
-			faster("C read ≥ 5× faster than scs-memstore", "Read", lib, "scs-memstore", 5),
-			faster("D RMW ≥ 5× faster than scs-memstore", "RMW", lib, "scs-memstore", 5),
-			faster("C read ≥ 6× faster than gorilla-cookie-hmac", "Read", lib, "gorilla-cookie-hmac", 6),
-		)
-	}
-	for _, lib := range []string{"chisess-memory", "chisess-cookie"} {
-		checks = append(checks, check{
-			target: "C read allocs ≤ bare + 15", lib: lib,
-			value: func(mode string) (float64, bool) {
-				r, ok := res.get("Read", lib, mode)
-				b, okb := res.bare(mode)
-				return r.AllocsOp - b.AllocsOp, ok && okb
-			},
-			format: func(x float64) string { return fmt.Sprintf("%+.0f", x) },
-			ok:     func(x float64) bool { return x <= 15 },
-		})
-	}
-	for _, c := range checks {
+	for _, c := range targetChecks(res) {
 		cell := func(mode string) string {
 			v, ok := c.value(mode)
 			if !ok {
@@ -226,15 +171,213 @@ func writeTargets(p func(string, ...any), res *results) {
 		}
 		p("| %s | %s | %s | %s | %s |\n", c.target, c.lib, cell("serial"), cell("parallel"), met)
 	}
-	p("\n%s\n\n", floorNote)
+	p("\n")
+	writeFloors(p, res)
 }
 
-// floorNote explains what bounds scenario B from below.
-const floorNote = "Scenario B has a floor no session middleware can go under: handing a session to the handler " +
-	"through the request's context costs an `r.WithContext` (a copy of the request) and the context value, " +
-	"and committing before the first byte needs a wrapped `ResponseWriter`. " +
-	"`cd bench && go test -run '^$' -bench ContextFloor -benchmem` measures a middleware that does only that, " +
-	"on the same router and request; compare its ratio to bare chi with the B rows."
+// A check is one row of the targets table.
+type check struct {
+	target string
+	lib    string
+	value  func(mode string) (float64, bool)
+	format func(float64) string
+	ok     func(float64) bool
+}
+
+// chisessDefaults are the rows the issue's ratio targets name.
+var chisessDefaults = []string{"chisess-memory", "chisess-cookie"}
+
+func targetChecks(res *results) []check {
+	var checks []check
+	for _, lib := range chisessDefaults {
+		for _, t := range []struct {
+			sc    string
+			name  string
+			limit float64
+		}{{"Untouched", "B untouched ≤ 1.1× bare", 1.1}, {"Read", "C read ≤ 3× bare", 3},
+			{"RMW", "D RMW ≤ 5× bare", 5}, {"New", "E new ≤ 4× bare", 4}} {
+			checks = append(checks, check{
+				target: t.name, lib: lib,
+				value:  func(mode string) (float64, bool) { return res.ratio(t.sc, lib, mode) },
+				format: fmtRatio,
+				ok:     func(x float64) bool { return x <= t.limit },
+			})
+		}
+	}
+	speedup := func(sc, lib, other, mode string) (float64, bool) {
+		a, ok1 := res.get(sc, lib, mode)
+		b, ok2 := res.get(sc, other, mode)
+		if !ok1 || !ok2 || a.NsOp == 0 {
+			return 0, false
+		}
+		return b.NsOp / a.NsOp, true
+	}
+	faster := func(target, sc, lib, other string, limit float64) check {
+		return check{
+			target: target, lib: lib,
+			value:  func(mode string) (float64, bool) { return speedup(sc, lib, other, mode) },
+			format: fmtSpeedup,
+			ok:     func(x float64) bool { return x >= limit },
+		}
+	}
+	// Faster than every other library in every scenario they share: the
+	// smallest speed-up over B to E, which must be above 1.
+	everywhere := func(lib, other string) check {
+		return check{
+			target: "faster than " + other + " in B, C, D and E (the least of the four)", lib: lib,
+			value: func(mode string) (float64, bool) {
+				least, found := 0.0, false
+				for _, sc := range scenarios[1:] {
+					x, ok := speedup(sc.Base, lib, other, mode)
+					if !ok {
+						continue
+					}
+					if !found || x < least {
+						least, found = x, true
+					}
+				}
+				return least, found
+			},
+			format: fmtSpeedup,
+			ok:     func(x float64) bool { return x > 1 },
+		}
+	}
+	for _, lib := range chisessDefaults {
+		checks = append(checks,
+			faster("C read ≥ 5× faster than scs-memstore", "Read", lib, "scs-memstore", 5),
+			faster("D RMW ≥ 5× faster than scs-memstore", "RMW", lib, "scs-memstore", 5),
+			faster("C read ≥ 6× faster than gorilla-cookie-hmac", "Read", lib, "gorilla-cookie-hmac", 6),
+		)
+		for _, other := range res.libs {
+			if !strings.HasPrefix(other, "chisess-") {
+				checks = append(checks, everywhere(lib, other))
+			}
+		}
+	}
+	checks = append(checks, everywhere("chisess-redis", "scs-goredis"))
+	roundTrips := func(target, sc string, want float64) check {
+		return check{
+			target: target, lib: "chisess-redis",
+			value: func(mode string) (float64, bool) {
+				r, ok := res.get(sc, "chisess-redis", mode)
+				return r.RoundTrip, ok && r.HasRT
+			},
+			format: func(x float64) string { return fmt.Sprintf("%.2f", x) },
+			ok:     func(x float64) bool { return x <= want },
+		}
+	}
+	within := func(target, sc string, limit float64) check {
+		return check{
+			target: target, lib: "chisess-redis",
+			value: func(mode string) (float64, bool) {
+				x, ok := speedup(sc, "chisess-redis", "scs-goredis", mode)
+				if !ok || x == 0 {
+					return 0, false
+				}
+				return 1 / x, true
+			},
+			format: func(x float64) string { return fmtRatio(x) + " of scs-goredis" },
+			ok:     func(x float64) bool { return x <= limit },
+		}
+	}
+	checks = append(checks,
+		roundTrips("C read: 1 round trip to Redis", "Read", 1),
+		roundTrips("E new, a write: 1 round trip", "New", 1),
+		roundTrips("D RMW: 2 round trips (1 read, 1 write)", "RMW", 2),
+		within("D RMW time ≤ 0.6× scs-goredis", "RMW", 0.6),
+		within("E new time ≤ 0.6× scs-goredis", "New", 0.6),
+	)
+	for _, lib := range chisessDefaults {
+		checks = append(checks, check{
+			target: "C read allocs ≤ bare + 15", lib: lib,
+			value: func(mode string) (float64, bool) {
+				r, ok := res.get("Read", lib, mode)
+				b, okb := res.bare(mode)
+				return r.AllocsOp - b.AllocsOp, ok && okb
+			},
+			format: func(x float64) string { return fmt.Sprintf("%+.0f", x) },
+			ok:     func(x float64) bool { return x <= 15 },
+		})
+	}
+	return checks
+}
+
+// writeFloors shows the rows of BenchmarkFloor and the least ratio each
+// allows for the targets it bounds.
+func writeFloors(p func(string, ...any), res *results) {
+	if len(res.floors) == 0 {
+		return
+	}
+	p("## Floors\n\n")
+	p("What no session library can go under on this machine, measured in the same run on the same router and ")
+	p("requests (`bench/floor_test.go`, `go test -run '^$' -bench Floor -benchmem`):\n\n")
+	p("- **context-value**, **context-value+writer**: a middleware that does nothing but put a value in the ")
+	p("request's context (`r.WithContext`, which copies the request) and, for the second, wrap the ")
+	p("`ResponseWriter`, as a middleware that saves the session before the first byte must. Any session ")
+	p("library mounted as middleware pays this on scenario B; gorilla/sessions has no middleware, so its B row ")
+	p("runs no gorilla code at all.\n")
+	p("- **redis-get**, **redis-get+set**, **redis-set**: a handler that makes only the round trips of a session ")
+	p("read (one GET of 330 bytes), of a read-modify-write (a GET and a SET with a TTL) and of a new session ")
+	p("(one SET with a TTL), on the go-redis client of the Redis rows: a Redis session store that cost nothing ")
+	p("but its round trips.\n\n")
+	p("| floor | serial | × bare | parallel | × bare | allocs − bare | roundtrips/op |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, f := range res.floors {
+		p("| %s |", f)
+		for _, mode := range modes {
+			r, ok := res.get(floorScenario, f, mode)
+			x, okx := res.ratio(floorScenario, f, mode)
+			if !ok || !okx {
+				p(" skipped | |")
+				continue
+			}
+			p(" %s ns | %s |", fmtNs(r.NsOp), fmtRatio(x))
+		}
+		r, ok := res.get(floorScenario, f, "serial")
+		b, okb := res.bare("serial")
+		if ok && okb {
+			rt := ""
+			if r.HasRT {
+				rt = fmt.Sprintf("%.2f", r.RoundTrip)
+			}
+			p(" %+.0f | %s |\n", r.AllocsOp-b.AllocsOp, rt)
+		} else {
+			p(" | |\n")
+		}
+	}
+	p("\n")
+
+	// What the floors bound, serial, as the targets are judged.
+	var notes []string
+	if x, ok := res.ratio(floorScenario, "context-value+writer", "serial"); ok {
+		verdict := "so no session middleware can meet B ≤ 1.1× here"
+		if x <= 1.1 {
+			verdict = "under the 1.1× target"
+		}
+		notes = append(notes, fmt.Sprintf("B untouched: the context value and the wrapped writer alone "+
+			"are %s bare chi, %s; gorilla's B runs no gorilla code.", fmtRatio(x), verdict))
+	}
+	for _, t := range []struct{ sc, floor, what string }{
+		{"RMW", "redis-get+set", "D RMW (two round trips, for every Redis store)"},
+		{"New", "redis-set", "E new (one round trip, for every Redis store)"},
+	} {
+		f, okf := res.get(floorScenario, t.floor, "serial")
+		s, oks := res.get(t.sc, "scs-goredis", "serial")
+		c, okc := res.get(t.sc, "chisess-redis", "serial")
+		if okf && oks && okc && s.NsOp > 0 {
+			notes = append(notes, fmt.Sprintf("%s: the round trips alone (%s) take %s ns, %s of "+
+				"scs-goredis's %s ns; chisess-redis takes %s ns, %s of it.", t.what, t.floor,
+				fmtNs(f.NsOp), fmtRatio(f.NsOp/s.NsOp), fmtNs(s.NsOp), fmtNs(c.NsOp), fmtRatio(c.NsOp/s.NsOp)))
+		}
+	}
+	if len(notes) > 0 {
+		p("What they bound, serial:\n\n")
+		for _, n := range notes {
+			p("- %s\n", n)
+		}
+		p("\n")
+	}
+}
 
 func runs(res *results) int {
 	n := 0
@@ -273,6 +416,15 @@ func fmtRatio(x float64) string {
 	default:
 		return fmt.Sprintf("%.2f×", x)
 	}
+}
+
+// fmtSpeedup formats how many times faster one row is than another, or
+// slower when x is under 1.
+func fmtSpeedup(x float64) string {
+	if x < 1 && x > 0 {
+		return fmtRatio(1/x) + " slower"
+	}
+	return fmtRatio(x) + " faster"
 }
 
 func ensureNewline(s string) string {

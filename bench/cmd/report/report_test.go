@@ -20,8 +20,9 @@ func TestParse(t *testing.T) {
 	res, err := parse(f, "raw.txt")
 	is.NoErr(err) // the sample parses
 
-	is.Equal(res.libs, []string{"chisess-memory", "scs-goredis"}) // libraries in order of appearance, bare left out
-	is.Equal(res.config["cpu"], "Test CPU @ 1.00GHz")             // file configuration is kept
+	is.Equal(res.libs, []string{"chisess-memory", "scs-goredis", "chisess-redis"}) // libraries in order of appearance, bare and floors left out
+	is.Equal(res.floors, []string{"context-value+writer", "redis-get+set"})        // floors apart
+	is.Equal(res.config["cpu"], "Test CPU @ 1.00GHz")                              // file configuration is kept
 
 	b, ok := res.bare("serial")
 	is.True(ok)                // bare chi serial is there
@@ -72,13 +73,15 @@ func TestLogTicks(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	is := is.New(t)
-	is.Equal(fmtInt(1234567), "1 234 567") // thousands are spaced
-	is.Equal(fmtInt(-12), "-12")           // negative numbers keep their sign
-	is.Equal(fmtRatio(1.234), "1.23×")     // small ratios get two decimals
-	is.Equal(fmtRatio(12.34), "12.3×")     // larger ones fewer
-	is.Equal(fmtRatio(123.4), "123×")      // and none past 100
-	is.Equal(tickLabel(2000), "2k×")       // axis labels stay short
-	is.Equal(tickLabel(0.5), "0.5×")       // and show fractions
+	is.Equal(fmtInt(1234567), "1 234 567")    // thousands are spaced
+	is.Equal(fmtInt(-12), "-12")              // negative numbers keep their sign
+	is.Equal(fmtRatio(1.234), "1.23×")        // small ratios get two decimals
+	is.Equal(fmtRatio(12.34), "12.3×")        // larger ones fewer
+	is.Equal(fmtRatio(123.4), "123×")         // and none past 100
+	is.Equal(tickLabel(2000), "2k×")          // axis labels stay short
+	is.Equal(tickLabel(0.5), "0.5×")          // and show fractions
+	is.Equal(fmtSpeedup(2), "2.00× faster")   // a speed-up
+	is.Equal(fmtSpeedup(0.5), "2.00× slower") // a slow-down reads as such
 }
 
 func TestRun(t *testing.T) {
@@ -103,6 +106,18 @@ func TestRun(t *testing.T) {
 		"| scs-goredis | 50 000 | 50.0× | 5 000 | 80 | +70 | 1.00 |",
 		"| chisess-memory | skipped |",
 		"benchstat says hi",
+		// every target is checked, met or not
+		"| C read ≤ 3× bare | chisess-memory | 2.50× | 3.00× | yes |",
+		"| faster than scs-goredis in B, C, D and E (the least of the four) | chisess-memory | 20.0× faster | 16.7× faster | yes |",
+		"| faster than scs-goredis in B, C, D and E (the least of the four) | chisess-redis | 1.25× faster | n/a | yes |",
+		"| D RMW: 2 round trips (1 read, 1 write) | chisess-redis | 2.00 | n/a | yes |",
+		"| D RMW time ≤ 0.6× scs-goredis | chisess-redis | 0.80× of scs-goredis | n/a | no |",
+		"| E new time ≤ 0.6× scs-goredis | chisess-redis | n/a | n/a | n/a |",
+		// floors, and what they bound
+		"| context-value+writer | 1 150 ns | 1.15× | skipped | | +3 |  |",
+		"| redis-get+set | 80 000 ns | 80.0× | skipped | | +20 | 2.00 |",
+		"are 1.15× bare chi, so no session middleware can meet B ≤ 1.1× here",
+		"the round trips alone (redis-get+set) take 80 000 ns, 0.64× of scs-goredis's 125 000 ns; chisess-redis takes 100 000 ns, 0.80× of it.",
 	} {
 		if !strings.Contains(text, want) {
 			t.Logf("missing %q in:\n%s", want, text)
@@ -125,8 +140,9 @@ func TestRun(t *testing.T) {
 		}
 	}
 	// One background, three legend swatches, and one bar per present
-	// non-bare row: chisess-memory read ×2, scs-goredis read ×2.
-	is.Equal(rects, 1+3+4)
+	// library row (floors are not libraries): chisess-memory read ×2,
+	// scs-goredis read ×2, chisess-redis and scs-goredis RMW serial.
+	is.Equal(rects, 1+3+4+2)
 }
 
 func TestRunWithoutBare(t *testing.T) {

@@ -20,6 +20,10 @@ var scenarios = []struct{ Base, Title, Short string }{
 	{"New", "E: new session", "E new"},
 }
 
+// floorScenario names BenchmarkFloor, whose rows are not libraries but
+// what no library can go under (see bench/floor_test.go).
+const floorScenario = "Floor"
+
 // The modes, each compared with bare chi of the same mode.
 var modes = []string{"serial", "parallel"}
 
@@ -42,7 +46,8 @@ type row struct {
 // results is everything read from a benchmark file.
 type results struct {
 	rows   map[key]row
-	libs   []string          // in order of first appearance, bare excluded
+	libs   []string          // in order of first appearance, bare and floors excluded
+	floors []string          // the rows of BenchmarkFloor, in order of appearance
 	config map[string]string // file configuration: goos, goarch, cpu, pkg
 }
 
@@ -88,9 +93,13 @@ func parse(r io.Reader, name string) (*results, error) {
 				}
 				samples[k][unit] = append(samples[k][unit], val)
 			}
-			if k.Lib != bareLib && !seen[k.Lib] {
-				seen[k.Lib] = true
-				res.libs = append(res.libs, k.Lib)
+			if k.Lib != bareLib && !seen[k.Scenario+"/"+k.Lib] {
+				seen[k.Scenario+"/"+k.Lib] = true
+				if k.Scenario == floorScenario {
+					res.floors = append(res.floors, k.Lib)
+				} else if !slices.Contains(res.libs, k.Lib) {
+					res.libs = append(res.libs, k.Lib)
+				}
 			}
 		}
 	}
