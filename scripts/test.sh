@@ -54,8 +54,8 @@ mapfile -t nested < <(find . \( -name .git -o -name vendor -o -name testdata \) 
 	grep -vx './go.mod' | sort)
 for modfile in "${nested[@]}"; do
 	dir=$(dirname "$modfile")
-	section "module ${dir#./}: go vet ./... && go test -count=1 ./..."
-	(cd "$dir" && go vet ./... && go test -count=1 ./...)
+	section "module ${dir#./}: go vet ./... && go test -race -count=1 ./..."
+	(cd "$dir" && go vet ./... && go test -race -count=1 ./...)
 done
 
 section "fuzz (FUZZTIME=${FUZZTIME:-10s})"

@@ -192,3 +192,30 @@ func BenchmarkSwap(b *testing.B) {
 		cur, next = next, cur
 	}
 }
+
+// noopScript does nothing with the key and arguments of a Swap.
+var noopScript = redis.NewScript(`return 1`)
+
+// BenchmarkScriptNoop runs a script that does nothing, with the key and
+// arguments of BenchmarkSwap: the fixed cost of running any Lua script on
+// this server, which a compare-and-swap on Redis without a native
+// conditional SET (SET … IFEQ, Redis 8.4 and Valkey 8.1) cannot avoid.
+// Compare it with BenchmarkWrite and BenchmarkSwap in one run:
+//
+//	go test -run '^$' -bench 'Write$|Swap$|ScriptNoop$' -count 10 .
+func BenchmarkScriptNoop(b *testing.B) {
+	client := redisClient(b)
+	ctx := b.Context()
+	key := newKey()
+	next := bytes.Clone(payload330)
+	next[len(next)-1] ^= 1
+	if err := noopScript.Run(ctx, client, []string{key}, payload330, next, 60000).Err(); err != nil {
+		b.Fatal(err) // loads the script, so that it is cached when timing starts
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := noopScript.Run(ctx, client, []string{key}, payload330, next, 60000).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
