@@ -18,6 +18,11 @@
 //
 //	go test -run '^$' -bench 'Read/chisess-memory/serial' -benchmem
 //
+// BenchmarkFloor adds what no library can go under: a middleware that only
+// adds a context value (and wraps the ResponseWriter), and a handler that
+// makes only the Redis round trips of a read, a read-modify-write and a new
+// session. The report shows how far each target sits from them.
+//
 // TestAdaptersPersist runs every scenario once per library through the same
 // adapters and checks that reads see the stored values and writes persist,
 // so a fast number can never come from a broken adapter.

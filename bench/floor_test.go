@@ -13,27 +13,6 @@ import (
 	"github.com/matryer/is"
 )
 
-// BenchmarkFloor measures what no session library can go under on this
-// machine, on the same router and requests as the scenarios, so that the
-// report can say how far each target sits from what is possible:
-//
-//   - context-value, context-value+writer: a middleware that only puts a
-//     value in the request's context (r.WithContext, a copy of the
-//     request) and, for the second, wraps the ResponseWriter, as a
-//     middleware that commits before the first byte must. Scenario B of
-//     any library mounted as middleware pays at least this.
-//   - redis-get, redis-get+set, redis-set: a handler that makes the round
-//     trips of a session read (one GET of a 330-byte value), of a
-//     read-modify-write (GET, then SET with a TTL) and of a new session
-//     (one SET with a TTL) on the go-redis client every Redis row uses, and
-//     does nothing else: a Redis session store that cost nothing but its
-//     round trips would take this long.
-func BenchmarkFloor(b *testing.B) {
-	for _, f := range floors {
-		b.Run(f.name, func(b *testing.B) { serveModes(b, f.setup(b), f.sc) })
-	}
-}
-
 // A floor is one row of BenchmarkFloor: a handler that does only what
 // every library must, requested as scenario sc.
 type floor struct {
