@@ -185,9 +185,14 @@ func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret
 	}
 	ad := s.additionalData(name)
 	for i, aead := range s.aeads {
-		// A failed Open clears its output, so decrypt into a fresh buffer
-		// rather than in place: the next secret needs the ciphertext intact.
-		plain, err := aead.Open(nil, nil, raw[1:], ad)
+		// A failed Open clears its output, so only the last secret tried
+		// decrypts in place, saving an allocation; the others decrypt into a
+		// fresh buffer, as the next secret needs the ciphertext intact.
+		var dst []byte
+		if i == len(s.aeads)-1 {
+			dst = raw[1:1]
+		}
+		plain, err := aead.Open(dst, nil, raw[1:], ad)
 		if err != nil {
 			continue
 		}
