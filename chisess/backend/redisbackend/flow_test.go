@@ -15,3 +15,11 @@ func TestFeatureFlows(t *testing.T) {
 		return twoStores(t, redisClient(t), redisClient(t))
 	})
 }
+
+// The same on a three-node Redis Cluster, where a session's key and its
+// owner's index live in different hash slots, usually on different nodes.
+func TestFeatureFlowsOnCluster(t *testing.T) {
+	flowtest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		return twoStores(t, clusterClient(t), clusterClient(t))
+	})
+}
