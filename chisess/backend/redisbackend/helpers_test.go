@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -221,4 +222,53 @@ func silentAddr(tb testing.TB) string {
 		}
 	})
 	return ln.Addr().String()
+}
+
+// topologies are the two kinds of Redis the round-trip tests run on.
+var topologies = []struct {
+	name   string
+	client func(testing.TB) redis.UniversalClient
+}{
+	{"single node", redisClient},
+	{"cluster", func(tb testing.TB) redis.UniversalClient { return clusterClient(tb) }},
+}
+
+// assertSpread asks each master of client, directly, which of keys it
+// holds (a key owned by another master answers MOVED, which counts as not
+// held there), and checks that the three masters of the test cluster each
+// hold some of them and that every key is on exactly one. what names the
+// keys in the log and the failures.
+func assertSpread(t *testing.T, client *redis.ClusterClient, keys []string, what string) {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	var mu sync.Mutex
+	held := map[string]int{} // master address → keys it holds
+	err := client.ForEachMaster(t.Context(), func(ctx context.Context, node *redis.Client) error {
+		cmds, _ := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Exists(ctx, k)
+			}
+			return nil
+		})
+		n := 0
+		for _, cmd := range cmds {
+			if cmd.(*redis.IntCmd).Val() == 1 {
+				n++
+			}
+		}
+		mu.Lock()
+		held[node.Options().Addr] = n
+		mu.Unlock()
+		return nil
+	})
+	is.NoErr(err) // every master answered
+	t.Logf("%s per master: %v", what, held)
+	is.Equal(len(held), 3) // the test cluster has three masters
+	total := 0
+	for _, n := range held {
+		is.True(n > 0) // every master holds some
+		total += n
+	}
+	is.Equal(total, len(keys)) // each is on exactly one master
 }

@@ -39,14 +39,7 @@ var listingCommands = []string{"keys", "scan", "sscan", "zscan", "hscan"}
 // cached: Index and Owned are one EVALSHA each and Unindex one ZREM, all on
 // the owner's one key, never a pipeline, KEYS or SCAN.
 func TestIndexRoundTrips(t *testing.T) {
-	clients := []struct {
-		name   string
-		client func(testing.TB) redis.UniversalClient
-	}{
-		{"single node", redisClient},
-		{"cluster", func(tb testing.TB) redis.UniversalClient { return clusterClient(tb) }},
-	}
-	for _, c := range clients {
+	for _, c := range topologies {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			client := c.client(t)
@@ -120,14 +113,7 @@ func TestIndexRoundTrips(t *testing.T) {
 // listing and unindexing the sessions of 50 owners, and checks that no KEYS
 // or SCAN ran while ZRANGEBYSCORE, which Owned's script runs, did.
 func TestOwnedNeverScans(t *testing.T) {
-	clients := []struct {
-		name   string
-		client func(testing.TB) redis.UniversalClient
-	}{
-		{"single node", redisClient},
-		{"cluster", func(tb testing.TB) redis.UniversalClient { return clusterClient(tb) }},
-	}
-	for _, c := range clients {
+	for _, c := range topologies {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			client := c.client(t)
@@ -305,35 +291,11 @@ func TestOwnersSpreadOverCluster(t *testing.T) {
 	}
 	is.True(len(slots) > 1) // owners that share a hash-tag-like name do not share a slot
 
-	var mu sync.Mutex
-	held := map[string]int{} // master address → owner sets it holds
-	err := client.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		cmds, _ := node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for owner := range keys {
-				p.Exists(ctx, ownerKey(prefix, owner))
-			}
-			return nil
-		})
-		n := 0
-		for _, cmd := range cmds {
-			if cmd.(*redis.IntCmd).Val() == 1 {
-				n++
-			}
-		}
-		mu.Lock()
-		held[node.Options().Addr] = n
-		mu.Unlock()
-		return nil
-	})
-	is.NoErr(err) // every master answered
-	t.Logf("owner sets per master: %v", held)
-	is.Equal(len(held), 3) // the test cluster has three masters
-	total := 0
-	for _, n := range held {
-		is.True(n > 0) // every master holds some owners
-		total += n
+	sets := make([]string, 0, len(keys))
+	for owner := range keys {
+		sets = append(sets, ownerKey(prefix, owner))
 	}
-	is.Equal(total, owners) // each owner's set is on exactly one master
+	assertSpread(t, client, sets, "owner sets")
 }
 
 // TestIndexOutage points a Store at a port nobody listens on: the index

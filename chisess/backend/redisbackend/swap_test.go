@@ -16,14 +16,7 @@ import (
 // cached on the node that owns the key: always exactly one, never WATCH,
 // MULTI or a pipeline, and every key under the store's prefix.
 func TestSwapRoundTrips(t *testing.T) {
-	clients := []struct {
-		name   string
-		client func(testing.TB) redis.UniversalClient
-	}{
-		{"single node", redisClient},
-		{"cluster", func(tb testing.TB) redis.UniversalClient { return clusterClient(tb) }},
-	}
-	for _, c := range clients {
+	for _, c := range topologies {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			client := c.client(t)
