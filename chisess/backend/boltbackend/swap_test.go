@@ -11,91 +11,30 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/swaptest"
 )
 
-// swapCases is every case of the Swapper contract: what is stored before
-// the swap, the swap's arguments, what it reports, and what is left.
-var swapCases = []struct {
-	name   string
-	stored []byte // written with a one-minute TTL before the swap; nil writes nothing
-	expire bool   // move the clock past the stored record's expiry, without sweeping
-	old    []byte
-	data   []byte
-	ttl    time.Duration
-	want   bool   // what Swap reports
-	after  []byte // what Read returns after the swap; nil means ErrNotFound
-	keys   int    // records left in the file, expired ones included
-}{
-	{name: "match replaces", stored: []byte("a"), old: []byte("a"), data: []byte("b"), ttl: time.Hour, want: true, after: []byte("b"), keys: 1},
-	{name: "mismatch leaves it", stored: []byte("a"), old: []byte("x"), data: []byte("b"), ttl: time.Hour, after: []byte("a"), keys: 1},
-	{name: "old is a prefix of the record", stored: []byte("abc"), old: []byte("ab"), data: []byte("b"), ttl: time.Hour, after: []byte("abc"), keys: 1},
-	{name: "record is a prefix of old", stored: []byte("ab"), old: []byte("abc"), data: []byte("b"), ttl: time.Hour, after: []byte("ab"), keys: 1},
-	{name: "empty record matches empty old", stored: []byte{}, old: []byte{}, data: []byte("b"), ttl: time.Hour, want: true, after: []byte("b"), keys: 1},
-	{name: "empty old does not match a record", stored: []byte("a"), old: []byte{}, data: []byte("b"), ttl: time.Hour, after: []byte("a"), keys: 1},
-	{name: "swap to empty data", stored: []byte("a"), old: []byte("a"), data: []byte{}, ttl: time.Hour, want: true, after: []byte{}, keys: 1},
-	{name: "missing with old is not created", old: []byte("a"), data: []byte("b"), ttl: time.Hour},
-	{name: "expired unswept with matching old is not revived", stored: []byte("a"), expire: true, old: []byte("a"), data: []byte("b"), ttl: time.Hour, keys: 1},
-	{name: "create on absent", data: []byte("b"), ttl: time.Hour, want: true, after: []byte("b"), keys: 1},
-	{name: "create on live", stored: []byte("a"), data: []byte("b"), ttl: time.Hour, after: []byte("a"), keys: 1},
-	{name: "create on live empty record", stored: []byte{}, data: []byte("b"), ttl: time.Hour, after: []byte{}, keys: 1},
-	{name: "create over expired unswept", stored: []byte("a"), expire: true, data: []byte("b"), ttl: time.Hour, want: true, after: []byte("b"), keys: 1},
-	{name: "create of nothing on absent", data: nil, ttl: time.Hour, want: true},
-	{name: "create of nothing on live", stored: []byte("a"), data: nil, ttl: time.Hour, after: []byte("a"), keys: 1},
-	{name: "delete if match", stored: []byte("a"), old: []byte("a"), data: nil, ttl: time.Hour, want: true},
-	{name: "delete mismatch", stored: []byte("a"), old: []byte("x"), data: nil, ttl: time.Hour, after: []byte("a"), keys: 1},
-	{name: "delete missing", old: []byte("a"), data: nil, ttl: time.Hour},
-	{name: "delete expired unswept", stored: []byte("a"), expire: true, old: []byte("a"), data: nil, ttl: time.Hour, keys: 1},
-	{name: "ttl 0 with match deletes", stored: []byte("a"), old: []byte("a"), data: []byte("b"), ttl: 0, want: true},
-	{name: "negative ttl with match deletes", stored: []byte("a"), old: []byte("a"), data: []byte("b"), ttl: -time.Second, want: true},
-	{name: "ttl 0 mismatch leaves it", stored: []byte("a"), old: []byte("x"), data: []byte("b"), ttl: 0, after: []byte("a"), keys: 1},
-	{name: "ttl 0 create on absent stores nothing", data: []byte("b"), ttl: 0, want: true},
-	{name: "ttl 0 create on live", stored: []byte("a"), data: []byte("b"), ttl: 0, after: []byte("a"), keys: 1},
-}
-
+// TestSwap runs every case of the Swapper contract (internal/swaptest) on
+// a file of its own, and checks what is left in the file besides the
+// bystander, so a record written under a stray key shows too.
 func TestSwap(t *testing.T) {
-	is := is.New(t)
-	for _, tt := range swapCases {
-		t.Run(tt.name, func(t *testing.T) {
-			is := is.New(t)
-			clk := newClock()
-			db := openDB(t)
-			s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-			is.NoErr(err) // New
-			t.Cleanup(func() {
-				is.NoErr(s.Close()) // Close
-			})
-			ctx := t.Context()
-			key, other := newKey(), newKey()
-			is.NoErr(s.Write(ctx, other, []byte("bystander"), 2*time.Hour)) // another session, never touched
-			if tt.stored != nil {
-				is.NoErr(s.Write(ctx, key, tt.stored, time.Minute)) // the record the swap meets
-			}
-			if tt.expire {
-				clk.Add(time.Minute) // expired at this instant, still in the file
-			}
-
-			ok, err := s.Swap(ctx, key, tt.old, tt.data, tt.ttl)
-			is.NoErr(err)         // Swap
-			is.Equal(ok, tt.want) // reports whether it swapped
-
-			got, err := s.Read(ctx, key)
-			if tt.after == nil {
-				is.True(errors.Is(err, backend.ErrNotFound)) // no live record is left
-			} else {
-				is.NoErr(err)             // a live record is left
-				is.Equal(got, tt.after)   // with the expected data
-				is.True(got != nil)       // never nil, even when empty
-				clk.Add(30 * time.Minute) // past the stored record's minute, within a swap's hour
-				_, err = s.Read(ctx, key)
-				is.Equal(err == nil, tt.want) // a swapped record has the swap's TTL; an unswapped one keeps its own
-			}
-			is.Equal(count(t, db, boltbackend.DefaultBucket), tt.keys+1) // what is left in the file, the bystander included
-			got, err = s.Read(ctx, other)
-			is.NoErr(err)                      // the bystander
-			is.Equal(string(got), "bystander") // is untouched
+	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
+		is := is.New(t)
+		clk := newClock()
+		db := openDB(t)
+		s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
+		is.NoErr(err) // New
+		t.Cleanup(func() {
+			is.NoErr(s.Close()) // Close
 		})
-	}
-	is.True(len(swapCases) > 0) // the table ran
+		return swaptest.Subject{
+			Store:   s,
+			Advance: clk.Add,
+			Left: func(t *testing.T, _ string) int {
+				return count(t, db, boltbackend.DefaultBucket) - 1 // every record but the bystander
+			},
+		}
+	})
 }
 
 // TestSwapExpiry checks that a swap sets the record's expiry to Now plus
