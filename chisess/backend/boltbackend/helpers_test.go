@@ -56,6 +56,20 @@ func openDB(t testing.TB) *bbolt.DB {
 	return db
 }
 
+// newOn returns a Store on db with opts as given, closed, and checked to
+// close cleanly, when t ends (before db, which openDB made earlier).
+func newOn(t testing.TB, db *bbolt.DB, opts boltbackend.Options) *boltbackend.Store {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	s, err := boltbackend.New(db, opts)
+	is.NoErr(err) // boltbackend.New
+	t.Cleanup(func() {
+		is.NoErr(s.Close()) // Close
+	})
+	return s
+}
+
 // count reports how many keys bucket holds in db, expired ones included.
 func count(t testing.TB, db *bbolt.DB, bucket string) int {
 	t.Helper()

@@ -29,17 +29,13 @@ func TestIndexLayout(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
 	key := newKey()
 	is.NoErr(s.Index(ctx, "ada", key, time.Hour)) // Index
 
 	want := append([]byte{3}, "ada"+key...)
-	err = db.View(func(tx *bbolt.Tx) error {
+	err := db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket([]byte(ownersBucket))
 		is.True(b != nil)           // the index has its own bucket, named after the session bucket
 		is.Equal(b.Stats().KeyN, 1) // one key for the pair
@@ -51,11 +47,7 @@ func TestIndexLayout(t *testing.T) {
 	is.NoErr(err)                                        // look at the file
 	is.Equal(count(t, db, boltbackend.DefaultBucket), 0) // the session bucket is untouched
 
-	s2, err := boltbackend.New(db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
-	is.NoErr(err) // a second Store with its own bucket
-	t.Cleanup(func() {
-		is.NoErr(s2.Close()) // Close
-	})
+	s2 := newOn(t, db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
 	is.NoErr(s2.Index(ctx, "ada", newKey(), time.Hour)) // Index
 	is.Equal(count(t, db, "app_sessions_owners"), 1)    // its index is named after its bucket
 	is.Equal(count(t, db, ownersBucket), 1)             // and apart from the other Store's
@@ -96,11 +88,7 @@ func TestIndexExpiry(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
 	short, long := newKey(), newKey()
 	is.NoErr(s.Write(ctx, short, []byte("short"), time.Minute)) // a session about to expire
@@ -130,11 +118,7 @@ func TestIndexWritesOnlyChanges(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
 	key := newKey()
 	is.NoErr(s.Index(ctx, "ada", key, time.Hour)) // first Index

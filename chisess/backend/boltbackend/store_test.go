@@ -86,18 +86,14 @@ func TestReadNotFound(t *testing.T) {
 func TestDelete(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
 	ctx := t.Context()
 	key, other := newKey(), newKey()
 	is.NoErr(s.Write(ctx, key, []byte("a"), time.Hour))   // write the key to delete
 	is.NoErr(s.Write(ctx, other, []byte("b"), time.Hour)) // and one to keep
 
 	is.NoErr(s.Delete(ctx, key)) // delete an existing key
-	_, err = s.Read(ctx, key)
+	_, err := s.Read(ctx, key)
 	is.True(errors.Is(err, backend.ErrNotFound))         // a deleted key is not found
 	is.Equal(count(t, db, boltbackend.DefaultBucket), 1) // the record is gone from the file, not hidden
 	got, err := s.Read(ctx, other)
@@ -150,11 +146,7 @@ func TestReadExpiredButUnswept(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
 	key := newKey()
 	is.NoErr(s.Write(ctx, key, []byte("data"), time.Minute)) // expires one minute from now
@@ -339,11 +331,7 @@ func TestOpenFileMode(t *testing.T) {
 func TestBucketOption(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
-	is.NoErr(err) // New with a named bucket
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
 	is.NoErr(s.Write(t.Context(), newKey(), []byte("x"), time.Hour)) // write
 	is.Equal(count(t, db, "app_sessions"), 1)                        // the record is in the named bucket
 	is.Equal(count(t, db, boltbackend.DefaultBucket), 0)             // and not in the default one
@@ -401,13 +389,9 @@ func TestClosedStoreFails(t *testing.T) {
 func TestMalformedRecord(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
 	key := newKey()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(boltbackend.DefaultBucket)).Put([]byte(key), []byte("abc"))
 	})
 	is.NoErr(err) // plant a 3-byte value
@@ -497,16 +481,12 @@ func TestRecordLayout(t *testing.T) {
 	is := is.New(t)
 	clk := newClock()
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	key := newKey()
 	is.NoErr(s.Write(t.Context(), key, []byte("data"), time.Hour)) // write through the Store
 
 	var raw []byte
-	err = db.View(func(tx *bbolt.Tx) error {
+	err := db.View(func(tx *bbolt.Tx) error {
 		raw = bytes.Clone(tx.Bucket([]byte(boltbackend.DefaultBucket)).Get([]byte(key)))
 		return nil
 	})

@@ -19,16 +19,10 @@ import (
 // bystander, so a record written under a stray key shows too.
 func TestSwap(t *testing.T) {
 	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		is := is.New(t)
 		clk := newClock()
 		db := openDB(t)
-		s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-		is.NoErr(err) // New
-		t.Cleanup(func() {
-			is.NoErr(s.Close()) // Close
-		})
 		return swaptest.Subject{
-			Store:   s,
+			Store:   newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now}),
 			Advance: clk.Add,
 			Left: func(t *testing.T, _ string) int {
 				return count(t, db, boltbackend.DefaultBucket) - 1 // every record but the bystander
@@ -74,13 +68,9 @@ func TestSwapExpiry(t *testing.T) {
 func TestSwapMalformedRecord(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
 	key := newKey()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(boltbackend.DefaultBucket)).Put([]byte(key), []byte("abc"))
 	})
 	is.NoErr(err) // plant a 3-byte value
@@ -100,12 +90,8 @@ func TestSwapMalformedRecord(t *testing.T) {
 func TestSwapMissingBucket(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
-	err = db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte(boltbackend.DefaultBucket)) })
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
+	err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte(boltbackend.DefaultBucket)) })
 	is.NoErr(err) // someone drops the bucket behind the Store's back
 
 	key := newKey()

@@ -41,11 +41,7 @@ func TestSweepRemovesOnlyExpired(t *testing.T) {
 			is := is.New(t)
 			clk := newClock()
 			db := openDB(t)
-			s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1, SweepBatch: tt.batch, Now: clk.Now})
-			is.NoErr(err) // New
-			t.Cleanup(func() {
-				is.NoErr(s.Close()) // Close
-			})
+			s := newOn(t, db, boltbackend.Options{SweepInterval: -1, SweepBatch: tt.batch, Now: clk.Now})
 			ctx := t.Context()
 			live := make([]string, tt.live)
 			for i := range live {
@@ -78,11 +74,7 @@ func TestSweepRemovesOnlyExpired(t *testing.T) {
 func TestSweepEmptyOrMissingBucket(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
-	s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: -1})
-	is.NoErr(err) // New
-	t.Cleanup(func() {
-		is.NoErr(s.Close()) // Close
-	})
+	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
 	n, err := s.Sweep(t.Context())
 	is.NoErr(err)         // sweeping an empty bucket works
 	is.Equal(n, int64(0)) // and deletes nothing
