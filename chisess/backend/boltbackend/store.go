@@ -15,6 +15,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/sweeper"
 )
 
 // DefaultBucket is the bucket that holds the sessions when [Options.Bucket]
@@ -119,10 +120,8 @@ type Store struct {
 	bucket []byte
 	now    func() time.Time
 	batch  int
-	logger *slog.Logger
 
-	stop     context.CancelFunc
-	done     chan struct{}
+	sweeper  *sweeper.Sweeper
 	once     sync.Once
 	closeErr error
 }
@@ -208,8 +207,6 @@ func newStore(db *bbolt.DB, opts Options, ownDB bool) (*Store, error) {
 		bucket: []byte(bucket),
 		now:    opts.Now,
 		batch:  opts.SweepBatch,
-		logger: opts.Logger,
-		done:   make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -229,14 +226,7 @@ func newStore(db *bbolt.DB, opts Options, ownDB bool) (*Store, error) {
 	if interval == 0 {
 		interval = DefaultSweepInterval
 	}
-	if interval < 0 {
-		s.stop = func() {}
-		close(s.done)
-		return s, nil
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.sweeper(ctx, interval)
+	s.sweeper = sweeper.Start(interval, s.Sweep, opts.Logger, "bolt", "path", db.Path())
 	return s, nil
 }
 
@@ -361,8 +351,7 @@ func expired(v []byte, now int64) bool {
 // every call returns the result of the first.
 func (s *Store) Close() error {
 	s.once.Do(func() {
-		s.stop()
-		<-s.done
+		s.sweeper.Stop()
 		if s.ownDB {
 			if err := s.db.Close(); err != nil {
 				s.closeErr = fmt.Errorf("chisess: bolt close %s: %w", s.db.Path(), err)

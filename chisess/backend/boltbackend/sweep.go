@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
-	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -137,33 +135,4 @@ func (s *Store) deleteExpired(bucket []byte, keys [][]byte, now int64) (int64, e
 		return 0, err
 	}
 	return n, nil
-}
-
-func (s *Store) sweeper(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := s.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return // Close interrupted the sweep
-		case err != nil:
-			s.log().Error("chisess: bolt sweep failed", "path", s.db.Path(), "deleted", n, "err", err)
-		case n > 0:
-			s.log().Debug("chisess: bolt sweep", "path", s.db.Path(), "deleted", n)
-		}
-	}
-}
-
-func (s *Store) log() *slog.Logger {
-	if s.logger != nil {
-		return s.logger
-	}
-	return slog.Default()
 }

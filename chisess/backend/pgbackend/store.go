@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/sweeper"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -81,11 +82,9 @@ type Options struct {
 // Create it with [New]; stop its sweeper with [Store.Close]. The pool
 // belongs to the caller, who closes it after closing the Store.
 type Store struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	batch  int
-	logger *slog.Logger
-	table  string // Options.Table as given, for logs
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	batch int
 
 	readSQL, writeSQL, deleteSQL, sweepSQL string
 
@@ -95,9 +94,8 @@ type Store struct {
 	// The owner index's statements (see index.go).
 	indexSQL, unindexSQL, ownedSQL string
 
-	stop context.CancelFunc
-	done chan struct{}
-	once sync.Once
+	sweeper *sweeper.Sweeper
+	once    sync.Once
 }
 
 var (
@@ -132,12 +130,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 
 	s := &Store{
-		pool:   pool,
-		now:    opts.Now,
-		batch:  opts.SweepBatch,
-		logger: opts.Logger,
-		table:  table,
-		done:   make(chan struct{}),
+		pool:  pool,
+		now:   opts.Now,
+		batch: opts.SweepBatch,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -182,14 +177,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	if interval == 0 {
 		interval = DefaultSweepInterval
 	}
-	if interval < 0 {
-		s.stop = func() {}
-		close(s.done)
-		return s, nil
-	}
-	sweepCtx, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	go s.sweeper(sweepCtx, interval)
+	s.sweeper = sweeper.Start(interval, s.Sweep, opts.Logger, "postgres", "table", table)
 	return s, nil
 }
 

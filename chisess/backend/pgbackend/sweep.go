@@ -3,8 +3,6 @@ package pgbackend
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"time"
 )
 
 // Sweep deletes every row whose expiry has passed by [Options.Now], in
@@ -32,42 +30,12 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	}
 }
 
-func (s *Store) sweeper(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := s.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return // Close interrupted the sweep
-		case err != nil:
-			s.log().Error("chisess: postgres sweep failed", "table", s.table, "deleted", n, "err", err)
-		case n > 0:
-			s.log().Debug("chisess: postgres sweep", "table", s.table, "deleted", n)
-		}
-	}
-}
-
-func (s *Store) log() *slog.Logger {
-	if s.logger != nil {
-		return s.logger
-	}
-	return slog.Default()
-}
-
 // Close stops the sweeper, interrupting a sweep in progress, and waits for
 // it to exit. It does not close the pool, which belongs to the caller: close
 // the Store first, then the pool. The Store keeps serving Read, Write, Delete
 // and Sweep after Close, without background sweeps. Close is safe to call
 // more than once and always returns nil.
 func (s *Store) Close() error {
-	s.once.Do(s.stop)
-	<-s.done
+	s.once.Do(s.sweeper.Stop)
 	return nil
 }
