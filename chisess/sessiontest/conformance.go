@@ -361,40 +361,16 @@ var backendRules = []rule{
 			for g := range own {
 				own[g] = c.key()
 			}
-			// Workers must not call t: they report back over problems.
-			problems := make(chan string, goroutines)
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Go(func() {
-					if p := concurrentWorker(c.ctx, b, g, goroutines, own[g], shared, rounds); p != "" {
-						problems <- fmt.Sprintf("goroutine %d of %d: %s", g, goroutines, p)
-					}
-				})
-			}
-			wg.Wait()
-			close(problems)
-			for p := range problems {
-				c.errorf("%s", p)
-			}
+			c.concurrently(goroutines, func(g int) string {
+				return concurrentWorker(c.ctx, b, g, goroutines, own[g], shared, rounds)
+			})
 		},
 	},
 	{
 		name:    "context",
 		explain: "Read, Write and Delete must return promptly with an error wrapping ctx.Err() when their context is already done, and such a Write must not store anything, so that a request its client abandoned frees its goroutine and leaves no trace",
 		run: func(c *checker, b backend.Backend) {
-			cancelled, cancel := context.WithCancel(c.ctx)
-			cancel()
-			expired, cancel := context.WithDeadline(c.ctx, time.Now().Add(-time.Second))
-			defer cancel()
-			for _, done := range []struct {
-				name     string
-				ctx      context.Context
-				want     error
-				wantName string
-			}{
-				{"cancelled", cancelled, context.Canceled, "context.Canceled"},
-				{"past-deadline", expired, context.DeadlineExceeded, "context.DeadlineExceeded"},
-			} {
+			for _, done := range c.doneContexts() {
 				stored, fresh := c.key(), c.key()
 				c.write(stored, []byte("stored session"), time.Hour)
 				calls := []struct {
@@ -406,13 +382,7 @@ var backendRules = []rule{
 					{"Delete of a stored key", func() error { return b.Delete(done.ctx, stored) }},
 				}
 				for _, call := range calls {
-					returned, err := within(promptTimeout, call.call)
-					switch {
-					case !returned:
-						c.errorf("%s with a %s context had not returned after %v", call.name, done.name, promptTimeout)
-					case !errors.Is(err, done.want):
-						c.errorf("%s with a %s context returned error %v, want an error wrapping %s", call.name, done.name, err, done.wantName)
-					}
+					c.promptly(call.name, done, call.call)
 				}
 				c.wantNotFound(fresh, fmt.Sprintf("Read, with a live context, of a key only written with a %s context", done.name))
 			}
@@ -477,6 +447,67 @@ func within(d time.Duration, f func() error) (returned bool, err error) {
 	case <-timer.C:
 		return false, nil
 	}
+}
+
+// doneContext is a context that is already done, and the error a call
+// given it must wrap.
+type doneContext struct {
+	name     string
+	ctx      context.Context
+	want     error
+	wantName string
+}
+
+// doneContexts returns a cancelled context and one past its deadline, both
+// derived from the rule's.
+func (c *checker) doneContexts() []doneContext {
+	cancelled, cancel := context.WithCancel(c.ctx)
+	cancel()
+	expired, cancel := context.WithDeadline(c.ctx, time.Now().Add(-time.Second))
+	cancel() // already past its deadline; cancelling keeps its error
+	return []doneContext{
+		{"cancelled", cancelled, context.Canceled, "context.Canceled"},
+		{"past-deadline", expired, context.DeadlineExceeded, "context.DeadlineExceeded"},
+	}
+}
+
+// promptly runs call, which uses done.ctx, and reports it if it does not
+// return within promptTimeout or returns an error that does not wrap
+// done.want. It reports whether call returned, and with such an error.
+func (c *checker) promptly(what string, done doneContext, call func() error) (returned, wrapped bool) {
+	returned, err := within(promptTimeout, call)
+	switch {
+	case !returned:
+		c.errorf("%s with a %s context had not returned after %v", what, done.name, promptTimeout)
+		return false, false
+	case !errors.Is(err, done.want):
+		c.errorf("%s with a %s context returned error %v, want an error wrapping %s", what, done.name, err, done.wantName)
+		return true, false
+	}
+	return true, true
+}
+
+// concurrently runs work for goroutines goroutines at once and reports
+// every problem they return (a non-empty string). Workers must not call t,
+// so they report back this way. It reports whether there was none.
+func (c *checker) concurrently(goroutines int, work func(g int) string) bool {
+	problems := make(chan string, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			if p := work(g); p != "" {
+				problems <- fmt.Sprintf("goroutine %d of %d: %s", g, goroutines, p)
+			}
+		})
+	}
+	wg.Wait()
+	close(problems)
+	ok := true
+	for p := range problems {
+		ok = false
+		c.errorf("%s", p)
+	}
+	return ok
 }
 
 // A checker is a rule's view of its test. The failures it reports carry

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -145,24 +143,7 @@ var indexRules = []rule{
 					}
 				}
 			}
-			// Workers must not call t: they report back over problems.
-			problems := make(chan string, goroutines)
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Go(func() {
-					if p := indexWorker(c.ctx, c.b, c.ix, ada, keys[g]); p != "" {
-						problems <- fmt.Sprintf("goroutine %d of %d: %s", g, goroutines, p)
-					}
-				})
-			}
-			wg.Wait()
-			close(problems)
-			failed := false
-			for p := range problems {
-				failed = true
-				c.errorf("%s", p)
-			}
-			if !failed {
+			if c.concurrently(goroutines, func(g int) string { return indexWorker(c.ctx, c.b, c.ix, ada, keys[g]) }) {
 				c.wantOwned(ada, kept, fmt.Sprintf("Owned after %d goroutines each indexed %d keys of one owner and unindexed a third of them", goroutines, perGoroutine))
 			}
 		},
@@ -171,19 +152,7 @@ var indexRules = []rule{
 		"index-context",
 		"Index, Unindex and Owned must return promptly with an error wrapping ctx.Err() when their context is already done, and must then change nothing, so that a request its client abandoned frees its goroutine and leaves the index as it was",
 		func(c *indexChecker) {
-			cancelled, cancel := context.WithCancel(c.ctx)
-			cancel()
-			expired, cancel := context.WithDeadline(c.ctx, time.Now().Add(-time.Second))
-			defer cancel()
-			for _, done := range []struct {
-				name     string
-				ctx      context.Context
-				want     error
-				wantName string
-			}{
-				{"cancelled", cancelled, context.Canceled, "context.Canceled"},
-				{"past-deadline", expired, context.DeadlineExceeded, "context.DeadlineExceeded"},
-			} {
+			for _, done := range c.doneContexts() {
 				ada := c.owner("ada, " + done.name)
 				stored := c.session(ada, time.Hour)
 				fresh := c.key()
@@ -198,13 +167,7 @@ var indexRules = []rule{
 					{"Owned", func() error { _, err := c.ix.Owned(done.ctx, ada); return err }},
 				}
 				for _, call := range calls {
-					returned, err := within(promptTimeout, call.call)
-					switch {
-					case !returned:
-						c.errorf("%s with a %s context had not returned after %v", call.name, done.name, promptTimeout)
-					case !errors.Is(err, done.want):
-						c.errorf("%s with a %s context returned error %v, want an error wrapping %s", call.name, done.name, err, done.wantName)
-					}
+					c.promptly(call.name, done, call.call)
 				}
 				c.wantOwned(ada, []string{stored}, fmt.Sprintf("Owned, with a live context, after an Index and an Unindex with a %s context", done.name))
 			}

@@ -2,10 +2,8 @@ package sessiontest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -187,24 +185,7 @@ var swapRules = []rule{
 			const goroutines, increments = 16, 25
 			k := c.key()
 			c.write(k, []byte("0"), time.Hour)
-			// Workers must not call t: they report back over problems.
-			problems := make(chan string, goroutines)
-			var wg sync.WaitGroup
-			for g := range goroutines {
-				wg.Go(func() {
-					if p := swapIncrement(c.ctx, b, s, k, increments, goroutines*increments); p != "" {
-						problems <- fmt.Sprintf("goroutine %d of %d: %s", g, goroutines, p)
-					}
-				})
-			}
-			wg.Wait()
-			close(problems)
-			failed := false
-			for p := range problems {
-				failed = true
-				c.errorf("%s", p)
-			}
-			if !failed {
+			if c.concurrently(goroutines, func(int) string { return swapIncrement(c.ctx, b, s, k, increments, goroutines*increments) }) {
 				c.wantData(k, []byte(strconv.Itoa(goroutines*increments)), fmt.Sprintf("Read of a counter after %d goroutines each made %d successful Swaps to its successor", goroutines, increments))
 			}
 		},
@@ -213,19 +194,7 @@ var swapRules = []rule{
 		"swap-context",
 		"Swap must return promptly with false and an error wrapping ctx.Err() when its context is already done, and must then change nothing, so that a request its client abandoned frees its goroutine and leaves no trace",
 		func(c *checker, b backend.Backend, s backend.Swapper) {
-			cancelled, cancel := context.WithCancel(c.ctx)
-			cancel()
-			expired, cancel := context.WithDeadline(c.ctx, time.Now().Add(-time.Second))
-			defer cancel()
-			for _, done := range []struct {
-				name     string
-				ctx      context.Context
-				want     error
-				wantName string
-			}{
-				{"cancelled", cancelled, context.Canceled, "context.Canceled"},
-				{"past-deadline", expired, context.DeadlineExceeded, "context.DeadlineExceeded"},
-			} {
+			for _, done := range c.doneContexts() {
 				stored, fresh := c.key(), c.key()
 				c.write(stored, []byte("stored session"), time.Hour)
 				calls := []struct {
@@ -240,18 +209,15 @@ var swapRules = []rule{
 				}
 				for _, call := range calls {
 					var swapped bool
-					returned, err := within(promptTimeout, func() error {
-						var err error
+					var err error
+					returned, wrapped := c.promptly(call.name, done, func() error {
 						swapped, err = s.Swap(done.ctx, call.key, call.old, call.data, time.Hour)
 						return err
 					})
-					switch {
-					case !returned:
-						c.errorf("%s with a %s context had not returned after %v", call.name, done.name, promptTimeout)
+					if !returned {
 						continue
-					case !errors.Is(err, done.want):
-						c.errorf("%s with a %s context returned error %v, want an error wrapping %s", call.name, done.name, err, done.wantName)
-					case swapped:
+					}
+					if wrapped && swapped {
 						c.errorf("%s with a %s context returned true and error %v, want false", call.name, done.name, err)
 					}
 					step := fmt.Sprintf("Read, with a live context, after a %s with a %s context", call.name, done.name)
