@@ -57,7 +57,6 @@ type results struct {
 func parse(r io.Reader, name string) (*results, error) {
 	samples := map[key]map[string][]float64{}
 	res := &results{rows: map[key]row{}, config: map[string]string{}}
-	seen := map[string]bool{}
 	br := benchfmt.NewReader(r, name)
 	for br.Scan() {
 		switch rec := br.Result().(type) {
@@ -93,13 +92,12 @@ func parse(r io.Reader, name string) (*results, error) {
 				}
 				samples[k][unit] = append(samples[k][unit], val)
 			}
-			if k.Lib != bareLib && !seen[k.Scenario+"/"+k.Lib] {
-				seen[k.Scenario+"/"+k.Lib] = true
-				if k.Scenario == floorScenario {
-					res.floors = append(res.floors, k.Lib)
-				} else if !slices.Contains(res.libs, k.Lib) {
-					res.libs = append(res.libs, k.Lib)
-				}
+			list := &res.libs
+			if k.Scenario == floorScenario {
+				list = &res.floors
+			}
+			if k.Lib != bareLib && !slices.Contains(*list, k.Lib) {
+				*list = append(*list, k.Lib)
 			}
 		}
 	}
