@@ -329,23 +329,28 @@ func (s *Session) reload(ctx context.Context) ([]byte, error) {
 	if bytes.Equal(data, s.raw) {
 		return data, nil
 	}
+	// Renewed by RenewEvery meanwhile: carry on under the new ID, whose
+	// record starts a generation of its own.
+	var newToken, newKey string
 	if isForward(data) {
-		// Renewed by RenewEvery meanwhile: carry on under the new ID.
-		newToken, ok := openForward(s.origToken, data, time.Now())
+		var ok bool
+		newToken, ok = openForward(s.origToken, data, time.Now())
 		if !ok || s.destroyed {
 			return nil, ErrSessionGone
 		}
-		newKey, _ := storageKey(newToken)
+		newKey, _ = storageKey(newToken)
 		if data, err = s.m.backend.Read(ctx, newKey); err != nil {
 			if errors.Is(err, backend.ErrNotFound) {
 				return nil, ErrSessionGone
 			}
 			return nil, wrapBackend("reload session", err)
 		}
-		md, _, err := decodeRecord(data)
-		if err != nil {
-			return nil, ErrSessionGone
-		}
+	}
+	md, entries, err := decodeRecord(data)
+	if err != nil || (newToken == "" && md.gen != s.meta.gen) {
+		return nil, ErrSessionGone
+	}
+	if newToken != "" {
 		if s.graceRenew {
 			// Our own periodic renewal lost the race to another one:
 			// take the other's new ID instead.
@@ -355,11 +360,6 @@ func (s *Session) reload(ctx context.Context) ([]byte, error) {
 			s.token = newToken
 		}
 		s.origToken, s.origKey, s.forwarded = newToken, newKey, true
-		s.meta.gen = md.gen
-	}
-	md, entries, err := decodeRecord(data)
-	if err != nil || md.gen != s.meta.gen {
-		return nil, ErrSessionGone
 	}
 	s.entries = s.rebase(entries)
 	mine := s.meta
