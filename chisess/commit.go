@@ -78,7 +78,7 @@ func (s *Session) commitLocked(status int) error {
 		s.dropToken(h)
 		return nil
 	}
-	now := time.Now()
+	now := s.m.now()
 	s.meta.seen = now.UnixMilli()
 	if s.renewDue && !s.renewed && !s.destroyed {
 		// Config.RenewEvery: a renewal like RenewID, but the old ID keeps
@@ -274,7 +274,7 @@ func (s *Session) key() string {
 }
 
 func (s *Session) ttl() time.Duration {
-	return time.Until(s.m.expiresAt(s.meta))
+	return s.m.expiresAt(s.meta).Sub(s.m.now())
 }
 
 // update applies this request's changes to the record it loaded, merging
@@ -334,7 +334,7 @@ func (s *Session) reload(ctx context.Context) ([]byte, error) {
 	var newToken, newKey string
 	if isForward(data) {
 		var ok bool
-		newToken, ok = openForward(s.origToken, data, time.Now())
+		newToken, ok = openForward(s.origToken, data, s.m.now())
 		if !ok || s.destroyed {
 			return nil, ErrSessionGone
 		}

@@ -22,7 +22,7 @@ var ErrNoSession = errors.New("chisess: no live session for this cookie")
 // an error and nothing is stored.
 func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cookie, error) {
 	s := m.detached()
-	s.fresh(time.Now())
+	s.fresh(m.now())
 	s.state = stateLoaded
 	for k, v := range values {
 		val, err := encodeValue(v, m.cfg.Codec)
@@ -31,7 +31,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		}
 		s.entries = append(s.entries, entry{key: []byte(k), val: val})
 	}
-	now := time.Now()
+	now := m.now()
 	expires := m.expiresAt(s.meta)
 	var value string
 	if m.sealer != nil {
@@ -74,7 +74,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 // admin tools.
 func (m *Manager) Inspect(ctx context.Context, cookieValue string) (*Session, error) {
 	s := m.detached()
-	now := time.Now()
+	now := m.now()
 	var reason RejectReason
 	if m.sealer != nil {
 		reason = s.openCookie(ctx, cookieValue, now)

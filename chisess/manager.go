@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testhook"
 )
 
 // Manager holds a validated [Config] and the store it selects. Make one with
@@ -21,7 +22,8 @@ type Manager struct {
 	backend backend.Backend // nil in cookie mode
 	sealer  *backend.Sealer // non-nil in cookie mode
 
-	refreshEvery time.Duration // 0: no idle/rolling refresh
+	refreshEvery time.Duration    // 0: no idle/rolling refresh
+	now          func() time.Time // time.Now, or a test's clock (internal/testhook)
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
 	timeouts     bool
@@ -44,7 +46,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, backend: cfg.Backend}
+	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now}
 	if cfg.OnEvent != nil {
 		m.eventKey = newEventKey(cfg.Secret)
 	}
@@ -86,6 +88,10 @@ func New(cfg Config) (*Manager, error) {
 	m.cookieAttrs = b.String()
 	m.expireCookie = cfg.CookieName + "=; Max-Age=0" + m.cookieAttrs
 	return m, nil
+}
+
+func init() {
+	testhook.SetClock = func(m any, now func() time.Time) { m.(*Manager).now = now }
 }
 
 // CookieName returns the name of the session cookie, after defaults.

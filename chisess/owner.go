@@ -105,7 +105,7 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 	if err != nil {
 		return nil, fmt.Errorf("chisess: list sessions: %w", err)
 	}
-	now := time.Now()
+	now := m.now()
 	var infos []SessionInfo
 	for _, key := range keys {
 		data, err := m.backend.Read(ctx, key)
@@ -238,5 +238,5 @@ func (s *Session) indexAfterSave(ctx context.Context) error {
 // indexTTL is how long an index entry must last: to the session's absolute
 // end, which only Rolling moves (and then every save indexes again).
 func (s *Session) indexTTL() time.Duration {
-	return max(time.Until(s.m.lifetimeEnd(s.meta)), time.Second)
+	return max(s.m.lifetimeEnd(s.meta).Sub(s.m.now()), time.Second)
 }

@@ -121,7 +121,7 @@ func (s *Session) load(ctx context.Context) error {
 	m := s.m
 	value, hadToken := s.requestToken()
 	s.hadToken = hadToken
-	now := time.Now()
+	now := m.now()
 	if value != "" {
 		var (
 			reason RejectReason
@@ -299,7 +299,7 @@ func (s *Session) ExpiresAt() time.Time {
 	s.mustLoaded()
 	md := s.meta
 	if s.refreshDue || s.changed {
-		md.seen = time.Now().UnixMilli() // what the commit will record
+		md.seen = s.m.now().UnixMilli() // what the commit will record
 	}
 	return s.m.expiresAt(md)
 }
@@ -433,7 +433,7 @@ func (s *Session) Destroy() {
 		s.changed = true
 		s.staleSeal = false
 		s.refreshDue = false
-		s.fresh(time.Now())
+		s.fresh(s.m.now())
 	})
 }
 
