@@ -205,6 +205,7 @@ func randHex(tb testing.TB, n int) string {
 
 func chisessInstance(tb testing.TB, cfg chisess.Config, rt *roundTrips) instance {
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.CookieName = cookieName // one name for every library under test
 	m, err := chisess.New(cfg)
 	if err != nil {
 		tb.Fatal(err)

@@ -382,27 +382,27 @@ func TestSealedCookieRotation(t *testing.T) {
 	var got string
 	var isNew bool
 	rotating := newManager(t, chisess.Config{Secret: newSecret, PreviousSecrets: []string{testSecret}})
-	rec, _ := serveCookieHeader(handler(rotating, &got, &isNew), "session="+old)
+	rec, _ := serveCookieHeader(handler(rotating, &got, &isNew), "__Host-session="+old)
 	is.Equal(rec.Code, http.StatusOK) // an old-secret cookie is no error
 	is.True(!isNew)                   // a cookie sealed with a previous secret loads
 	is.Equal(got, "old data")         // with its values
-	c := setCookie(rec, "session")
+	c := setCookie(rec, "__Host-session")
 	is.True(c != nil)       // a read-only request re-seals it with the current secret
 	is.True(c.Value != old) // into a new value
 	is.Equal(c.MaxAge, 0)   // keeping it a browser-session cookie
 
 	rotated := newManager(t, chisess.Config{Secret: newSecret})
 	got, isNew = "", true
-	rec, _ = serveCookieHeader(handler(rotated, &got, &isNew), "session="+c.Value)
+	rec, _ = serveCookieHeader(handler(rotated, &got, &isNew), "__Host-session="+c.Value)
 	is.True(!isNew)                                     // the re-sealed cookie opens under the new secret alone
 	is.Equal(got, "old data")                           // values intact
 	is.Equal(len(rec.Header().Values("Set-Cookie")), 0) // and needs no further re-seal
 
 	got, isNew = "", false
-	rec, _ = serveCookieHeader(handler(rotated, &got, &isNew), "session="+old)
+	rec, _ = serveCookieHeader(handler(rotated, &got, &isNew), "__Host-session="+old)
 	is.True(isNew)    // once the old secret is removed, its cookies start new sessions
 	is.Equal(got, "") // with none of the old data
-	sc := setCookie(rec, "session")
+	sc := setCookie(rec, "__Host-session")
 	is.True(sc != nil && sc.MaxAge < 0) // and the dead cookie is expired, not replaced by a new session
 }
 

@@ -13,9 +13,9 @@ import (
 
 // Config configures a [Manager]. The zero value of every field is the safe
 // default, so a Config with only Secret set is a complete, secure setup:
-// sessions sealed in a cookie called "session" that is Secure, HttpOnly,
-// SameSite=Lax and Path=/, lasting until the browser closes and at most
-// [DefaultSessionCap] on the server.
+// sessions sealed in a cookie called "__Host-session" that is Secure,
+// HttpOnly, SameSite=Lax and Path=/, lasting until the browser closes and at
+// most [DefaultSessionCap] on the server.
 type Config struct {
 	// Secret is the key material for the cookie backend, which seals the
 	// session into the cookie with AES-256-GCM. It must be at least 32 bytes
@@ -35,10 +35,22 @@ type Config struct {
 	// restarts.
 	Backend backend.Backend
 
-	// CookieName is the name of the session cookie. Default: "session". A
-	// name starting with "__Host-" makes the browser enforce Secure, Path=/
-	// and no Domain, and New checks those rules.
+	// CookieName is the name of the session cookie. Default:
+	// "__Host-session" when the cookie is Secure with Path "/" and no
+	// Domain (the default), else "session". The "__Host-" prefix makes the
+	// browser refuse the cookie unless it is Secure, host-only and for the
+	// whole site, so a sibling subdomain or an insecure page cannot plant
+	// or overwrite it (cookie tossing); New checks those rules for any name
+	// with the prefix.
 	CookieName string
+
+	// Namespace binds the storage keys (and the owner index) of this
+	// Manager's sessions, so that Managers sharing one backend never open
+	// each other's sessions, whichever token a client sends to which.
+	// Default: CookieName. Give each Manager on a shared store its own
+	// (distinct cookie names already are); it may use the characters of a
+	// cookie name. Changing it ends every stored session.
+	Namespace string
 
 	// Domain is the cookie's Domain attribute. Default: empty, a host-only
 	// cookie, which is the safest choice. Set it only to share the session
@@ -76,17 +88,29 @@ type Config struct {
 	// Lifetime after its last use. Default: false.
 	Rolling bool
 
-	// RenewEvery gives a session a new ID when its current one is older
+	// MaxLifetime is the absolute limit on a session's life, counted from
+	// its creation: neither activity (Rolling, IdleTimeout refreshes) nor
+	// RememberMe extends a session past it, so a stolen session ends by
+	// then whatever the thief does (OWASP ASVS 5.0, V7.3.2). Default
+	// (zero): the longest of [DefaultMaxLifetime] (30 days), Lifetime and
+	// RememberFor. New refuses a MaxLifetime shorter than Lifetime or
+	// RememberFor.
+	MaxLifetime time.Duration
+
+	// RenewEvery gives a session a new token when its current one is older
 	// than this, on the next request that uses it, so a token that leaks
 	// stops working soon even while its session goes on. With a server-side
-	// backend the old ID still leads to the new session for RenewGrace, so
-	// that requests already in flight with it (parallel fetches, a second
-	// tab) do not fail; after that it is dead. Default: zero, IDs change
-	// only on RenewID, Rotate and Destroy.
+	// backend the old token still leads to the new session for RenewGrace,
+	// so that requests already in flight with it (parallel fetches, a
+	// second tab) do not fail; after that it is dead. Default: zero, tokens
+	// change only on RenewToken and Destroy.
 	RenewEvery time.Duration
 
-	// RenewGrace is how long an ID replaced by RenewEvery keeps leading to
-	// its session. Default (zero): [DefaultRenewGrace], 30 seconds.
+	// RenewGrace is how long a token replaced by a renewal keeps a forward
+	// record to its session: after RenewEvery, requests in flight with the
+	// old token follow it; after any renewal, a logout by a request that
+	// loaded the session under the old token follows it to end the session
+	// where it lives now. Default (zero): [DefaultRenewGrace], 30 seconds.
 	RenewGrace time.Duration
 
 	// RememberFor is how long a session lives after [Session.RememberMe]
@@ -99,6 +123,24 @@ type Config struct {
 	// bool, int, int64, float64, []byte, time.Time). Default: JSONCodec.
 	Codec Codec
 
+	// MaxKeys bounds how many keys a session holds; the owner, the
+	// description and each queued flash message count as one each. A Set
+	// past it returns an error wrapping [ErrTooLarge], and so does a commit
+	// whose merge with concurrent requests' changes passes it. Default
+	// (zero): [DefaultMaxKeys]; at most 65,536.
+	MaxKeys int
+
+	// MaxSize bounds the encoded size of a session's keys and values, in
+	// bytes, checked like MaxKeys. Default (zero): [DefaultMaxSize], 1 MiB.
+	// With the cookie backend the sealed cookie must also fit the
+	// browsers' 4096 bytes ([ErrCookieTooLarge]), which is checked at Set
+	// too.
+	MaxSize int
+
+	// MaxValueSize bounds one encoded value, in bytes. Default (zero):
+	// MaxSize.
+	MaxValueSize int
+
 	// Timeout bounds each backend call made to load or commit a session.
 	// The commit also runs detached from the request's context, so a client
 	// that hangs up cannot stop a logout half-way. Default: 5 seconds.
@@ -107,15 +149,22 @@ type Config struct {
 	// KeepChangesOnServerError saves session changes even when the response
 	// status is 5xx. Default: false, so a handler that fails half-way (or
 	// panics into a recovering middleware) does not leave a half-changed
-	// session behind, as Django does.
+	// session behind.
 	KeepChangesOnServerError bool
 
 	// ErrorHandler writes the response when loading or saving a session
-	// fails. It runs before the response's headers are sent, so it can still
-	// choose the status. The one exception is an error wrapping
-	// ErrCommitted, reported after the response started. Default: log the
-	// error with Logger and answer 500 Internal Server Error. Never send
-	// err.Error() to the client.
+	// fails: a backend error, [ErrStaleSession], [ErrTooLarge]. It runs
+	// before the response's headers are sent, so it can still choose the
+	// status; w is the response writer beneath chisess's, so what it writes
+	// goes out as is. Default: log the error with Logger and answer 500
+	// Internal Server Error. Never send err.Error() to the client.
+	//
+	// It may read the session, and render a page with the site's layout.
+	// After a failed save the session can no longer change: AddFlash, Set,
+	// Flashes (which takes the messages) and the other changes return an
+	// error wrapping [ErrResponseStarted] and change nothing, and no
+	// error is reported a second time, so an error page cannot loop. A call
+	// to [Error] from inside it only logs its error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// OnEvent, when set, is called at each moment of a session's life:
@@ -141,6 +190,16 @@ const DefaultSessionCap = 24 * time.Hour
 // zero.
 const DefaultRememberFor = 30 * 24 * time.Hour
 
+// DefaultMaxLifetime is the shortest MaxLifetime used when
+// Config.MaxLifetime is zero.
+const DefaultMaxLifetime = 30 * 24 * time.Hour
+
+// DefaultMaxKeys is the MaxKeys used when Config.MaxKeys is zero.
+const DefaultMaxKeys = 1000
+
+// DefaultMaxSize is the MaxSize used when Config.MaxSize is zero.
+const DefaultMaxSize = 1 << 20
+
 // DefaultRenewGrace is the RenewGrace used when Config.RenewGrace is zero.
 const DefaultRenewGrace = 30 * time.Second
 
@@ -155,6 +214,9 @@ func invalid(field, format string, args ...any) error {
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.CookieName == "" {
 		cfg.CookieName = "session"
+		if !cfg.Insecure && cfg.Domain == "" && (cfg.Path == "" || cfg.Path == "/") {
+			cfg.CookieName = "__Host-session"
+		}
 	}
 	if !validCookieName(cfg.CookieName) {
 		return cfg, invalid("CookieName", "%q: must be a non-empty token of letters, digits and !#$%%&'*+-.^_`|~", cfg.CookieName)
@@ -192,12 +254,26 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, invalid("Path", "must be / for a __Host- cookie, got %q", cfg.Path)
 		}
 	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = cfg.CookieName
+	}
+	if !validCookieName(cfg.Namespace) {
+		return cfg, invalid("Namespace", "%q: must be a non-empty token of letters, digits and !#$%%&'*+-.^_`|~", cfg.Namespace)
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}, {"RememberFor", cfg.RememberFor}, {"RenewEvery", cfg.RenewEvery}, {"RenewGrace", cfg.RenewGrace}} {
+	}{{"Lifetime", cfg.Lifetime}, {"IdleTimeout", cfg.IdleTimeout}, {"Timeout", cfg.Timeout}, {"RememberFor", cfg.RememberFor}, {"MaxLifetime", cfg.MaxLifetime}, {"RenewEvery", cfg.RenewEvery}, {"RenewGrace", cfg.RenewGrace}} {
 		if d.v < 0 {
 			return cfg, invalid(d.name, "is negative (%v)", d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"MaxKeys", cfg.MaxKeys}, {"MaxSize", cfg.MaxSize}, {"MaxValueSize", cfg.MaxValueSize}} {
+		if n.v < 0 {
+			return cfg, invalid(n.name, "is negative (%d)", n.v)
 		}
 	}
 	if cfg.IdleTimeout > cfg.lifetime() {
@@ -211,6 +287,30 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.RenewGrace == 0 {
 		cfg.RenewGrace = DefaultRenewGrace
+	}
+	if cfg.MaxLifetime == 0 {
+		cfg.MaxLifetime = max(DefaultMaxLifetime, cfg.Lifetime, cfg.RememberFor)
+	}
+	switch {
+	case cfg.MaxLifetime < cfg.Lifetime:
+		return cfg, invalid("MaxLifetime", "(%v) is shorter than Lifetime (%v)", cfg.MaxLifetime, cfg.Lifetime)
+	case cfg.MaxLifetime < cfg.RememberFor:
+		return cfg, invalid("MaxLifetime", "(%v) is shorter than RememberFor (%v)", cfg.MaxLifetime, cfg.RememberFor)
+	}
+	if cfg.MaxKeys == 0 {
+		cfg.MaxKeys = DefaultMaxKeys
+	}
+	if cfg.MaxKeys > maxEntries {
+		return cfg, invalid("MaxKeys", "(%d) is above %d, the most a stored session can hold", cfg.MaxKeys, maxEntries)
+	}
+	if cfg.MaxSize == 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.MaxValueSize == 0 {
+		cfg.MaxValueSize = cfg.MaxSize
+	}
+	if cfg.MaxValueSize > cfg.MaxSize {
+		return cfg, invalid("MaxValueSize", "(%d) is above MaxSize (%d), so no such value could be stored", cfg.MaxValueSize, cfg.MaxSize)
 	}
 	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
 		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)

@@ -165,9 +165,9 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 		sameSite http.SameSite // parsed SameSite
 	}{
 		{
-			name:     "zero config is a secure browser-session cookie",
+			name:     "zero config is a secure, host-only browser-session cookie",
 			cfg:      chisess.Config{Secret: testSecret},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			has:      []string{"; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax"},
 			hasNot:   []string{"Max-Age", "Expires", "Domain", "SameSite=None", "SameSite=Strict"},
 			path:     "/",
@@ -177,7 +177,7 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 		{
 			name:     "memory backend has the same defaults",
 			cfg:      chisess.Config{Backend: backend.NewMemoryWithCleanup(0)},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			has:      []string{"; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax"},
 			hasNot:   []string{"Max-Age", "Expires", "Domain"},
 			path:     "/",
@@ -187,7 +187,7 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 		{
 			name:     "Lifetime 1h gives Max-Age=3600",
 			cfg:      chisess.Config{Secret: testSecret, Lifetime: time.Hour},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			has:      []string{"; Max-Age=3600", "; HttpOnly", "; Secure"},
 			hasNot:   []string{"Expires", "Domain"},
 			maxAge:   3600,
@@ -238,7 +238,7 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 		{
 			name:     "SameSite Strict",
 			cfg:      chisess.Config{Secret: testSecret, SameSite: http.SameSiteStrictMode},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			has:      []string{"; SameSite=Strict", "; Secure"},
 			hasNot:   []string{"SameSite=Lax"},
 			path:     "/",
@@ -248,7 +248,7 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 		{
 			name:     "SameSite None",
 			cfg:      chisess.Config{Secret: testSecret, SameSite: http.SameSiteNoneMode},
-			cookie:   "session",
+			cookie:   "__Host-session",
 			has:      []string{"; SameSite=None", "; Secure"},
 			hasNot:   []string{"SameSite=Lax"},
 			path:     "/",

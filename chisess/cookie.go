@@ -2,17 +2,91 @@ package chisess
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
-// requestCookie returns the value of the first cookie called name in r's
-// Cookie headers, and whether there was one. Unlike r.Cookie it allocates
-// nothing: it runs on every request that loads a session. Surrounding
-// double quotes are removed as RFC 6265 allows; the value is otherwise
-// returned as sent, and every caller validates it before use.
-func requestCookie(r *http.Request, name string) (string, bool) {
+// This file is the one place that reads the session cookie from a request
+// and writes it (or the token header of TokenHeader) into a response.
+
+// cookieSpec is the session cookie as a Manager writes it.
+type cookieSpec struct {
+	name   string
+	attrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	expire string // the whole Set-Cookie value that deletes the cookie
+	cfg    *Config
+}
+
+func newCookieSpec(cfg *Config) cookieSpec {
+	var b strings.Builder
+	b.WriteString("; Path=")
+	b.WriteString(cfg.Path)
+	if cfg.Domain != "" {
+		b.WriteString("; Domain=")
+		b.WriteString(strings.TrimPrefix(cfg.Domain, "."))
+	}
+	b.WriteString("; HttpOnly")
+	if !cfg.Insecure {
+		b.WriteString("; Secure")
+	}
+	switch cfg.SameSite {
+	case http.SameSiteStrictMode:
+		b.WriteString("; SameSite=Strict")
+	case http.SameSiteNoneMode:
+		b.WriteString("; SameSite=None")
+	default:
+		b.WriteString("; SameSite=Lax")
+	}
+	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), cfg: cfg}
+	c.expire = cfg.CookieName + "=; Max-Age=0" + c.attrs
+	return c
+}
+
+// maxAge is the Max-Age of a cookie that must last until expires; zero
+// means a browser-session cookie.
+func maxAge(persist bool, expires, now time.Time) int64 {
+	if !persist {
+		return 0
+	}
+	return max(int64(expires.Sub(now).Round(time.Second)/time.Second), 1)
+}
+
+// appendAttrs appends the attributes of the session cookie to a Set-Cookie
+// value: Max-Age when positive, then Path, Domain, HttpOnly, Secure and
+// SameSite.
+func (c *cookieSpec) appendAttrs(b []byte, age int64) []byte {
+	if age > 0 {
+		b = append(b, "; Max-Age="...)
+		b = strconv.AppendInt(b, age, 10)
+	}
+	return append(b, c.attrs...)
+}
+
+// httpCookie is the cookie carrying value, for callers that want an
+// *http.Cookie rather than a header ([Manager.Issue]).
+func (c *cookieSpec) httpCookie(value string, age int64) *http.Cookie {
+	return &http.Cookie{
+		Name:     c.name,
+		Value:    value,
+		Path:     c.cfg.Path,
+		Domain:   c.cfg.Domain,
+		MaxAge:   int(age),
+		Secure:   !c.cfg.Insecure,
+		HttpOnly: true,
+		SameSite: c.cfg.SameSite,
+	}
+}
+
+// requestCookies appends to dst the values of the cookies called name in
+// r's Cookie headers, up to cap(dst). Unlike r.Cookie it allocates nothing:
+// it runs on every request that loads a session. Surrounding double quotes
+// are removed as RFC 6265 allows; values are otherwise returned as sent,
+// and every caller validates them before use.
+func requestCookies(dst []string, r *http.Request, name string) []string {
 	for _, line := range r.Header["Cookie"] {
-		for line != "" {
+		for line != "" && len(dst) < cap(dst) {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
@@ -23,8 +97,106 @@ func requestCookie(r *http.Request, name string) (string, bool) {
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			return v, true
+			dst = append(dst, v)
 		}
 	}
-	return "", false
+	return dst
 }
+
+// respond hands the client its session's token (or sealed session), or
+// tells it to drop the one it holds, as the plan says and its outcome
+// allows: a session that was not kept, or is no longer live, gets no
+// cookie.
+func (s *Session) respond(h http.Header, p plan, out outcome, now time.Time) error {
+	switch {
+	case p.token == tokenDrop, p.token == tokenSend && !out.kept:
+		s.dropToken(h)
+	case p.token == tokenSend, p.token == tokenRefresh && out.alive:
+		return s.sendToken(h, now)
+	}
+	return nil
+}
+
+// sendToken hands the client the value that carries its session: a
+// Set-Cookie, or the response header of [TokenHeader]. With the cookie
+// backend that value is the sealed session.
+func (s *Session) sendToken(h http.Header, now time.Time) error {
+	m := s.m
+	if s.st.header != "" {
+		if m.sealer == nil && s.token == s.src.token && s.src.origin == originLoaded {
+			return nil // the client already holds this token
+		}
+		value := s.token
+		if m.sealer != nil {
+			b, err := s.seal(nil, now)
+			if err != nil {
+				return err
+			}
+			value = string(b)
+		}
+		if s.st.bearer {
+			value = "Bearer " + value
+		}
+		h.Set(s.st.header, value)
+		noStore(h)
+		return nil
+	}
+	// The Set-Cookie header is built in one buffer around the value.
+	bp := bufPool.Get().(*[]byte)
+	b := append(append((*bp)[:0], m.cookie.name...), '=')
+	var err error
+	if m.sealer != nil {
+		b, err = s.seal(b, now)
+	} else {
+		b = append(b, s.token...)
+	}
+	if err == nil {
+		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now))
+		h.Add("Set-Cookie", string(b))
+		noStore(h)
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
+	return err
+}
+
+// dropToken tells a client that sent a session token to forget it: an
+// expired cookie, or an empty token header.
+func (s *Session) dropToken(h http.Header) {
+	if s.src.origin == originNone {
+		return
+	}
+	if s.st.header != "" {
+		h.Set(s.st.header, "")
+	} else {
+		h.Add("Set-Cookie", s.m.cookie.expire)
+	}
+	noStore(h)
+}
+
+// noStore marks a response that sets the session cookie as not cacheable:
+// session identifiers must never be cached (OWASP).
+func noStore(h http.Header) { h.Set("Cache-Control", "no-store") }
+
+// seal appends the sealed session, for a cookie or token header, to dst.
+func (s *Session) seal(dst []byte, now time.Time) ([]byte, error) {
+	return s.m.seal(dst, s.ensureToken(), &s.rec, now)
+}
+
+// seal appends the cookie value that carries the session rec under token.
+func (m *Manager) seal(dst []byte, token string, rec *record, now time.Time) ([]byte, error) {
+	raw, _ := parseToken(token) // our own tokens always parse
+	bp := bufPool.Get().(*[]byte)
+	payload := rec.appendTo(append((*bp)[:0], raw[:]...))
+	dst, err := m.sealer.AppendSeal(dst, m.cfg.CookieName, payload, now, m.expiresAt(rec.meta))
+	clear(payload) // the session's data must not linger in the pool
+	*bp = payload[:0]
+	bufPool.Put(bp)
+	if err != nil {
+		return dst, wrapBackend("save session", err)
+	}
+	return dst, nil
+}
+
+// bufPool recycles the scratch buffers of sealing and of Set-Cookie headers.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}

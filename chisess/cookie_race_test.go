@@ -27,7 +27,7 @@ import (
 func sendCookie(h http.Handler, method, target, value string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, nil)
 	if value != "" {
-		req.AddCookie(&http.Cookie{Name: "session", Value: value})
+		req.AddCookie(&http.Cookie{Name: "__Host-session", Value: value})
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -67,14 +67,14 @@ func TestCookieBackendLastWriterWins(t *testing.T) {
 	second := <-done["second"] // the second commits last
 
 	for _, rec := range []*httptest.ResponseRecorder{first, second} {
-		is.Equal(rec.Code, http.StatusOK)              // neither request fails
-		is.True(setCookie(rec, "session") != nil)      // and each hands out a cookie
-		is.True(setCookie(rec, "session").MaxAge >= 0) // that keeps the session
+		is.Equal(rec.Code, http.StatusOK)                     // neither request fails
+		is.True(setCookie(rec, "__Host-session") != nil)      // and each hands out a cookie
+		is.True(setCookie(rec, "__Host-session").MaxAge >= 0) // that keeps the session
 	}
-	s, err := m.Inspect(t.Context(), setCookie(first, "session").Value)
+	s, err := m.Inspect(t.Context(), setCookie(first, "__Host-session").Value)
 	is.NoErr(err)
 	is.Equal(s.Keys(), []string{"user", "first"}) // the first cookie holds only its own change
-	s, err = m.Inspect(t.Context(), setCookie(second, "session").Value)
+	s, err = m.Inspect(t.Context(), setCookie(second, "__Host-session").Value)
 	is.NoErr(err)
 	is.Equal(s.Keys(), []string{"user", "second"}) // and the last one, which the browser keeps, has lost the first's
 }
@@ -94,8 +94,8 @@ func TestCookieBackendReplayedCookieOutlivesLogout(t *testing.T) {
 
 		rec := c.do("POST", "/destroy")
 		is.Equal(rec.Code, http.StatusOK)
-		is.True(setCookie(rec, "session").MaxAge < 0) // the logout expires the cookie
-		is.Equal(c.cookie, "")                        // and the browser drops it
+		is.True(setCookie(rec, "__Host-session").MaxAge < 0) // the logout expires the cookie
+		is.Equal(c.cookie, "")                               // and the browser drops it
 
 		is.Equal(sendCookie(r, "GET", "/read", copied).Body.String(), "1") // a replayed copy still opens the old session
 		_, err := m.Inspect(t.Context(), copied)
@@ -106,7 +106,7 @@ func TestCookieBackendReplayedCookieOutlivesLogout(t *testing.T) {
 		time.Sleep(time.Minute)
 		is.Equal(sendCookie(r, "GET", "/read", copied).Body.String(), "0") // which ends it at last
 		_, err = m.Inspect(t.Context(), copied)
-		is.True(errors.Is(err, chisess.ErrNoSession)) // expired
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // expired
 	})
 }
 
@@ -150,12 +150,12 @@ func TestCookieBackendSlowRequestBringsBackLoggedOutSession(t *testing.T) {
 				go func() { done <- sendCookie(r, "POST", "/held", token) }()
 				<-held
 				rec := c.do("POST", "/destroy")
-				is.True(setCookie(rec, "session").MaxAge < 0) // B's logout expires the cookie
+				is.True(setCookie(rec, "__Host-session").MaxAge < 0) // B's logout expires the cookie
 				close(release)
 				rec = <-done
 
 				is.Equal(rec.Code, http.StatusOK) // A answers 200
-				sc := setCookie(rec, "session")
+				sc := setCookie(rec, "__Host-session")
 				is.True(sc != nil && sc.MaxAge >= 0) // with a cookie that keeps a session
 				s, err := m.Inspect(t.Context(), sc.Value)
 				is.NoErr(err)                                     // the logged-out session, resealed

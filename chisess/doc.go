@@ -24,7 +24,7 @@
 // Sessions are lazy: [Load] attaches an unloaded session and nothing is read
 // until a handler calls [Session.Load], or a middleware does it for a route
 // group: [Autoload] loads eagerly, [AutoloadPaths] does so for matching paths,
-// [Require] guards a group by a key (a logged-in user), and [Rotate] gives the
+// [Require] guards a group by a key (a logged-in user), and [RenewToken] gives the
 // session a new ID on login.
 //
 // With Config.Backend nil, the session lives in the cookie, encrypted and

@@ -20,27 +20,52 @@ var ErrNoKey = errors.New("chisess: no value for key")
 // reports the mismatch rather than converting the value.
 var ErrWrongType = errors.New("chisess: stored value has another type")
 
-// ErrSessionGone is returned (and reported through Config.ErrorHandler)
-// when a request commits changes to a session that another request has
-// destroyed or given a new ID since this one loaded it. The changes are not
-// saved, and the session is not brought back: a logout stays a logout even
-// when a slower request that started before it finishes after it.
-var ErrSessionGone = errors.New("chisess: session was destroyed or renewed by another request")
+// ErrReservedKey is returned by [Session.Set], [Session.Delete], [Pop] and
+// [Manager.Issue] for a key that starts with a NUL byte: chisess keeps such
+// keys for itself (the owner, the description, flash messages), and they
+// change only through their own methods, such as [Session.SetOwner].
+var ErrReservedKey = errors.New("chisess: key is reserved")
 
-// ErrCommitted is returned (and reported through Config.ErrorHandler) when a
-// handler changes a session after its response has started. The session was
-// saved when the first byte went out, so the change cannot be kept; move the
+// ErrTooLarge is returned when a change would take a session past
+// Config.MaxKeys, MaxSize or MaxValueSize, or past the cookie size limit of
+// the cookie backend: by [Session.Set] and the other changes, with the
+// session unchanged, and by a commit (through Config.ErrorHandler) when
+// merging concurrent requests' changes takes the stored session past them.
+// What a commit saves is always within the limits, so it can always be
+// read back.
+var ErrTooLarge = errors.New("chisess: session too large")
+
+// ErrStaleSession is returned (and reported through Config.ErrorHandler)
+// when a request commits changes to a session that another request ended
+// or gave a new token (with [Session.RenewToken]) after this one loaded it.
+// The changes are not saved, and the session is not brought back: a logout
+// stays a logout even when a slower request that started before it
+// finishes after it.
+var ErrStaleSession = errors.New("chisess: session was ended or renewed by another request since it was loaded")
+
+// ErrResponseStarted is returned by the methods that change a session when
+// they are called after the response has started. The session was saved
+// when the first byte went out, so the change cannot be kept; make the
 // change before the first write, or before a Flush.
-var ErrCommitted = errors.New("chisess: session changed after the response started")
+var ErrResponseStarted = errors.New("chisess: session changed after the response started")
 
-// ErrCommitFailed is returned by the response writer's Write, Flush and
+// ErrReadOnly is returned by the methods that change a session when the
+// session came from [Manager.Inspect], which only reads.
+var ErrReadOnly = errors.New("chisess: session is read-only")
+
+// ErrResponseReplaced is returned by the response writer's Write, Flush and
 // ReadFrom after saving the session failed: the response has already been
 // replaced by the error response of Config.ErrorHandler, and the handler's
 // own output is dropped.
-var ErrCommitFailed = errors.New("chisess: session commit failed, response replaced by an error response")
+var ErrResponseReplaced = errors.New("chisess: saving the session failed; the response was replaced by an error response")
+
+// ErrUnknownSession is returned by [Manager.Inspect] when a cookie value or
+// token leads to no live session: it is malformed, tampered, expired, or
+// unknown to the backend.
+var ErrUnknownSession = errors.New("chisess: no live session for this token")
 
 // ErrCookieTooLarge is returned when a session stored in the cookie backend
-// would make a cookie larger than browsers keep (4096 bytes). The commit
-// fails rather than losing the session silently; store less, or use a
-// server-side backend.
+// would make a cookie larger than browsers keep (4096 bytes): by
+// [Session.Set] (wrapped together with [ErrTooLarge]), and by a commit as a
+// last resort. Store less, or use a server-side backend.
 var ErrCookieTooLarge = backend.ErrCookieTooLarge

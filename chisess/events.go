@@ -29,7 +29,7 @@ const (
 	// live session; Event.Reason says why.
 	EventRejected
 	// EventError: loading or saving failed; Event.Err says why (a backend
-	// error, ErrSessionGone, ErrCookieTooLarge, ...).
+	// error, ErrStaleSession, ErrCookieTooLarge, ...).
 	EventError
 )
 
@@ -56,11 +56,16 @@ const (
 	// has passed.
 	ReasonExpired
 	// ReasonUnknown: a well-formed token the backend does not know: never
-	// issued, deleted, or expired and swept.
+	// issued, deleted, renewed by RenewToken, or expired and swept.
 	ReasonUnknown
+	// ReasonAmbiguous: the request carried several cookies of the session's
+	// name that lead to different live sessions, as when a sibling
+	// subdomain plants one for a deeper path (cookie tossing). None is
+	// used, and none is deleted.
+	ReasonAmbiguous
 )
 
-var reasonNames = [...]string{"", "malformed", "tampered", "expired", "unknown"}
+var reasonNames = [...]string{"", "malformed", "tampered", "expired", "unknown", "ambiguous"}
 
 func (r RejectReason) String() string {
 	if int(r) < len(reasonNames) {
@@ -137,7 +142,7 @@ func newEventKey(secret string) []byte {
 
 // eventID is the salted hash of a session token that events carry.
 func (m *Manager) eventID(token string) string {
-	key, ok := storageKey(token)
+	key, ok := m.storageKey(token)
 	if !ok {
 		return ""
 	}

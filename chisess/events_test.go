@@ -196,7 +196,7 @@ func ExampleLogEvents() {
 		chisess.From(r.Context()).Set("seen", true)
 	})
 	(&browser{h: r}).get("GET", "/")
-	(&browser{h: r, cookie: &http.Cookie{Name: "session", Value: "forged"}}).get("GET", "/")
+	(&browser{h: r, cookie: &http.Cookie{Name: sessions.CookieName(), Value: "forged"}}).get("GET", "/")
 	fmt.Println(created.Load(), rejected.Load())
 	// Output: 2 1
 }

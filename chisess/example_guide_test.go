@@ -24,7 +24,7 @@ import (
 )
 
 // An explicit s.Load lets the handler choose what a backend outage looks
-// like; under Autoload (or Require, or Rotate) the ErrorHandler answers.
+// like; under Autoload (or Require, or RenewToken) the ErrorHandler answers.
 func ExampleSession_Load() {
 	store := &flakyStore{Backend: backend.NewMemory()}
 	sessions, _ := chisess.New(chisess.Config{
@@ -78,12 +78,7 @@ func (f *flakyStore) Read(ctx context.Context, key string) ([]byte, error) {
 // streamed response still carries its cookie. A change after that is
 // reported, never silently dropped.
 func ExampleLoad_flush() {
-	sessions, _ := chisess.New(chisess.Config{
-		Secret: exampleSecret,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			fmt.Println("late change:", errors.Is(err, chisess.ErrCommitted))
-		},
-	})
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
 	r := chi.NewRouter()
 	r.Use(chisess.Load(sessions), chisess.Autoload)
 	r.Get("/events", func(w http.ResponseWriter, r *http.Request) {
@@ -94,43 +89,45 @@ func ExampleLoad_flush() {
 			fmt.Fprintf(w, "data: %d\n\n", i)
 			http.NewResponseController(w).Flush() // the first Flush commits
 		}
-		err := s.Set("last_event", 1) // after the first byte: an error
-		fmt.Println("Set after Flush:", errors.Is(err, chisess.ErrCommitted))
+		err := s.Set("last_event", 1) // after the first byte: an error, returned here only
+		fmt.Println("Set after Flush:", errors.Is(err, chisess.ErrResponseStarted))
 	})
 	rec := (&browser{h: r}).get("GET", "/events")
 	fmt.Println("cookie sent:", len(rec.Result().Cookies()) == 1)
 	// Output:
-	// late change: true
 	// Set after Flush: true
 	// cookie sent: true
 }
 
-// A failed save replaces the response: here the session no longer fits in
-// a cookie, and the handler's "saved" never reaches the client.
+// A failed save replaces the response: here the store is down when the
+// session is saved, and the handler's "saved" never reaches the client.
+// (sessiontest.Backend stands in for a Redis that refuses the write.)
 func ExampleConfig_errorHandler() {
+	store := sessiontest.NewBackend()
+	store.FailNext("write", 1, errors.New("connection refused"))
 	sessions, _ := chisess.New(chisess.Config{
-		Secret: exampleSecret,
+		Backend: store,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, chisess.ErrCommitted) {
-				return // the response has started; log it and move on
-			}
 			// Log err; never send err.Error() to the client.
-			if errors.Is(err, chisess.ErrCookieTooLarge) {
-				http.Error(w, "your basket is too large", http.StatusInternalServerError)
+			if errors.Is(err, chisess.ErrStaleSession) {
+				http.Error(w, "you were signed out meanwhile", http.StatusConflict)
 				return
 			}
-			http.Error(w, "something went wrong", http.StatusInternalServerError)
+			http.Error(w, "please try again", http.StatusServiceUnavailable)
 		},
 	})
 	r := chi.NewRouter()
 	r.Use(chisess.Load(sessions), chisess.Autoload)
 	r.Post("/basket", func(w http.ResponseWriter, r *http.Request) {
-		chisess.From(r.Context()).Set("basket", strings.Repeat("x", 5000))
+		if err := chisess.From(r.Context()).Set("basket", "tea"); err != nil {
+			http.Error(w, "your basket is too large", http.StatusBadRequest)
+			return
+		}
 		fmt.Fprint(w, "saved")
 	})
 	rec := (&browser{h: r}).get("POST", "/basket")
 	fmt.Print(rec.Code, " ", rec.Body.String())
-	// Output: 500 your basket is too large
+	// Output: 503 please try again
 }
 
 // Set, Delete, Clear, Keys and Has on one request's session.
@@ -233,7 +230,7 @@ func ExampleCodec() {
 }
 
 // Renew the ID in the handler, once the password has been checked, rather
-// than for every request to the route as Rotate does.
+// than for every request to the route as RenewToken does.
 func ExampleSession_RenewID() {
 	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
 	r := chi.NewRouter()
@@ -247,7 +244,7 @@ func ExampleSession_RenewID() {
 			return
 		}
 		s := chisess.From(r.Context())
-		s.RenewID() // new token at the privilege change; the data stays
+		s.RenewToken() // new token at the privilege change; the data stays
 		s.Set("user", "ada")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
@@ -258,7 +255,7 @@ func ExampleSession_RenewID() {
 
 	ctx := context.Background()
 	_, err := sessions.Inspect(ctx, before)
-	fmt.Println("old ID dead:", errors.Is(err, chisess.ErrNoSession))
+	fmt.Println("old ID dead:", errors.Is(err, chisess.ErrUnknownSession))
 	s, _ := sessions.Inspect(ctx, b.cookie.Value)
 	fmt.Println("new ID:", s.Keys())
 	// Output:
@@ -274,7 +271,7 @@ func ExampleSession_Destroy_flash() {
 	r.Use(chisess.Load(sessions), chisess.Autoload)
 	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		s.RenewID()
+		s.RenewToken()
 		s.Set("user", "ada")
 	})
 	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) {
@@ -285,7 +282,8 @@ func ExampleSession_Destroy_flash() {
 	})
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		for _, f := range s.Flashes() {
+		flashes, _ := s.Flashes() // nothing is written yet, so this cannot fail
+		for _, f := range flashes {
 			fmt.Fprintln(w, f.Message)
 		}
 		_, err := chisess.Get[string](s, "user")
@@ -297,7 +295,7 @@ func ExampleSession_Destroy_flash() {
 	b.get("POST", "/logout")
 	fmt.Print(b.get("GET", "/").Body.String())
 	_, err := sessions.Inspect(context.Background(), loggedIn)
-	fmt.Println(errors.Is(err, chisess.ErrNoSession))
+	fmt.Println(errors.Is(err, chisess.ErrUnknownSession))
 	// Output:
 	// You have been logged out.
 	// logged in: false
@@ -312,7 +310,7 @@ func ExampleSession_RememberMe() {
 	r.Use(chisess.Load(sessions), chisess.Autoload)
 	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		s.RenewID()
+		s.RenewToken()
 		s.Set("user", "ada")
 		s.RememberMe(r.FormValue("remember") == "on")
 	})
@@ -334,7 +332,7 @@ func ExampleTokenHeader() {
 		r.Use(chisess.TokenHeader("Authorization"), chisess.Autoload)
 		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 			s := chisess.From(r.Context())
-			s.RenewID()
+			s.RenewToken()
 			s.Set("user", "ada")
 		})
 		r.Get("/me", func(w http.ResponseWriter, r *http.Request) {
@@ -366,7 +364,7 @@ func ExampleManager_DestroyOwner() {
 	r.Use(chisess.Load(sessions), chisess.Autoload)
 	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		s.RenewID()
+		s.RenewToken()
 		s.SetOwner("ada") // the user ID, once the password is checked
 		s.SetDescription(r.FormValue("device"))
 	})
@@ -542,12 +540,12 @@ func ExampleConfig_keepChangesOnServerError() {
 }
 
 // A request that loaded the session before another request destroyed it
-// cannot bring it back: its commit fails with ErrSessionGone.
+// cannot bring it back: its commit fails with ErrStaleSession.
 func Example_sessionGone() {
 	sessions, _ := chisess.New(chisess.Config{
 		Backend: backend.NewMemory(),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			fmt.Println("ErrorHandler:", errors.Is(err, chisess.ErrSessionGone))
+			fmt.Println("ErrorHandler:", errors.Is(err, chisess.ErrStaleSession))
 			http.Error(w, "your session has ended; please sign in again", http.StatusConflict)
 		},
 	})
@@ -570,7 +568,7 @@ func Example_sessionGone() {
 
 	fmt.Println(b.get("POST", "/cart").Code)
 	_, err := sessions.Inspect(context.Background(), b.cookie.Value)
-	fmt.Println("session gone:", errors.Is(err, chisess.ErrNoSession))
+	fmt.Println("session gone:", errors.Is(err, chisess.ErrUnknownSession))
 	// Output:
 	// ErrorHandler: true
 	// 409
@@ -705,7 +703,7 @@ func ExampleConfig_renewEvery() {
 	b.get("GET", "/")
 	fmt.Println("renewed:", b.cookie.Value != first)
 
-	late := &browser{h: r, cookie: &http.Cookie{Name: "session", Value: first}}
+	late := &browser{h: r, cookie: &http.Cookie{Name: sessions.CookieName(), Value: first}}
 	fmt.Println("old ID within the grace window:", late.get("GET", "/").Body.String())
 	fmt.Println("handed the current ID:", late.cookie.Value != first)
 	// Output:

@@ -72,13 +72,13 @@ func Example() {
 	// visit 3
 }
 
-// A login flow: Rotate gives the session a new ID at login, Require guards
+// A login flow: RenewToken gives the session a new token at login, Require guards
 // the members' group, Destroy logs out.
 func Example_login() {
 	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
 	r := chi.NewRouter()
 	r.Use(chisess.Load(sessions))
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		chisess.From(r.Context()).Set("user", "ada")
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	})
@@ -128,7 +128,7 @@ func Example_readme() {
 		s.Set("visits", n+1)
 		fmt.Fprintf(w, "visit %d\n", n+1)
 	})
-	r.With(chisess.Rotate).Post("/login", login) // new session ID when privileges change
+	r.With(chisess.RenewToken).Post("/login", login) // new session ID when privileges change
 	r.Group(func(r chi.Router) {
 		r.Use(chisess.Require("user_id", http.RedirectHandler("/login", http.StatusSeeOther)))
 		r.Get("/account", account)
@@ -205,7 +205,7 @@ func ExampleRotate() {
 	r.With(chisess.Autoload).Get("/", func(w http.ResponseWriter, r *http.Request) {
 		chisess.From(r.Context()).Set("cart", []string{"tea"})
 	})
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
 		s.Set("user", "ada")
 		cart, _ := chisess.Get[[]string](s, "cart")
@@ -273,7 +273,12 @@ func ExampleSession_AddFlash() {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		for _, f := range chisess.From(r.Context()).Flashes() {
+		flashes, err := chisess.From(r.Context()).Flashes()
+		if err != nil {
+			chisess.Error(w, r, err)
+			return
+		}
+		for _, f := range flashes {
 			fmt.Fprintf(w, "[%s] %s", f.Kind, f.Message)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 )
 
@@ -73,7 +74,7 @@ func TestRotateOnLoginDefeatsFixation(t *testing.T) {
 	spy := newSpy()
 	m := newManager(t, chisess.Config{Backend: spy})
 	r := newRouter(t, m)
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		is.NoErr(chisess.From(r.Context()).Set("user", "victim"))
 	})
 	r.Get("/whoami", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
@@ -92,18 +93,20 @@ func TestRotateOnLoginDefeatsFixation(t *testing.T) {
 	is.Equal(attacker.do("GET", "/whoami").Body.String(), "") // the planted ID never gains the login
 }
 
-func TestRenewFailsWhenOldIDCannotBeDeleted(t *testing.T) {
+func TestRenewFailsWhenOldTokenCannotBeRetired(t *testing.T) {
 	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
+	b := sessiontest.NewBackend()
+	m := newManager(t, chisess.Config{Backend: b})
 	c := newClient(t, m, newRouter(t, m))
 	c.do("GET", "/")
 	old := c.cookie
-	spy.failOn("delete", errOutage)
+	b.FailNext("swap", 1, errOutage) // the swap that retires the old token
 	rec := c.do("POST", "/renew")
-	is.Equal(rec.Code, http.StatusInternalServerError) // an old ID that would outlive the renewal fails the request
+	is.Equal(rec.Code, http.StatusInternalServerError) // an old token that would outlive the renewal fails the request
 	is.Equal(setCookie(rec, m.CookieName()), nil)      // and the browser keeps its cookie
 	is.Equal(c.cookie, old)
+	is.Equal(b.Len(), 1)                              // the copy under the new token is gone again
+	is.Equal(c.do("GET", "/read").Body.String(), "1") // and the session goes on under the old one
 }
 
 // Destroy expires the cookie with the same Path and Domain it was issued
@@ -118,9 +121,9 @@ func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
 			cfg.Domain = "example.com"
 			m := newManager(t, cfg)
 			c := newClient(t, m, newRouter(t, m))
-			issued := setCookie(c.do("GET", "/"), "session")
+			issued := setCookie(c.do("GET", "/"), m.CookieName())
 			rec := c.do("POST", "/destroy")
-			sc := setCookie(rec, "session")
+			sc := setCookie(rec, m.CookieName())
 			is.True(sc != nil && sc.MaxAge < 0) // expired
 			is.Equal(sc.Path, issued.Path)      // on the issued Path
 			is.Equal(sc.Path, "/app")

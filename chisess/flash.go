@@ -1,8 +1,12 @@
 package chisess
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Flash is a one-time message kept in the session until the next page shows
@@ -14,37 +18,73 @@ type Flash struct {
 	Message string `json:"m"`
 }
 
+// Each queued flash message is an entry of its own, under flashPrefix, then
+// the time it was added (Unix nanoseconds, 8 bytes big-endian) and 4 random
+// bytes: keys sort in the order messages were added, and no two requests
+// pick the same key, so messages added by concurrent requests merge like
+// any other keys instead of one queue overwriting the other.
+const flashPrefix = "\x00fm"
+
+// legacyFlashKey held the whole queue as one JSON list in earlier versions
+// of chisess; such a queue is still shown (and consumed).
+const legacyFlashKey = "\x00flash"
+
 // AddFlash queues a flash message for the next page. Messages queue up until
-// [Session.Flashes] takes them. It returns an error only when the session
-// can no longer be changed (see [ErrCommitted]).
+// [Session.Flashes] takes them; each counts as one key towards
+// Config.MaxKeys. It returns an error when the session can no longer be
+// changed, or is full.
 func (s *Session) AddFlash(kind, message string) error {
-	flashes := s.peekFlashes()
-	flashes = append(flashes, Flash{Kind: kind, Message: message})
-	b, err := json.Marshal(flashes)
+	b, err := json.Marshal(Flash{Kind: kind, Message: message})
 	if err != nil {
 		return fmt.Errorf("chisess: add flash: %w", err)
 	}
-	return s.set(flashKey, append([]byte{tagCodec}, b...))
+	val := append([]byte{tagCodec}, b...)
+	key := make([]byte, len(flashPrefix), len(flashPrefix)+12)
+	copy(key, flashPrefix)
+	key = binary.BigEndian.AppendUint64(key, uint64(s.m.now().UnixNano()))
+	var r [4]byte
+	rand.Read(r[:])
+	key = append(key, r[:]...)
+	return s.mutate("AddFlash", func() error { return s.put(string(key), val) })
 }
 
 // Flashes returns the queued flash messages, oldest first, and removes them
-// from the session. It returns nil when there are none.
-func (s *Session) Flashes() []Flash {
-	flashes := s.peekFlashes()
-	if len(flashes) > 0 {
-		s.Delete(flashKey)
-	}
-	return flashes
+// from the session. It returns nil when there are none. Taking them is a
+// change: after the response has started Flashes returns no messages and an
+// error wrapping [ErrResponseStarted] (they stay queued for a later page),
+// so show flashes before the first write. Two concurrent requests may both
+// show a message that neither had taken when it loaded the session.
+func (s *Session) Flashes() ([]Flash, error) {
+	var flashes []Flash
+	err := s.mutate("Flashes", func() error {
+		var keys []string
+		for _, e := range s.rec.entries {
+			if k := string(e.key); strings.HasPrefix(k, flashPrefix) || k == legacyFlashKey {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys) // the legacy queue, if any, sorts first: it is older
+		for _, k := range keys {
+			flashes = append(flashes, decodeFlashes(s.rec.entries[s.rec.find(k)].val)...)
+			s.remove(k)
+		}
+		return nil
+	})
+	return flashes, err
 }
 
-func (s *Session) peekFlashes() []Flash {
-	v, ok := s.value(flashKey)
-	if !ok || len(v) < 2 || v[0] != tagCodec {
+// decodeFlashes decodes a flash entry: one message, or a legacy queue.
+func decodeFlashes(v []byte) []Flash {
+	if len(v) < 2 || v[0] != tagCodec {
 		return nil
 	}
-	var flashes []Flash
-	if err := json.Unmarshal(v[1:], &flashes); err != nil {
+	var one Flash
+	if v[1] == '{' && json.Unmarshal(v[1:], &one) == nil {
+		return []Flash{one}
+	}
+	var list []Flash
+	if json.Unmarshal(v[1:], &list) != nil {
 		return nil
 	}
-	return flashes
+	return list
 }

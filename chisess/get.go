@@ -33,26 +33,25 @@ func Get[T any](s *Session, key string) (T, error) {
 
 // Pop is [Get] followed by [Session.Delete]: it returns the value under key
 // and removes it, for one-time values. A value of the wrong type is reported
-// and left in place.
+// and left in place. Like every change, it fails after the response has
+// started ([ErrResponseStarted]), leaving the value in place.
 func Pop[T any](s *Session, key string) (T, error) {
-	var (
-		t      T
-		popErr error
-	)
-	err := s.mutate("Pop", func() {
-		i := s.find(key)
-		if i < 0 {
-			popErr = fmt.Errorf("%w %q", ErrNoKey, key)
-			return
-		}
-		if t, popErr = decodeValue[T](s.entries[i].val, s.m.cfg.Codec); popErr != nil {
-			popErr = fmt.Errorf("chisess: pop %q: %w", key, popErr)
-			return
-		}
-		s.deleteLocked(key)
-	})
-	if err != nil {
-		return t, err
+	var t T
+	if err := checkKey(key); err != nil {
+		return t, fmt.Errorf("chisess: pop: %w", err)
 	}
-	return t, popErr
+	err := s.mutate("Pop", func() error {
+		i := s.rec.find(key)
+		if i < 0 {
+			return fmt.Errorf("%w %q", ErrNoKey, key)
+		}
+		v, err := decodeValue[T](s.rec.entries[i].val, s.m.cfg.Codec)
+		if err != nil {
+			return fmt.Errorf("chisess: pop %q: %w", key, err)
+		}
+		t = v
+		s.remove(key)
+		return nil
+	})
+	return t, err
 }

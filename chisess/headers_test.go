@@ -62,7 +62,7 @@ func TestCookieValuesAreBase64URLOnly(t *testing.T) {
 			m := newManager(t, mode.cfg(newSpy()))
 			c := newClient(t, m, newRouter(t, m))
 			rec := c.do("GET", "/")
-			sc := setCookie(rec, "session")
+			sc := setCookie(rec, m.CookieName())
 			is.True(sc != nil)
 			for _, ch := range sc.Value {
 				ok := 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'

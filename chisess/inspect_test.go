@@ -19,7 +19,7 @@ func TestIssueAndInspect(t *testing.T) {
 			m := newManager(t, mode.cfg(newSpy()))
 			cookie, err := m.Issue(ctx, map[string]any{"user": "ada", "visits": 2})
 			is.NoErr(err)
-			is.Equal(cookie.Name, "session")
+			is.Equal(cookie.Name, "__Host-session")   // the default name, host-only
 			is.True(cookie.Secure && cookie.HttpOnly) // issued cookies carry the configured attributes
 			is.Equal(cookie.SameSite, http.SameSiteLaxMode)
 
@@ -36,10 +36,10 @@ func TestIssueAndInspect(t *testing.T) {
 			is.Equal(n, 3) // Inspect sees what the response stored
 			is.True(!s.IsNew())
 			err = s.Set("x", 1)
-			is.True(errors.Is(err, chisess.ErrCommitted)) // an inspected session is read-only
+			is.True(errors.Is(err, chisess.ErrReadOnly)) // an inspected session is read-only
 
 			_, err = m.Inspect(ctx, "not-a-session")
-			is.True(errors.Is(err, chisess.ErrNoSession))
+			is.True(errors.Is(err, chisess.ErrUnknownSession))
 			_, err = m.Issue(ctx, map[string]any{"bad": func() {}})
 			is.True(err != nil) // an unencodable value is an error
 		})

@@ -1,19 +1,21 @@
 package chisess
 
 import (
+	"maps"
 	"net/http"
 	"sync/atomic"
 )
 
 // Load returns a middleware that attaches a session to every request and
 // saves it just before the response starts. Mount it once, near the top of
-// the router:
+// the router (it works the same on an [http.ServeMux]):
 //
 //	r.Use(chisess.Load(sessions))
 //
-// Load itself does no backend call and decodes nothing: the session is read
-// when a handler calls [Session.Load], or eagerly under [Autoload],
-// [AutoloadPaths], [Require] or [Rotate]. A route that never touches the
+// The middleware Load does no backend call and decodes nothing: it only
+// attaches the session. The session is read when a handler calls the method
+// [Session.Load], or eagerly under [Autoload], [AutoloadPaths], [Require] or
+// [RenewToken]. A route that never touches the
 // session costs the request's new context and one small allocation.
 //
 // The session is committed once, before the first byte of the response
@@ -36,6 +38,11 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 				return
 			}
 			st := &requestState{m: m}
+			if h := w.Header(); len(h) > 0 {
+				// What outer middlewares set (security headers and the
+				// like) stays on an error response that replaces this one.
+				st.outer = maps.Clone(h)
+			}
 			st.w.rw = w
 			st.w.st = st
 			st.ctx.Context = r.Context()
@@ -52,13 +59,20 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 // Session itself is allocated only when the request asks for it, so a route
 // that never touches the session pays for little more than the context.
 type requestState struct {
-	w   writer
-	ctx sessionContext
-	m   *Manager
-	r   *http.Request
+	w     writer
+	ctx   sessionContext
+	m     *Manager
+	r     *http.Request
+	outer http.Header // the response headers set before Load ran, if any
+
+	// header, set by TokenHeader, is the request header the token travels
+	// in instead of a cookie; bearer: it is Authorization, Bearer scheme.
+	header string
+	bearer bool
 
 	s         atomic.Pointer[Session]
 	committed atomic.Bool // the response has started
+	failing   atomic.Bool // the ErrorHandler is running for this request
 }
 
 // session returns the request's session, creating it on first use.
@@ -66,7 +80,7 @@ func (st *requestState) session() *Session {
 	if s := st.s.Load(); s != nil {
 		return s
 	}
-	s := &Session{m: st.m, r: st.r, w: &st.w}
+	s := &Session{m: st.m, st: st}
 	if !st.s.CompareAndSwap(nil, s) {
 		return st.s.Load()
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -26,10 +24,11 @@ type Manager struct {
 	now          func() time.Time // time.Now, or a test's clock (internal/testhook)
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
-	timeouts     bool
-	eventKey     []byte // salts the session hashes of events
-	cookieAttrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
-	expireCookie string // the whole Set-Cookie value that deletes the cookie
+	timeouts    bool
+	eventKey    []byte // salts the session hashes of events
+	keyPrefix   []byte // binds storage keys to the namespace
+	cookie      cookieSpec
+	cookieLimit int // the largest sealed cookie, name and value
 }
 
 // New validates cfg and returns a [Manager]. It returns an error wrapping
@@ -65,28 +64,9 @@ func New(cfg Config) (*Manager, error) {
 	if window > 0 {
 		m.refreshEvery = min(window/10, time.Minute)
 	}
-
-	var b strings.Builder
-	b.WriteString("; Path=")
-	b.WriteString(cfg.Path)
-	if cfg.Domain != "" {
-		b.WriteString("; Domain=")
-		b.WriteString(strings.TrimPrefix(cfg.Domain, "."))
-	}
-	b.WriteString("; HttpOnly")
-	if !cfg.Insecure {
-		b.WriteString("; Secure")
-	}
-	switch cfg.SameSite {
-	case http.SameSiteStrictMode:
-		b.WriteString("; SameSite=Strict")
-	case http.SameSiteNoneMode:
-		b.WriteString("; SameSite=None")
-	default:
-		b.WriteString("; SameSite=Lax")
-	}
-	m.cookieAttrs = b.String()
-	m.expireCookie = cfg.CookieName + "=; Max-Age=0" + m.cookieAttrs
+	m.keyPrefix = keyPrefix(m.cfg.Namespace)
+	m.cookie = newCookieSpec(&m.cfg)
+	m.cookieLimit = backend.MaxCookieSize
 	return m, nil
 }
 
@@ -103,7 +83,8 @@ func (m *Manager) Backend() backend.Backend { return m.backend }
 
 // expiresAt is when a session with metadata md ends under m's config: the
 // Lifetime (or the session cap) from creation, or from the last use with
-// Rolling, and no later than IdleTimeout after the last use.
+// Rolling, no later than IdleTimeout after the last use, and never later
+// than MaxLifetime after creation, whatever the activity.
 func (m *Manager) expiresAt(md meta) time.Time {
 	exp := m.lifetimeEnd(md)
 	if m.cfg.IdleTimeout > 0 && md.flags&flagRemember == 0 {
@@ -127,26 +108,11 @@ func (m *Manager) lifetimeEnd(md meta) time.Time {
 	if md.flags&flagRemember != 0 {
 		lifetime = m.cfg.RememberFor
 	}
-	return time.UnixMilli(base).Add(lifetime)
-}
-
-// setCookie returns the Set-Cookie header value that stores value until
-// expires, or for the browser session when persist is false.
-func (m *Manager) setCookie(value string, persist bool, expires, now time.Time) string {
-	var buf [256]byte // enough for a token cookie: no allocation but the string
-	b := append(append(append(buf[:0], m.cfg.CookieName...), '='), value...)
-	return string(m.appendCookieAttrs(b, persist, expires, now))
-}
-
-// appendCookieAttrs appends the attributes of the session cookie: Max-Age
-// for a persistent cookie, then Path, Domain, HttpOnly, Secure, SameSite.
-func (m *Manager) appendCookieAttrs(b []byte, persist bool, expires, now time.Time) []byte {
-	if persist {
-		secs := int64(expires.Sub(now).Round(time.Second) / time.Second)
-		b = append(b, "; Max-Age="...)
-		b = strconv.AppendInt(b, max(secs, 1), 10)
+	end := time.UnixMilli(base).Add(lifetime)
+	if limit := time.UnixMilli(md.created).Add(m.cfg.MaxLifetime); limit.Before(end) {
+		return limit
 	}
-	return append(b, m.cookieAttrs...)
+	return end
 }
 
 // backendCtx gives one backend call its own deadline. Commits pass a context
@@ -159,16 +125,24 @@ func (m *Manager) backendCtx(ctx context.Context) (context.Context, context.Canc
 }
 
 // fail reports err through the configured ErrorHandler, or the default one.
+// An ErrorHandler that reports another error of the same request (through
+// [Error]) does not run again: that error is logged, so no error path can
+// recurse.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if h := m.cfg.ErrorHandler; h != nil {
+	st, _ := r.Context().Value(stateKey).(*requestState)
+	if h := m.cfg.ErrorHandler; h != nil && (st == nil || st.failing.CompareAndSwap(false, true)) {
+		defer func() {
+			if st != nil {
+				st.failing.Store(false)
+			}
+		}()
 		h(w, r, err)
 		return
 	}
 	m.cfg.Logger.ErrorContext(r.Context(), "chisess: session error", "method", r.Method, "path", r.URL.Path, "err", err)
-	if errors.Is(err, ErrCommitted) {
-		return // the response has already started; the log is all we can do
+	if m.cfg.ErrorHandler == nil && !errors.Is(err, ErrResponseStarted) {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	}
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
 func (m *Manager) warn(ctx context.Context, msg string, args ...any) {

@@ -28,16 +28,25 @@ const (
 // and [Manager.DestroyOwner] can end them all ("log out everywhere"). An
 // empty owner unties it. With the cookie backend the owner is stored but
 // cannot be listed. An owner must be valid UTF-8 without NUL bytes, which
-// every backend can index (PostgreSQL stores it in a text column).
+// every backend can index (PostgreSQL stores it in a text column). Like
+// every change, it returns an error after the response has started.
 func (s *Session) SetOwner(owner string) error {
 	if !utf8.ValidString(owner) || strings.IndexByte(owner, 0) >= 0 {
 		return fmt.Errorf("chisess: owner %q is not valid UTF-8 without NUL bytes", owner)
 	}
 	if owner == "" {
-		s.Delete(ownerKey)
-		return nil
+		return s.mutate("SetOwner", func() error {
+			s.remove(ownerKey)
+			return nil
+		})
 	}
-	return s.Set(ownerKey, owner)
+	return s.setReserved("SetOwner", ownerKey, owner)
+}
+
+// setReserved stores a string under one of chisess's own keys.
+func (s *Session) setReserved(op, key, v string) error {
+	val, _ := encodeValue(v, s.m.cfg.Codec) // a string always encodes
+	return s.mutate(op, func() error { return s.put(key, val) })
 }
 
 // Owner returns the session's owner, or "".
@@ -48,7 +57,9 @@ func (s *Session) Owner() string {
 
 // SetDescription attaches a short description to the session, such as
 // "Firefox on Linux", shown by [Manager.Sessions].
-func (s *Session) SetDescription(d string) error { return s.Set(descKey, d) }
+func (s *Session) SetDescription(d string) error {
+	return s.setReserved("SetDescription", descKey, d)
+}
 
 // Description returns the description set with [Session.SetDescription],
 // or "".
@@ -68,7 +79,8 @@ func (s *Session) Handle() string {
 	if s.m.sealer != nil || s.token == "" {
 		return ""
 	}
-	return s.key()
+	key, _ := s.m.storageKey(s.token)
+	return key
 }
 
 // SessionInfo describes one of an owner's live sessions.
@@ -91,6 +103,14 @@ func (m *Manager) indexer() (backend.Indexer, error) {
 	return ix, nil
 }
 
+// indexOwner is the name the owner index files owner under for m: the
+// manager's namespace and the owner, so that two managers sharing one
+// store keep separate indexes even for the same user IDs. A namespace
+// holds no space, so the two parts cannot run into each other.
+func (m *Manager) indexOwner(owner string) string {
+	return m.cfg.Namespace + " " + owner
+}
+
 // Sessions lists the owner's live sessions, most recently used first. It
 // asks the backend's owner index and never scans all sessions. Expired and
 // ended sessions are left out (and dropped from the index).
@@ -101,38 +121,38 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 	}
 	ctx, cancel := m.backendCtx(ctx)
 	defer cancel()
-	keys, err := ix.Owned(ctx, owner)
+	keys, err := ix.Owned(ctx, m.indexOwner(owner))
 	if err != nil {
 		return nil, fmt.Errorf("chisess: list sessions: %w", err)
 	}
 	now := m.now()
 	var infos []SessionInfo
 	for _, key := range keys {
-		data, err := m.backend.Read(ctx, key)
-		if errors.Is(err, backend.ErrNotFound) {
-			_ = ix.Unindex(ctx, owner, key) // stale: tidy up, best effort
-			continue
-		}
+		got, err := m.read(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("chisess: list sessions: %w", err)
 		}
-		s := &Session{m: m}
-		if s.meta, s.entries, err = decodeRecord(data); err != nil {
+		if got.kind == storedNone {
+			_ = ix.Unindex(ctx, m.indexOwner(owner), key) // stale: tidy up, best effort
+		}
+		if got.kind != storedSession {
+			continue // a renewed session is listed under its new key
+		}
+		exp := m.expiresAt(got.rec.meta)
+		if ownerOf(got.rec, m.cfg.Codec) != owner || !now.Before(exp) {
 			continue
 		}
-		s.state = stateLoaded
-		exp := m.expiresAt(s.meta)
-		if o, _ := Get[string](s, ownerKey); o != owner || !now.Before(exp) {
-			continue
+		desc := ""
+		if i := got.rec.find(descKey); i >= 0 {
+			desc, _ = decodeValue[string](got.rec.entries[i].val, m.cfg.Codec)
 		}
-		desc, _ := Get[string](s, descKey)
 		infos = append(infos, SessionInfo{
 			Handle:      key,
 			Description: desc,
-			CreatedAt:   s.meta.createdAt(),
-			LastUsed:    s.meta.seenAt(),
+			CreatedAt:   got.rec.meta.createdAt(),
+			LastUsed:    got.rec.meta.seenAt(),
 			ExpiresAt:   exp,
-			Remembered:  s.meta.flags&flagRemember != 0,
+			Remembered:  got.rec.meta.flags&flagRemember != 0,
 		})
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int { return b.LastUsed.Compare(a.LastUsed) })
@@ -143,7 +163,7 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 // this device"). A handle that is not one of the owner's live sessions is
 // not an error and changes nothing, so a forged handle cannot end another
 // user's session. A request still holding the ended session fails with
-// [ErrSessionGone] instead of bringing it back.
+// [ErrStaleSession] instead of bringing it back.
 func (m *Manager) DestroySession(ctx context.Context, owner, handle string) error {
 	infos, err := m.Sessions(ctx, owner)
 	if err != nil {
@@ -159,77 +179,119 @@ func (m *Manager) DestroySession(ctx context.Context, owner, handle string) erro
 
 // DestroyOwner ends every live session of the owner except keep (pass nil
 // to end them all): "log out everywhere" and "log out everywhere else". It
-// returns how many it ended.
+// returns how many it ended. A session whose token another request is
+// renewing at the same moment is followed to its new token and ended
+// there.
 func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session) (int, error) {
-	infos, err := m.Sessions(ctx, owner)
+	ix, err := m.indexer()
 	if err != nil {
 		return 0, err
+	}
+	lctx, cancel := m.backendCtx(ctx)
+	keys, err := ix.Owned(lctx, m.indexOwner(owner))
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("chisess: destroy sessions: %w", err)
 	}
 	keepHandle := ""
 	if keep != nil {
 		keepHandle = keep.Handle()
 	}
 	n := 0
-	for _, in := range infos {
-		if in.Handle == keepHandle {
+	for _, key := range keys {
+		if key == keepHandle {
 			continue
 		}
-		if err := m.destroyKey(ctx, owner, in.Handle); err != nil {
+		ended, err := m.destroyKeyOf(ctx, owner, key)
+		if err != nil {
 			return n, err
 		}
-		n++
+		if ended {
+			n++
+		}
 	}
 	return n, nil
 }
 
 func (m *Manager) destroyKey(ctx context.Context, owner, key string) error {
-	ctx, cancel := m.backendCtx(ctx)
-	defer cancel()
-	if err := m.backend.Delete(ctx, key); err != nil {
-		return fmt.Errorf("chisess: destroy session: %w", err)
-	}
-	ix, _ := m.indexer()
-	if err := ix.Unindex(ctx, owner, key); err != nil {
-		return fmt.Errorf("chisess: destroy session: %w", err)
-	}
-	if m.cfg.OnEvent != nil {
-		m.cfg.OnEvent(ctx, Event{Kind: EventDestroyed, Session: m.eventIDOfKey(key)})
-	}
-	return nil
+	_, err := m.destroyKeyOf(ctx, owner, key)
+	return err
 }
 
-// indexAfterSave keeps the owner index in step with a saved session: the
-// new key under the current owner, the old key out from under the owner it
-// had when loaded. It runs after the record is written, and its failure
-// fails the request: an unindexed session would escape "log out everywhere".
-func (s *Session) indexAfterSave(ctx context.Context) error {
-	ix, ok := s.m.backend.(backend.Indexer)
-	if !ok {
+// destroyKeyOf ends the owner's session stored under key, or where forward
+// records lead from key, and reports whether there was one to end.
+func (m *Manager) destroyKeyOf(ctx context.Context, owner, key string) (bool, error) {
+	ctx, cancel := m.commitCtx(ctx)
+	defer cancel()
+	e, err := m.endFrom(ctx, key, nil, owner)
+	if err != nil {
+		return false, fmt.Errorf("chisess: destroy session: %w", err)
+	}
+	m.dropForwards(ctx, e.passed)
+	ix, _ := m.indexer()
+	if err := ix.Unindex(ctx, m.indexOwner(owner), key); err != nil {
+		return false, fmt.Errorf("chisess: destroy session: %w", err)
+	}
+	if e.key != "" && e.key != key {
+		if err := ix.Unindex(ctx, m.indexOwner(owner), e.key); err != nil {
+			return false, fmt.Errorf("chisess: destroy session: %w", err)
+		}
+	}
+	if e.key == "" {
+		return false, nil
+	}
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent(ctx, Event{Kind: EventDestroyed, Session: m.eventIDOfKey(e.key)})
+	}
+	return true, nil
+}
+
+// ownerOf returns the owner a record names, or "".
+func ownerOf(r record, codec Codec) string {
+	if i := r.find(ownerKey); i >= 0 {
+		o, _ := decodeValue[string](r.entries[i].val, codec)
+		return o
+	}
+	return ""
+}
+
+// indexes reports whether the backend keeps an owner index.
+func (m *Manager) indexes() bool {
+	_, ok := m.backend.(backend.Indexer)
+	return ok
+}
+
+// reindex keeps the owner index in step with what a commit stored: the new
+// key under the current owner, the old key out from under the owner it had.
+// It runs after the record is written, and its failure fails the request:
+// an unindexed session would escape "log out everywhere".
+func (s *Session) reindex(ctx context.Context, p plan, out outcome) error {
+	ix := s.m.backend.(backend.Indexer)
+	if p.store == storeTouch {
+		// With Rolling the session's end moved: so must its index entry's.
+		if out.alive && s.m.cfg.Rolling && s.src.owner != "" {
+			if err := ix.Index(ctx, s.m.indexOwner(s.src.owner), s.src.key, s.indexTTL()); err != nil {
+				s.m.warn(ctx, "chisess: could not refresh the owner index", "err", err)
+			}
+		}
 		return nil
 	}
-	owner := ""
-	if i := s.find(ownerKey); i >= 0 {
-		owner, _ = decodeValue[string](s.entries[i].val, s.m.cfg.Codec)
+	owner, key := "", ""
+	if out.kept {
+		owner, key = ownerOf(s.rec, s.m.cfg.Codec), out.key
 	}
-	if owner == "" && s.loadedOwner == "" {
-		return nil // never owned: nothing indexed, nothing to index
-	}
-	newKey := ""
-	if len(s.entries) > 0 {
-		newKey = s.key()
-	}
-	if s.loadedOwner != "" && s.origKey != "" && (s.origKey != newKey || owner != s.loadedOwner) {
-		if err := ix.Unindex(ctx, s.loadedOwner, s.origKey); err != nil {
+	if out.prevOwner != "" && out.prevKey != "" && (out.prevKey != key || owner != out.prevOwner) {
+		if err := ix.Unindex(ctx, s.m.indexOwner(out.prevOwner), out.prevKey); err != nil {
 			return fmt.Errorf("chisess: owner index: %w", err)
 		}
 	}
-	if owner == "" || newKey == "" {
+	if owner == "" || key == "" {
 		return nil
 	}
-	if newKey == s.origKey && owner == s.loadedOwner && !s.m.cfg.Rolling && !s.flagsSet {
+	if key == out.prevKey && owner == out.prevOwner && !s.m.cfg.Rolling && !s.edits.flags {
 		return nil // already indexed for the session's whole life
 	}
-	if err := ix.Index(ctx, owner, newKey, s.indexTTL()); err != nil {
+	if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
 		return fmt.Errorf("chisess: owner index: %w", err)
 	}
 	return nil
@@ -238,5 +300,5 @@ func (s *Session) indexAfterSave(ctx context.Context) error {
 // indexTTL is how long an index entry must last: to the session's absolute
 // end, which only Rolling moves (and then every save indexes again).
 func (s *Session) indexTTL() time.Duration {
-	return max(s.m.lifetimeEnd(s.meta).Sub(s.m.now()), time.Second)
+	return max(s.m.lifetimeEnd(s.rec.meta).Sub(s.m.now()), time.Second)
 }

@@ -19,7 +19,7 @@ import (
 // sessions, and logs out everywhere else.
 func ownerRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 	r := newRouter(t, m)
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
 		s.SetOwner(r.URL.Query().Get("user"))
 		s.SetDescription(r.URL.Query().Get("device"))
@@ -117,7 +117,7 @@ func TestDestroyOwnerBeatsSlowWriter(t *testing.T) {
 	is.Equal(n, 1)
 	close(release)
 	is.Equal(<-done, http.StatusConflict)                  // the slow request fails
-	is.True(errors.Is(reported, chisess.ErrSessionGone))   // because its session is gone
+	is.True(errors.Is(reported, chisess.ErrStaleSession))  // because its session is gone
 	is.Equal(laptop.do("GET", "/owner").Body.String(), "") // and stays gone
 }
 

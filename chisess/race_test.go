@@ -88,7 +88,7 @@ func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
 				done := make(chan *httptest.ResponseRecorder)
 				go func() {
 					req := httptest.NewRequest("GET", "/held", nil)
-					req.AddCookie(&http.Cookie{Name: "session", Value: token})
+					req.AddCookie(&http.Cookie{Name: m.CookieName(), Value: token})
 					rec := httptest.NewRecorder()
 					r.ServeHTTP(rec, req)
 					done <- rec
@@ -100,13 +100,13 @@ func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
 				close(release)
 				rec := <-done
 
-				is.Equal(rec.Code, http.StatusOK)        // A answers 200
-				is.Equal(rec.Body.String(), "1")         // from the session it loaded
-				is.Equal(setCookie(rec, "session"), nil) // and hands out no cookie
-				is.Equal(len(reported), 0)               // no error was reported
-				is.Equal(mem.Len(), 0)                   // its refresh recreated no record
+				is.Equal(rec.Code, http.StatusOK)             // A answers 200
+				is.Equal(rec.Body.String(), "1")              // from the session it loaded
+				is.Equal(setCookie(rec, m.CookieName()), nil) // and hands out no cookie
+				is.Equal(len(reported), 0)                    // no error was reported
+				is.Equal(mem.Len(), 0)                        // its refresh recreated no record
 				_, err = m.Inspect(t.Context(), token)
-				is.True(errors.Is(err, chisess.ErrNoSession)) // the session stays gone
+				is.True(errors.Is(err, chisess.ErrUnknownSession)) // the session stays gone
 			})
 		})
 	}

@@ -1,20 +1,29 @@
 package chisess
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/chisess/kit/chisess/backend"
 )
 
-// The stored form of a session, the same for every backend (for the cookie
-// backend it is the sealed payload):
+// This file holds how sessions are stored: tokens and the keys a
+// server-side backend stores them under, the record of a session (the same
+// for every backend; for the cookie backend it is the sealed payload), and
+// the forward record that replaces a renewed session's old key for a while.
+//
+// A session record:
 //
 //	version   1 byte (recordVersion)
 //	created   uvarint, Unix milliseconds
 //	seen      uvarint, Unix milliseconds of the last recorded use
 //	gen       uvarint, random generation marker of this session's life
 //	flags     uvarint, reserved bits (remember-me and friends)
-//	renewed   uvarint, Unix milliseconds of the last change of ID
+//	renewed   uvarint, Unix milliseconds of the last change of token
 //	count     uvarint, number of entries
 //	entries   count × (uvarint key length, key, uvarint value length, value)
 //
@@ -24,7 +33,9 @@ import (
 const recordVersion = 1
 
 // maxEntries bounds the entry count a record may claim, so a hostile or
-// corrupt record cannot make decodeRecord allocate without limit.
+// corrupt record cannot make decodeRecord allocate without limit. New
+// refuses a Config.MaxKeys above it, so every session a commit writes can be
+// read back.
 const maxEntries = 1 << 16
 
 var errBadRecord = errors.New("chisess: stored session record is malformed")
@@ -50,30 +61,89 @@ type entry struct {
 	dirty bool   // set by this request
 }
 
-func appendMeta(dst []byte, m meta) []byte {
+// size is what the entry adds to an encoded record.
+func (e entry) size() int {
+	return uvarintLen(len(e.key)) + len(e.key) + uvarintLen(len(e.val)) + len(e.val)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+// record is a session as stored: its metadata and its entries.
+type record struct {
+	meta    meta
+	entries []entry
+	size    int // the encoded size of the entries
+}
+
+// newRecord returns the record of a new, empty session created at now.
+func newRecord(now time.Time) record {
+	ms := now.UnixMilli()
+	return record{meta: meta{created: ms, seen: ms, gen: newGen(), renewed: ms}}
+}
+
+func newGen() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// find returns the index of key in r.entries, or -1.
+func (r *record) find(key string) int {
+	for i := range r.entries {
+		if string(r.entries[i].key) == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// set stores val under key, at index i when the key is there already (as
+// find reports it), marking the entry as changed by this request.
+func (r *record) set(i int, key string, val []byte) {
+	e := entry{key: []byte(key), val: val, dirty: true}
+	if i >= 0 {
+		r.size -= r.entries[i].size()
+		e.key = r.entries[i].key
+		r.entries[i] = e
+	} else {
+		r.entries = append(r.entries, e)
+	}
+	r.size += e.size()
+}
+
+// remove deletes the entry at index i.
+func (r *record) remove(i int) {
+	r.size -= r.entries[i].size()
+	r.entries = append(r.entries[:i], r.entries[i+1:]...)
+}
+
+// encodedLen bounds the length of r's stored form from above.
+func (r *record) encodedLen() int {
+	return 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32 + r.size
+}
+
+// appendTo appends the stored form of r to dst.
+func (r *record) appendTo(dst []byte) []byte {
+	if n := r.encodedLen(); cap(dst)-len(dst) < n {
+		nd := make([]byte, len(dst), len(dst)+n)
+		copy(nd, dst)
+		dst = nd
+	}
+	m := r.meta
 	dst = append(dst, recordVersion)
 	dst = binary.AppendUvarint(dst, uint64(max(m.created, 0)))
 	dst = binary.AppendUvarint(dst, uint64(max(m.seen, 0)))
 	dst = binary.AppendUvarint(dst, m.gen)
 	dst = binary.AppendUvarint(dst, m.flags)
 	dst = binary.AppendUvarint(dst, uint64(max(m.renewed, 0)))
-	return dst
-}
-
-// appendRecord appends the stored form of a session to dst.
-func appendRecord(dst []byte, m meta, entries []entry) []byte {
-	size := 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32
-	for _, e := range entries {
-		size += 2*binary.MaxVarintLen32 + len(e.key) + len(e.val)
-	}
-	if cap(dst)-len(dst) < size {
-		nd := make([]byte, len(dst), len(dst)+size)
-		copy(nd, dst)
-		dst = nd
-	}
-	dst = appendMeta(dst, m)
-	dst = binary.AppendUvarint(dst, uint64(len(entries)))
-	for _, e := range entries {
+	dst = binary.AppendUvarint(dst, uint64(len(r.entries)))
+	for _, e := range r.entries {
 		dst = binary.AppendUvarint(dst, uint64(len(e.key)))
 		dst = append(dst, e.key...)
 		dst = binary.AppendUvarint(dst, uint64(len(e.val)))
@@ -84,35 +154,37 @@ func appendRecord(dst []byte, m meta, entries []entry) []byte {
 
 // decodeRecord splits a stored record into its metadata and entries. The
 // entries point into b; no value is decoded.
-func decodeRecord(b []byte) (meta, []entry, error) {
-	var m meta
+func decodeRecord(b []byte) (record, error) {
+	var r record
 	if len(b) == 0 || b[0] != recordVersion {
-		return m, nil, errBadRecord
+		return r, errBadRecord
 	}
-	r := reader{b: b[1:]}
-	m.created = int64(r.uvarint())
-	m.seen = int64(r.uvarint())
-	m.gen = r.uvarint()
-	m.flags = r.uvarint()
-	m.renewed = int64(r.uvarint())
-	n := r.uvarint()
+	rd := reader{b: b[1:]}
+	m := &r.meta
+	m.created = int64(rd.uvarint())
+	m.seen = int64(rd.uvarint())
+	m.gen = rd.uvarint()
+	m.flags = rd.uvarint()
+	m.renewed = int64(rd.uvarint())
+	n := rd.uvarint()
 	// Each entry takes at least two bytes, which bounds a lying count.
-	if r.bad || n > maxEntries || n > uint64(len(r.b))/2 {
-		return m, nil, errBadRecord
+	if rd.bad || n > maxEntries || n > uint64(len(rd.b))/2 {
+		return record{}, errBadRecord
 	}
-	entries := make([]entry, 0, n)
+	r.size = len(rd.b)
+	r.entries = make([]entry, 0, n)
 	for range n {
-		k := r.bytes()
-		v := r.bytes()
-		if r.bad || len(v) == 0 {
-			return m, nil, errBadRecord
+		k := rd.bytes()
+		v := rd.bytes()
+		if rd.bad || len(v) == 0 {
+			return record{}, errBadRecord
 		}
-		entries = append(entries, entry{key: k, val: v})
+		r.entries = append(r.entries, entry{key: k, val: v})
 	}
-	if r.bad || len(r.b) != 0 || m.created < 0 || m.seen < 0 || m.renewed < 0 {
-		return m, nil, errBadRecord
+	if rd.bad || len(rd.b) != 0 || m.created < 0 || m.seen < 0 || m.renewed < 0 {
+		return record{}, errBadRecord
 	}
-	return m, entries, nil
+	return r, nil
 }
 
 type reader struct {
@@ -141,4 +213,140 @@ func (r *reader) bytes() []byte {
 	out := r.b[:n:n]
 	r.b = r.b[n:]
 	return out
+}
+
+// A forward record replaces the record of a session whose token was
+// renewed, for Config.RenewGrace. It names the storage key of the new
+// token, so that a logout by a request that loaded the session under its
+// old token (or "log out everywhere", which knows only keys) can follow the
+// renewal and end the session where it lives now. After a periodic renewal
+// (Config.RenewEvery) it is also loadable: it holds the new token sealed
+// under a key derived from the old one, so only a client that holds the old
+// token can follow it to the session, and a leaked store still yields no
+// usable token. After RenewToken it is not loadable, so a token planted
+// before login is dead at once.
+//
+//	version  1 byte (forwardVersion)
+//	next     uvarint length, the storage key of the new token
+//	sealed   the rest: the new token sealed under the old one; empty when
+//	         the record is not loadable
+const forwardVersion = 3
+
+// forwardName is the authenticated name the new token is sealed under.
+const forwardName = "chisess forward"
+
+type forward struct {
+	next   string // the storage key of the session's new token
+	sealed []byte // the new token sealed under the old one; nil: not loadable
+}
+
+// forwardRecord returns the forward record from oldToken to newToken (whose
+// key is next), loadable until expires when loadable is set.
+func forwardRecord(oldToken, newToken, next string, loadable bool, now, expires time.Time) ([]byte, error) {
+	b := append([]byte{forwardVersion}, byte(len(next)))
+	b = append(b, next...)
+	if !loadable {
+		return b, nil
+	}
+	sealer, err := backend.NewSealer(oldToken)
+	if err != nil {
+		return nil, err
+	}
+	v, err := sealer.Seal(forwardName, []byte(newToken), now, expires)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, v...), nil
+}
+
+func decodeForward(b []byte) (forward, bool) {
+	if len(b) < 2 || b[0] != forwardVersion || int(b[1]) > len(b)-2 || b[1] == 0 {
+		return forward{}, false
+	}
+	n := int(b[1])
+	f := forward{next: string(b[2 : 2+n])}
+	if rest := b[2+n:]; len(rest) > 0 {
+		f.sealed = rest
+	}
+	return f, true
+}
+
+// open returns the new token a loadable forward record leads to, for a
+// client that holds oldToken.
+func (f forward) open(oldToken string, now time.Time) (string, bool) {
+	if f.sealed == nil {
+		return "", false
+	}
+	sealer, err := backend.NewSealer(oldToken)
+	if err != nil {
+		return "", false
+	}
+	newToken, _, err := sealer.Open(forwardName, string(f.sealed), now)
+	if err != nil {
+		return "", false
+	}
+	if _, ok := parseToken(string(newToken)); !ok {
+		return "", false
+	}
+	return string(newToken), true
+}
+
+// tokenBytes is the size of a session token: 256 bits from crypto/rand.
+const tokenBytes = 32
+
+// tokenLen is the length of a token in unpadded base64url.
+const tokenLen = 43
+
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// newToken returns a fresh session token: 32 bytes from crypto/rand in
+// unpadded base64url (43 characters).
+func newToken() string {
+	var b [tokenBytes]byte
+	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
+	var s [tokenLen]byte
+	base64.RawURLEncoding.Encode(s[:], b[:])
+	return string(s[:])
+}
+
+// parseToken decodes s if it has the exact form of a token made by
+// newToken: 43 base64url characters that decode to 32 bytes with no stray
+// bits. It looks at nothing longer than a token, so hostile input costs at
+// most a length check.
+func parseToken(s string) (raw [tokenBytes]byte, ok bool) {
+	if len(s) != tokenLen {
+		return raw, false
+	}
+	var src [tokenLen]byte
+	copy(src[:], s) // a copy on the stack rather than a []byte conversion on the heap
+	var dst [tokenBytes + 1]byte
+	n, err := tokenEncoding.Decode(dst[:], src[:])
+	if err != nil || n != tokenBytes {
+		return raw, false
+	}
+	copy(raw[:], dst[:tokenBytes])
+	return raw, true
+}
+
+// keyPrefix is what storageKey hashes before a token: it binds every key to
+// the manager's namespace, so two managers sharing one store never find
+// each other's sessions, whichever token a client sends to which.
+func keyPrefix(namespace string) []byte {
+	return append(append([]byte("chisess key\x00"), namespace...), 0)
+}
+
+// storageKey turns a token into the key a server-side backend stores the
+// session under: the base64url SHA-256 of the manager's key prefix and the
+// token's 32 bytes. A backend, or a leaked copy of it, never holds a usable
+// token. It reports false for a string that is not a token.
+func (m *Manager) storageKey(token string) (string, bool) {
+	raw, ok := parseToken(token)
+	if !ok {
+		return "", false
+	}
+	var buf [128]byte
+	sum := sha256.Sum256(append(append(buf[:0], m.keyPrefix...), raw[:]...))
+	var key [tokenLen]byte
+	base64.RawURLEncoding.Encode(key[:], sum[:])
+	return string(key[:]), true
 }

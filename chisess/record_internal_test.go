@@ -14,6 +14,21 @@ import (
 // Internal tests of the pure record functions: the stored form is not part
 // of the API, so it is tested here rather than through requests.
 
+// appendRecord is the stored form of a record with md and entries.
+func appendRecord(dst []byte, md meta, entries []entry) []byte {
+	r := record{meta: md, entries: entries}
+	for _, e := range entries {
+		r.size += e.size()
+	}
+	return r.appendTo(dst)
+}
+
+// split decodes a record into its metadata and entries.
+func split(b []byte) (meta, []entry, error) {
+	r, err := decodeRecord(b)
+	return r.meta, r.entries, err
+}
+
 func manyEntries(n int) []entry {
 	es := make([]entry, n)
 	for i := range es {
@@ -46,7 +61,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
 			b := appendRecord(nil, tt.meta, tt.entries)
-			md, es, err := decodeRecord(b)
+			md, es, err := split(b)
 			is.NoErr(err)                      // a record made by appendRecord decodes
 			is.Equal(md, tt.meta)              // metadata survives the round trip
 			is.Equal(len(es), len(tt.entries)) // every entry survives
@@ -63,7 +78,7 @@ func TestAppendRecordKeepsPrefix(t *testing.T) {
 	prefix := []byte("token-bytes")
 	b := appendRecord(bytes.Clone(prefix), meta{created: 1, seen: 2}, manyEntries(3))
 	is.True(bytes.HasPrefix(b, prefix)) // appendRecord appends after what dst already holds
-	md, es, err := decodeRecord(b[len(prefix):])
+	md, es, err := split(b[len(prefix):])
 	is.NoErr(err)               // the appended part is a whole record
 	is.Equal(md.seen, int64(2)) // with its metadata
 	is.Equal(len(es), 3)        // and its entries
@@ -76,7 +91,7 @@ func TestDecodeRecordRejectsEveryTruncation(t *testing.T) {
 			is := is.New(t)
 			b := appendRecord(nil, tt.meta, tt.entries)
 			for n := range len(b) {
-				_, _, err := decodeRecord(b[:n])
+				_, _, err := split(b[:n])
 				if !errors.Is(err, errBadRecord) {
 					is.Fail() // every proper prefix of a record must be rejected as malformed
 				}
@@ -124,7 +139,7 @@ func TestDecodeRecordRejectsMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			md, es, err := decodeRecord(tt.b)
+			md, es, err := split(tt.b)
 			is.True(errors.Is(err, errBadRecord)) // a malformed record is reported as errBadRecord
 			is.Equal(es, nil)                     // and yields no entries
 			_ = md
@@ -144,7 +159,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte{recordVersion})
 	f.Add(rawRecord(recordVersion, 1, 2, 3, 0, 5, 1, 'k', 1))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		md, es, err := decodeRecord(b)
+		md, es, err := split(b)
 		if err != nil {
 			if !errors.Is(err, errBadRecord) {
 				t.Fatalf("decodeRecord error %v does not wrap errBadRecord", err)
@@ -153,7 +168,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		// What decodes must re-encode to a record that decodes the same.
 		again := appendRecord(nil, md, es)
-		md2, es2, err := decodeRecord(again)
+		md2, es2, err := split(again)
 		if err != nil {
 			t.Fatalf("re-encoded record does not decode: %v", err)
 		}

@@ -25,7 +25,7 @@ func TestRememberMe(t *testing.T) {
 				cfg.IdleTimeout = time.Hour
 				m := newManager(t, cfg)
 				r := newRouter(t, m)
-				r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+				r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 					s := chisess.From(r.Context())
 					s.Set("user", "ada")
 					s.RememberMe(r.URL.Query().Get("remember") == "1")
@@ -36,11 +36,11 @@ func TestRememberMe(t *testing.T) {
 
 				plain := newClient(t, m, r)
 				rec := plain.do("POST", "/login")
-				is.Equal(setCookie(rec, "session").MaxAge, 0) // without remember-me: a browser-session cookie
+				is.Equal(setCookie(rec, m.CookieName()).MaxAge, 0) // without remember-me: a browser-session cookie
 
 				kept := newClient(t, m, r)
 				rec = kept.do("POST", "/login?remember=1")
-				is.Equal(setCookie(rec, "session").MaxAge, int((30 * 24 * time.Hour).Seconds())) // remembered: persists for RememberFor
+				is.Equal(setCookie(rec, m.CookieName()).MaxAge, int((30 * 24 * time.Hour).Seconds())) // remembered: persists for RememberFor
 
 				time.Sleep(2 * time.Hour)                             // longer than IdleTimeout
 				is.Equal(plain.do("GET", "/read").Body.String(), "0") // the plain session idled out
@@ -49,7 +49,7 @@ func TestRememberMe(t *testing.T) {
 				is.True(s.Remembered())
 
 				rec = kept.do("POST", "/forget")
-				is.Equal(setCookie(rec, "session").MaxAge, 0) // forgetting turns it back into a browser-session cookie
+				is.Equal(setCookie(rec, m.CookieName()).MaxAge, 0) // forgetting turns it back into a browser-session cookie
 			})
 		})
 	}

@@ -31,7 +31,7 @@ func TestRenewEvery(t *testing.T) {
 		time.Sleep(31 * time.Minute)
 		rec := c.do("GET", "/read") // a read-only request renews too
 		is.Equal(rec.Body.String(), "1")
-		is.True(setCookie(rec, "session") != nil) // the new ID goes out
+		is.True(setCookie(rec, m.CookieName()) != nil) // the new ID goes out
 		is.True(c.cookie != first)
 
 		// A request still carrying the old ID within the grace window (a

@@ -38,7 +38,7 @@ func newRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 		fmt.Fprint(w, n)
 	}))
 	r.Get("/id", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-		fmt.Fprint(w, s.ID())
+		fmt.Fprint(w, s.Token())
 	}))
 	r.Post("/clear", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 		s.Clear()
@@ -47,7 +47,7 @@ func newRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 		s.Destroy()
 	}))
 	r.Post("/renew", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-		s.RenewID()
+		s.RenewToken()
 	}))
 	return r
 }
@@ -150,15 +150,19 @@ func TestDestroyThenFlashStartsNewSession(t *testing.T) {
 			m := newManager(t, mode.cfg(spy))
 			r := newRouter(t, m)
 			r.Post("/logout", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-				oldID := s.ID()
+				oldID := s.Token()
 				s.Destroy()
 				if err := s.AddFlash("info", "logged out"); err != nil {
 					t.Error(err)
 				}
-				fmt.Fprint(w, s.ID() != oldID, s.IsNew())
+				fmt.Fprint(w, s.Token() != oldID, s.IsNew())
 			}))
 			r.Get("/flashes", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-				for _, f := range s.Flashes() {
+				flashes, err := s.Flashes()
+				if err != nil {
+					t.Error(err)
+				}
+				for _, f := range flashes {
 					fmt.Fprintf(w, "%s:%s;", f.Kind, f.Message)
 				}
 			}))
@@ -187,7 +191,9 @@ func TestFlashesQueueInOrder(t *testing.T) {
 	})
 	r.With(chisess.Autoload).Get("/show", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		fmt.Fprint(w, s.Flashes(), len(s.Keys()))
+		flashes, err := s.Flashes()
+		is.NoErr(err)
+		fmt.Fprint(w, flashes, len(s.Keys()))
 	})
 	c := newClient(t, m, r)
 	c.do("POST", "/add?kind=info&msg=one")
@@ -275,7 +281,7 @@ func TestRequire(t *testing.T) {
 			m := newManager(t, mode.cfg(newSpy()))
 			r := chi.NewRouter()
 			r.Use(chisess.Load(m))
-			r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+			r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 				is.NoErr(chisess.From(r.Context()).Set("user_id", 42))
 			})
 			r.Group(func(r chi.Router) {

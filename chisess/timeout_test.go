@@ -38,7 +38,7 @@ func TestLogoutSurvivesClientHangingUp(t *testing.T) {
 
 	is.Equal(spy.count("delete"), 1) // the record was deleted anyway
 	_, err = m.Inspect(context.Background(), cookie.Value)
-	is.True(errors.Is(err, chisess.ErrNoSession)) // and the session is gone
+	is.True(errors.Is(err, chisess.ErrUnknownSession)) // and the session is gone
 }
 
 // hangingBackend never answers until its context is done.

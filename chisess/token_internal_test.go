@@ -50,7 +50,7 @@ func TestParseTokenRejects(t *testing.T) {
 			if _, ok := parseToken(tt.value); ok {
 				t.Errorf("parseToken(%q) accepted a value that is not a token", tt.value)
 			}
-			if _, ok := storageKey(tt.value); ok {
+			if _, ok := testManager.storageKey(tt.value); ok {
 				t.Errorf("storageKey(%q) made a key for a value that is not a token", tt.value)
 			}
 		})
@@ -81,7 +81,12 @@ func FuzzParseToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header["Cookie"] = []string{header}
-		v, _ := requestCookie(r, "session")
+		var buf [maxPresented]string
+		vs := requestCookies(buf[:0], r, "session")
+		if len(vs) == 0 {
+			return
+		}
+		v := vs[0]
 		raw, ok := parseToken(v)
 		if !ok {
 			return
@@ -89,31 +94,41 @@ func FuzzParseToken(f *testing.F) {
 		if got := base64.RawURLEncoding.EncodeToString(raw[:]); got != v {
 			t.Fatalf("parseToken accepted %q, which re-encodes as %q", v, got)
 		}
-		if _, ok := storageKey(v); !ok {
+		if _, ok := testManager.storageKey(v); !ok {
 			t.Fatalf("storageKey rejects %q, which parseToken accepts", v)
 		}
 	})
 }
 
+// testManager makes storage keys for the internal tests.
+var testManager = &Manager{keyPrefix: keyPrefix("session")}
+
 // FuzzOpenForward: a forward record read from a backend must never panic
-// the opener, whatever bytes it holds.
+// the opener, whatever bytes it holds, and one it accepts leads to a token.
 func FuzzOpenForward(f *testing.F) {
 	old, next := newToken(), newToken()
+	nextKey, _ := testManager.storageKey(next)
 	now := testNow
-	rec, err := forwardRecord(old, next, now, now.Add(30*time.Second))
-	if err != nil {
-		f.Fatal(err)
+	for _, loadable := range []bool{true, false} {
+		rec, err := forwardRecord(old, next, nextKey, loadable, now, now.Add(30*time.Second))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
 	}
-	f.Add(rec)
 	f.Add([]byte{forwardVersion})
-	f.Add([]byte{forwardVersion, '\r', '\n'})
+	f.Add([]byte{forwardVersion, 1, 'k', '\r', '\n'})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if !isForward(data) {
+		fwd, ok := decodeForward(data)
+		if !ok {
 			return
 		}
-		if tok, ok := openForward(old, data, now); ok {
+		if fwd.next == "" {
+			t.Fatalf("decodeForward accepted %q with no key", data)
+		}
+		if tok, ok := fwd.open(old, now); ok {
 			if _, valid := parseToken(tok); !valid {
-				t.Fatalf("openForward returned %q, not a token", tok)
+				t.Fatalf("open returned %q, not a token", tok)
 			}
 		}
 	})

@@ -31,7 +31,7 @@ import (
 // pages and TokenHeader for API clients.
 //
 // Mount it after [Load] and before anything that loads the session
-// (Autoload, Require, Rotate). It panics at wiring time when name is not a
+// (Autoload, Require, RenewToken). It panics at wiring time when name is not a
 // valid header name, and at the first request when the session is already
 // loaded or Load is not mounted.
 func TokenHeader(name string) func(http.Handler) http.Handler {
@@ -42,17 +42,14 @@ func TokenHeader(name string) func(http.Handler) http.Handler {
 	bearer := name == "Authorization"
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s, ok := r.Context().Value(sessionKey).(*Session)
+			st, ok := r.Context().Value(stateKey).(*requestState)
 			if !ok {
 				panic("chisess: TokenHeader needs chisess.Load(manager) mounted before it")
 			}
-			s.mu.Lock()
-			loaded := s.state != stateUnloaded
-			s.header, s.bearer = name, bearer
-			s.mu.Unlock()
-			if loaded {
-				panic("chisess: TokenHeader must be mounted before the session is loaded (before Autoload, Require or Rotate)")
+			if s := st.s.Load(); s != nil && s.Loaded() {
+				panic("chisess: TokenHeader must be mounted before the session is loaded (before Autoload, Require or RenewToken)")
 			}
+			st.header, st.bearer = name, bearer
 			next.ServeHTTP(w, r)
 		})
 	}
@@ -60,29 +57,30 @@ func TokenHeader(name string) func(http.Handler) http.Handler {
 
 // transportName is what the response varies on: the Cookie header, or the
 // token header.
-func (s *Session) transportName() string {
-	if s.header != "" {
-		return s.header
+func (st *requestState) transportName() string {
+	if st.header != "" {
+		return st.header
 	}
 	return "Cookie"
 }
 
-// requestToken returns the value that carries the request's session, and
-// whether the request sent one.
-func (s *Session) requestToken() (string, bool) {
-	if s.header == "" {
-		return requestCookie(s.r, s.m.cfg.CookieName)
+// presented appends to dst the values that may carry the request's session:
+// the cookies of the session's name (a browser may send several, for
+// different paths or domains), or the one token of the token header.
+func (st *requestState) presented(dst []string) []string {
+	if st.header == "" {
+		return requestCookies(dst, st.r, st.m.cfg.CookieName)
 	}
-	v := s.r.Header.Get(s.header)
+	v := st.r.Header.Get(st.header)
 	if v == "" {
-		return "", false
+		return dst
 	}
-	if s.bearer {
+	if st.bearer {
 		scheme, token, ok := strings.Cut(v, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return "", false // another scheme: not ours
+			return dst // another scheme: not ours
 		}
 		v = strings.TrimSpace(token)
 	}
-	return v, true
+	return append(dst, v)
 }

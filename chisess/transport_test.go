@@ -44,7 +44,7 @@ func apiRouter(m *chisess.Manager, header string) http.Handler {
 		r.Use(chisess.TokenHeader(header), chisess.Autoload)
 		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 			s := chisess.From(r.Context())
-			s.RenewID()
+			s.RenewToken()
 			s.Set("user", "ada")
 		})
 		r.Get("/me", func(w http.ResponseWriter, r *http.Request) {

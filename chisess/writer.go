@@ -52,14 +52,24 @@ func (w *writer) start(status int) bool {
 	}
 	w.wroteHeader = true
 	if err := w.st.commit(status); err != nil {
-		w.failed = true
-		// The error response must not carry the handler's headers, such as
-		// a redirect's Location or a half-built Set-Cookie.
-		clear(w.rw.Header())
-		w.st.m.fail(w.rw, w.st.r, err)
+		w.fail(err)
 		return false
 	}
 	return true
+}
+
+// fail replaces the response with the ErrorHandler's after a failed commit.
+// The error response must not carry the headers the handler set, such as a
+// redirect's Location or a half-built Set-Cookie, but keeps those that
+// middlewares outside Load set (a Content-Security-Policy, HSTS).
+func (w *writer) fail(err error) {
+	w.failed = true
+	h := w.rw.Header()
+	clear(h)
+	for k, v := range w.st.outer {
+		h[k] = v
+	}
+	w.st.m.fail(w.rw, w.st.r, err)
 }
 
 func (w *writer) WriteHeader(code int) {
@@ -83,14 +93,14 @@ func (w *writer) WriteHeader(code int) {
 
 func (w *writer) Write(p []byte) (int, error) {
 	if !w.start(http.StatusOK) {
-		return 0, ErrCommitFailed
+		return 0, ErrResponseReplaced
 	}
 	return w.rw.Write(p)
 }
 
 func (w *writer) WriteString(s string) (int, error) {
 	if !w.start(http.StatusOK) {
-		return 0, ErrCommitFailed
+		return 0, ErrResponseReplaced
 	}
 	return io.WriteString(w.rw, s)
 }
@@ -99,7 +109,7 @@ func (w *writer) WriteString(s string) (int, error) {
 // has one (so sendfile keeps working), or copies.
 func (w *writer) ReadFrom(src io.Reader) (int64, error) {
 	if !w.start(http.StatusOK) {
-		return 0, ErrCommitFailed
+		return 0, ErrResponseReplaced
 	}
 	if rf, ok := w.rw.(io.ReaderFrom); ok {
 		return rf.ReadFrom(src)
@@ -114,10 +124,10 @@ type writerOnly struct{ io.Writer }
 func (w *writer) Flush() { _ = w.FlushError() }
 
 // FlushError commits, then flushes the wrapped writer. It returns the
-// commit's failure as ErrCommitFailed, or the flush's own error.
+// commit's failure as ErrResponseReplaced, or the flush's own error.
 func (w *writer) FlushError() error {
 	if !w.start(http.StatusOK) {
-		return ErrCommitFailed
+		return ErrResponseReplaced
 	}
 	return http.NewResponseController(w.rw).Flush()
 }
@@ -136,9 +146,7 @@ func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !w.wroteHeader {
 		w.wroteHeader = true
 		if err := w.st.commit(http.StatusSwitchingProtocols); err != nil {
-			w.failed = true
-			clear(w.rw.Header())
-			w.st.m.fail(w.rw, w.st.r, err)
+			w.fail(err)
 			return nil, nil, fmt.Errorf("chisess: hijack: %w", err)
 		}
 	}

@@ -120,14 +120,22 @@ func NewSealer(secrets ...string) (*Sealer, error) {
 	return s, nil
 }
 
+// SealedLen returns the length, name and "=" included, of the cookie that
+// [Sealer.Seal] makes for a payload of payloadLen bytes, at most: callers
+// use it to refuse a change that would not fit the cookie before they make
+// it.
+func (s *Sealer) SealedLen(name string, payloadLen int) int {
+	plain := 2*binary.MaxVarintLen64 + payloadLen
+	return len(name) + 1 + sealEncoding.EncodedLen(1+s.aeads[0].NonceSize()+plain+s.aeads[0].Overhead())
+}
+
 // Seal returns the cookie value that carries payload for the cookie called
 // name, valid from issued until expires. It fails with an error wrapping
 // [ErrCookieTooLarge] when name and value together would pass
 // [MaxCookieSize].
 func (s *Sealer) Seal(name string, payload []byte, issued, expires time.Time) (string, error) {
 	var hdr [2 * binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(max(issued.Unix(), 0)))
-	n += binary.PutUvarint(hdr[n:], uint64(max(expires.Unix(), 0)))
+	n := putTimes(hdr[:], issued, expires)
 
 	plainLen := n + len(payload)
 	sealedLen := 1 + s.aeads[0].NonceSize() + plainLen + s.aeads[0].Overhead()
@@ -144,8 +152,7 @@ func (s *Sealer) Seal(name string, payload []byte, issued, expires time.Time) (s
 // callers that build a header around it without another copy.
 func (s *Sealer) AppendSeal(dst []byte, name string, payload []byte, issued, expires time.Time) ([]byte, error) {
 	var hdr [2 * binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(hdr[:], uint64(max(issued.Unix(), 0)))
-	n += binary.PutUvarint(hdr[n:], uint64(max(expires.Unix(), 0)))
+	n := putTimes(hdr[:], issued, expires)
 	plainLen := n + len(payload)
 	sealedLen := 1 + s.aeads[0].NonceSize() + plainLen + s.aeads[0].Overhead()
 	if size := len(name) + 1 + sealEncoding.EncodedLen(sealedLen); size > MaxCookieSize {
@@ -211,6 +218,19 @@ func (s *Sealer) Open(name, value string, now time.Time) (payload []byte, secret
 		return plain[n+m:], i, nil
 	}
 	return nil, 0, ErrCookieTampered
+}
+
+// putTimes writes the issue and expiry times of a sealed value into hdr,
+// in whole seconds. The expiry is rounded up, so that Open never rejects a
+// value before its expiry: a caller that needs more precision seals its
+// own expiry in the payload (chisess does, to the millisecond).
+func putTimes(hdr []byte, issued, expires time.Time) int {
+	exp := expires.Unix()
+	if expires.Nanosecond() > 0 {
+		exp++
+	}
+	n := binary.PutUvarint(hdr, uint64(max(issued.Unix(), 0)))
+	return n + binary.PutUvarint(hdr[n:], uint64(max(exp, 0)))
 }
 
 // additionalData binds a sealed value to its cookie name.

@@ -51,7 +51,7 @@ func newShop(sessions *chisess.Manager) http.Handler {
 		s.Set("cart", append(cart, r.FormValue("item")))
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		id, ok := users[r.FormValue("user")]
 		if !ok || r.FormValue("password") != "secret" {
 			http.Error(w, "wrong user or password", http.StatusUnauthorized)
@@ -132,7 +132,7 @@ func TestShopLoginLogout(t *testing.T) {
 			resp := c.PostForm("/cart", url.Values{"item": {"tea"}})
 			sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"})
 			sessiontest.AssertCookie(t, resp, &http.Cookie{
-				Name: "session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+				Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 			})
 
 			before := c.Cookie(m.CookieName())

@@ -61,7 +61,7 @@ func equal[T any](got, want T) bool {
 func AssertAbsent(t testing.TB, m *chisess.Manager, resp *http.Response, key string) {
 	t.Helper()
 	s, err := SessionOf(m, resp)
-	if errors.Is(err, chisess.ErrNoSession) {
+	if errors.Is(err, chisess.ErrUnknownSession) {
 		return
 	}
 	if err != nil {
@@ -76,7 +76,7 @@ func AssertAbsent(t testing.TB, m *chisess.Manager, resp *http.Response, key str
 }
 
 // AssertRotated checks that resp gave the session a new ID, as
-// chisess.Rotate and Session.RenewID do at login: resp sets the session
+// chisess.RenewToken and Session.RenewToken do at login: resp sets the session
 // cookie to a new value that leads to a live session with another ID
 // than before, the session cookie the request carried (from
 // [Client.Cookie] before the request, or req.Cookie of a [NewRequest]).
@@ -116,15 +116,15 @@ func AssertRotated(t testing.TB, m *chisess.Manager, before *http.Cookie, resp *
 	}
 	old, err := m.Inspect(ctx, before.Value)
 	switch {
-	case errors.Is(err, chisess.ErrNoSession):
+	case errors.Is(err, chisess.ErrUnknownSession):
 		// Dead, as it should be on a server-side backend.
 	case err != nil:
 		t.Errorf("sessiontest: %s: reading the session from before: %v", name, err)
-	case m.Backend() != nil && old.ID() == renewed.ID():
-		t.Errorf("sessiontest: %s: the session ID from before still leads to the renewed session, as Config.RenewEvery leaves it for Config.RenewGrace; a renewal by Rotate or RenewID must leave the old ID dead", name)
+	case m.Backend() != nil && old.Token() == renewed.Token():
+		t.Errorf("sessiontest: %s: the session ID from before still leads to the renewed session, as Config.RenewEvery leaves it for Config.RenewGrace; a renewal by RenewToken must leave the old ID dead", name)
 	case m.Backend() != nil:
 		t.Errorf("sessiontest: %s: the session ID from before still loads a live session with keys %q; the old ID must be deleted when the ID is renewed", name, old.Keys())
-	case old.ID() == renewed.ID():
+	case old.Token() == renewed.Token():
 		t.Errorf("sessiontest: %s: the new session cookie holds the same session ID as before; the ID was not renewed", name)
 	}
 }
@@ -179,7 +179,7 @@ func AssertDestroyed(t testing.TB, m *chisess.Manager, before *http.Cookie, resp
 	}
 	old, err := m.Inspect(kitContext(), before.Value)
 	switch {
-	case errors.Is(err, chisess.ErrNoSession):
+	case errors.Is(err, chisess.ErrUnknownSession):
 	case err != nil:
 		t.Errorf("sessiontest: %s: reading the session from before: %v", name, err)
 	default:

@@ -30,7 +30,7 @@ func (fx *fixture) do(method, target string, values map[string]any) (*http.Respo
 
 // expiry is the Set-Cookie with which chisess deletes the default session
 // cookie.
-const expiry = "session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"
+const expiry = "__Host-session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"
 
 // TestAssertions runs each assertion against responses it must accept and
 // responses it must reject, in both modes, on a recorder in place of the
@@ -115,7 +115,7 @@ func TestAssertions(t *testing.T) {
 				resp, _ := fx.do("GET", "/about", nil)
 				sessiontest.AssertValue(t, fx.m, resp, "user", "ada")
 			},
-			want: []string{`AssertValue "user"`, `sets no session cookie "session" and its request carried none`},
+			want: []string{`AssertValue "user"`, `sets no session cookie "__Host-session" and its request carried none`},
 		},
 		{
 			name: "value/session ended",
@@ -123,7 +123,7 @@ func TestAssertions(t *testing.T) {
 				resp, _ := fx.do("POST", "/logout", user)
 				sessiontest.AssertValue(t, fx.m, resp, "user", "ada")
 			},
-			want: []string{`the response expires the session cookie "session"`},
+			want: []string{`the response expires the session cookie "__Host-session"`},
 		},
 
 		// AssertAbsent
@@ -187,7 +187,7 @@ func TestAssertions(t *testing.T) {
 				resp, before := fx.do("GET", "/read", user)
 				sessiontest.AssertRotated(t, fx.m, before, resp)
 			},
-			want: []string{`AssertRotated: the response sets no session cookie "session"`},
+			want: []string{`AssertRotated: the response sets no session cookie "__Host-session"`},
 		},
 		{
 			name: "rotated/ended instead",
@@ -195,7 +195,7 @@ func TestAssertions(t *testing.T) {
 				resp, before := fx.do("POST", "/logout", user)
 				sessiontest.AssertRotated(t, fx.m, before, resp)
 			},
-			want: []string{`AssertRotated: the response expires the session cookie "session", want a new one`},
+			want: []string{`AssertRotated: the response expires the session cookie "__Host-session", want a new one`},
 		},
 		{
 			name: "rotated/old ID still live",
@@ -211,7 +211,7 @@ func TestAssertions(t *testing.T) {
 			name: "rotated/new cookie leads nowhere",
 			run: func(t testing.TB, fx *fixture) {
 				_, before := fx.do("GET", "/about", user)
-				sessiontest.AssertRotated(t, fx.m, before, setCookieResponse("session=forged; Path=/"))
+				sessiontest.AssertRotated(t, fx.m, before, setCookieResponse("__Host-session=forged; Path=/"))
 			},
 			want: []string{"AssertRotated: the new session cookie leads to no session"},
 		},
@@ -264,7 +264,7 @@ func TestAssertions(t *testing.T) {
 			},
 			// On a backend the record is still there too, which is a
 			// second report.
-			want: []string{`AssertDestroyed: the response sets no session cookie "session"; ending a session expires its cookie`},
+			want: []string{`AssertDestroyed: the response sets no session cookie "__Host-session"; ending a session expires its cookie`},
 		},
 		{
 			name: "destroyed/live cookie",
@@ -272,13 +272,13 @@ func TestAssertions(t *testing.T) {
 				resp, before := fx.do("POST", "/logout-flash", user)
 				sessiontest.AssertDestroyed(t, fx.m, before, resp)
 			},
-			want: []string{`AssertDestroyed: the response sets the session cookie "session" (a live value with no Max-Age), want it expired (Max-Age=0)`},
+			want: []string{`AssertDestroyed: the response sets the session cookie "__Host-session" (a live value with no Max-Age), want it expired (Max-Age=0)`},
 		},
 		{
 			name: "destroyed/expired on another path",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("POST", "/logout", user)
-				resp.Header = http.Header{"Set-Cookie": {"session=; Max-Age=0; Path=/app; Domain=example.com; HttpOnly; SameSite=Lax"}}
+				resp.Header = http.Header{"Set-Cookie": {"__Host-session=; Max-Age=0; Path=/app; Domain=example.com; HttpOnly; SameSite=Lax"}}
 				sessiontest.AssertDestroyed(t, fx.m, before, resp)
 			},
 			want: []string{
@@ -317,7 +317,7 @@ func TestAssertions(t *testing.T) {
 				resp, _ := fx.do("POST", "/login", nil)
 				sessiontest.AssertNoSession(t, fx.m, resp)
 			},
-			want: []string{`AssertNoSession: the response sets the session cookie "session" (a live value with no Max-Age), want no Set-Cookie for it`},
+			want: []string{`AssertNoSession: the response sets the session cookie "__Host-session" (a live value with no Max-Age), want no Set-Cookie for it`},
 		},
 		{
 			name: "no session/expired",
@@ -325,7 +325,7 @@ func TestAssertions(t *testing.T) {
 				resp, _ := fx.do("POST", "/logout", user)
 				sessiontest.AssertNoSession(t, fx.m, resp)
 			},
-			want: []string{`AssertNoSession: the response expires the session cookie "session", want no Set-Cookie for it`},
+			want: []string{`AssertNoSession: the response expires the session cookie "__Host-session", want no Set-Cookie for it`},
 		},
 
 		// AssertCookie
@@ -334,7 +334,7 @@ func TestAssertions(t *testing.T) {
 			run: func(t testing.TB, fx *fixture) {
 				resp, _ := fx.do("POST", "/login", nil)
 				sessiontest.AssertCookie(t, resp, &http.Cookie{
-					Name: "session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+					Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 				})
 			},
 		},
@@ -343,12 +343,12 @@ func TestAssertions(t *testing.T) {
 			run: func(t testing.TB, fx *fixture) {
 				resp, _ := fx.do("POST", "/login", nil)
 				sessiontest.AssertCookie(t, resp, &http.Cookie{
-					Name: "session", Path: "/app", Domain: "example.com", MaxAge: 3600,
+					Name: "__Host-session", Path: "/app", Domain: "example.com", MaxAge: 3600,
 					SameSite: http.SameSiteStrictMode, Partitioned: true,
 				})
 			},
 			want: []string{
-				`AssertCookie "session": `,
+				`AssertCookie "__Host-session": `,
 				`Path="/", want "/app"`,
 				`Domain="", want "example.com"`,
 				"Max-Age=none, want 3600 (or up to 60 less)",
@@ -362,38 +362,38 @@ func TestAssertions(t *testing.T) {
 			name: "cookie/not set",
 			run: func(t testing.TB, fx *fixture) {
 				resp, _ := fx.do("GET", "/about", nil)
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session"})
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session"})
 			},
-			want: []string{`AssertCookie: the response sets no cookie "session"; it sets []`},
+			want: []string{`AssertCookie: the response sets no cookie "__Host-session"; it sets []`},
 		},
 		{
 			name: "cookie/max-age counted down",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Max-Age=3541; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", MaxAge: 3600})
+				resp := setCookieResponse("__Host-session=v; Max-Age=3541; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", MaxAge: 3600})
 			},
 		},
 		{
 			name: "cookie/max-age too short",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Max-Age=3539; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", MaxAge: 3600})
+				resp := setCookieResponse("__Host-session=v; Max-Age=3539; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", MaxAge: 3600})
 			},
-			want: []string{`AssertCookie "session": Max-Age=3539, want 3600 (or up to 60 less)`},
+			want: []string{`AssertCookie "__Host-session": Max-Age=3539, want 3600 (or up to 60 less)`},
 		},
 		{
 			name: "cookie/max-age too long",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Max-Age=3601; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", MaxAge: 3600})
+				resp := setCookieResponse("__Host-session=v; Max-Age=3601; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", MaxAge: 3600})
 			},
 			want: []string{`Max-Age=3601, want 3600 (or up to 60 less)`},
 		},
 		{
 			name: "cookie/max-age where none is wanted",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Max-Age=10; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/"})
+				resp := setCookieResponse("__Host-session=v; Max-Age=10; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/"})
 			},
 			want: []string{`Max-Age=10, want none`},
 		},
@@ -402,30 +402,30 @@ func TestAssertions(t *testing.T) {
 			run: func(t testing.TB, fx *fixture) {
 				resp := setCookieResponse(expiry)
 				sessiontest.AssertCookie(t, resp, &http.Cookie{
-					Name: "session", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+					Name: "__Host-session", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 				})
 			},
 		},
 		{
 			name: "cookie/expiry wanted",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", MaxAge: -1})
+				resp := setCookieResponse("__Host-session=v; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", MaxAge: -1})
 			},
 			want: []string{`Max-Age=none, want 0 (expired)`},
 		},
 		{
 			name: "cookie/leading dot of Domain",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Path=/; Domain=.example.com")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", Domain: "example.com"})
+				resp := setCookieResponse("__Host-session=v; Path=/; Domain=.example.com")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", Domain: "example.com"})
 			},
 		},
 		{
 			name: "cookie/no SameSite",
 			run: func(t testing.TB, fx *fixture) {
-				resp := setCookieResponse("session=v; Path=/")
-				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "session", Path: "/", SameSite: http.SameSiteLaxMode})
+				resp := setCookieResponse("__Host-session=v; Path=/")
+				sessiontest.AssertCookie(t, resp, &http.Cookie{Name: "__Host-session", Path: "/", SameSite: http.SameSiteLaxMode})
 			},
 			want: []string{`SameSite=none given, want Lax`},
 		},

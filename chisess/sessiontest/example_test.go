@@ -65,7 +65,7 @@ func exampleApp(sessions *chisess.Manager) http.Handler {
 		}
 		fmt.Fprintf(w, "visit %d", n+1)
 	})
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		chisess.From(r.Context()).Set("user", r.FormValue("user"))
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
@@ -238,7 +238,7 @@ func ExampleSessionOf() {
 	rec = httptest.NewRecorder()
 	app.ServeHTTP(rec, httptest.NewRequest("GET", "/about", nil))
 	_, err = sessiontest.SessionOf(sessions, rec.Result())
-	fmt.Println(errors.Is(err, chisess.ErrNoSession))
+	fmt.Println(errors.Is(err, chisess.ErrUnknownSession))
 	// Output:
 	// 1 [visits]
 	// true
@@ -284,7 +284,7 @@ func ExampleAssertRotated() {
 	app := exampleApp(sessions)
 
 	resp, before := exampleLogin(app, sessions, map[string]any{"cart": "tea"})
-	sessiontest.AssertRotated(t, sessions, before, resp) // passes: Rotate renewed the ID
+	sessiontest.AssertRotated(t, sessions, before, resp) // passes: RenewToken renewed the token
 
 	req := sessiontest.NewRequest(sessions, "POST", "/visit", nil, map[string]any{"user": "ada"})
 	rec := httptest.NewRecorder()
@@ -292,7 +292,7 @@ func ExampleAssertRotated() {
 	before, _ = req.Cookie(sessions.CookieName())
 	sessiontest.AssertRotated(t, sessions, before, rec.Result())
 	// Output:
-	// FAIL: sessiontest: AssertRotated: the response sets the session cookie "session" to the value it had before; the ID was not renewed
+	// FAIL: sessiontest: AssertRotated: the response sets the session cookie "__Host-session" to the value it had before; the ID was not renewed
 }
 
 func ExampleAssertDestroyed() {
@@ -307,7 +307,7 @@ func ExampleAssertDestroyed() {
 	sessiontest.AssertDestroyed(t, sessions, before, rec.Result()) // passes
 
 	// A logout that forgets the Path, and the record.
-	forgetful := &http.Response{Header: http.Header{"Set-Cookie": {"session=; Max-Age=0; Secure"}}}
+	forgetful := &http.Response{Header: http.Header{"Set-Cookie": {"__Host-session=; Max-Age=0; Secure"}}}
 	req = sessiontest.NewRequest(sessions, "POST", "/logout", nil, map[string]any{"user": "ada"})
 	before, _ = req.Cookie(sessions.CookieName())
 	sessiontest.AssertDestroyed(t, sessions, before, forgetful)
@@ -331,7 +331,7 @@ func ExampleAssertNoSession() {
 		sessiontest.AssertNoSession(t, sessions, rec.Result()) // passes for /about and /
 	}
 	// Output:
-	// FAIL: sessiontest: AssertNoSession: the response sets the session cookie "session" (a live value with no Max-Age), want no Set-Cookie for it
+	// FAIL: sessiontest: AssertNoSession: the response sets the session cookie "__Host-session" (a live value with no Max-Age), want no Set-Cookie for it
 }
 
 func ExampleAssertCookie() {
@@ -340,15 +340,15 @@ func ExampleAssertCookie() {
 	resp, _ := exampleLogin(exampleApp(sessions), sessions, nil)
 
 	sessiontest.AssertCookie(t, resp, &http.Cookie{ // passes
-		Name: "session", Path: "/", MaxAge: 86400,
+		Name: "__Host-session", Path: "/", MaxAge: 86400,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 	sessiontest.AssertCookie(t, resp, &http.Cookie{
-		Name: "session", Path: "/", MaxAge: 86400,
+		Name: "__Host-session", Path: "/", MaxAge: 86400,
 		Secure: true, HttpOnly: false, SameSite: http.SameSiteStrictMode,
 	})
 	// Output:
-	// FAIL: sessiontest: AssertCookie "session": HttpOnly=true, want false; SameSite=Lax, want Strict
+	// FAIL: sessiontest: AssertCookie "__Host-session": HttpOnly=true, want false; SameSite=Lax, want Strict
 }
 
 // A backend's tests run the conformance suite. This example only shows

@@ -60,7 +60,7 @@ func newKitApp(m *chisess.Manager) http.Handler {
 		user, _ := chisess.Get[string](chisess.From(r.Context()), "user")
 		fmt.Fprint(w, user)
 	})
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		user := r.FormValue("user")
 		if user == "" {
 			user = "ada"

@@ -68,7 +68,7 @@ func TestNewRequestPanicsOnBadInput(t *testing.T) {
 	}{
 		{"nil manager", nil, "GET", nil, "sessiontest: NewRequest needs the *chisess.Manager"},
 		{"unencodable value", m, "GET", map[string]any{"f": func() {}}, `sessiontest: NewRequest: chisess: issue: value for "f"`},
-		{"backend down", down, "GET", map[string]any{"user": "ada"}, "sessiontest: NewRequest: chisess: save session: store is down"},
+		{"backend down", down, "GET", map[string]any{"user": "ada"}, "sessiontest: NewRequest: chisess: issue session: store is down"},
 		{"bad method", m, "GET /", nil, "invalid NewRequest arguments"}, // httptest.NewRequest's own panic
 	}
 	for _, tt := range tests {

@@ -15,7 +15,7 @@ import (
 // since m opens the cookie as a request would. The session is read-only;
 // read it with chisess.Get and the other readers of a [chisess.Session].
 //
-// It returns an error wrapping [chisess.ErrNoSession] when the response
+// It returns an error wrapping [chisess.ErrUnknownSession] when the response
 // expires the session cookie, when neither the response nor its request
 // carries one, and when the cookie leads to no live session; and the
 // backend's error when the backend fails.
@@ -32,7 +32,7 @@ func SessionOf(m *chisess.Manager, resp *http.Response) (*chisess.Session, error
 	value := ""
 	if c := setCookie(resp, name); c != nil {
 		if expired(c) {
-			return nil, fmt.Errorf("%w: the response expires the session cookie %q", chisess.ErrNoSession, name)
+			return nil, fmt.Errorf("%w: the response expires the session cookie %q", chisess.ErrUnknownSession, name)
 		}
 		value = c.Value
 	} else if resp.Request != nil {
@@ -41,7 +41,7 @@ func SessionOf(m *chisess.Manager, resp *http.Response) (*chisess.Session, error
 		}
 	}
 	if value == "" {
-		return nil, fmt.Errorf("%w: the response sets no session cookie %q and its request carried none", chisess.ErrNoSession, name)
+		return nil, fmt.Errorf("%w: the response sets no session cookie %q and its request carried none", chisess.ErrUnknownSession, name)
 	}
 	return m.Inspect(kitContext(), value)
 }

@@ -22,18 +22,18 @@ func TestSessionOf(t *testing.T) {
 		target   string
 		values   map[string]any // the session the request carries
 		noReq    bool           // drop resp.Request, as httptest.ResponseRecorder.Result does
-		wantUser string         // "" when SessionOf must fail with ErrNoSession
+		wantUser string         // "" when SessionOf must fail with ErrUnknownSession
 		wantMsg  string
 	}{
 		{name: "set by the response", method: "POST", target: "/login", wantUser: "ada"},
 		{name: "set, recorder response", method: "POST", target: "/login", noReq: true, wantUser: "ada"},
 		{name: "kept from the request", method: "GET", target: "/read", values: map[string]any{"user": "bob"}, wantUser: "bob"},
 		{name: "kept, recorder response", method: "GET", target: "/read", values: map[string]any{"user": "bob"}, noReq: true,
-			wantMsg: `the response sets no session cookie "session" and its request carried none`},
+			wantMsg: `the response sets no session cookie "__Host-session" and its request carried none`},
 		{name: "none", method: "GET", target: "/about",
-			wantMsg: `the response sets no session cookie "session" and its request carried none`},
+			wantMsg: `the response sets no session cookie "__Host-session" and its request carried none`},
 		{name: "expired", method: "POST", target: "/logout", values: map[string]any{"user": "bob"},
-			wantMsg: `the response expires the session cookie "session"`},
+			wantMsg: `the response expires the session cookie "__Host-session"`},
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -47,7 +47,7 @@ func TestSessionOf(t *testing.T) {
 					}
 					s, err := sessiontest.SessionOf(m, resp)
 					if tt.wantUser == "" {
-						is.True(errors.Is(err, chisess.ErrNoSession))      // no session to read
+						is.True(errors.Is(err, chisess.ErrUnknownSession)) // no session to read
 						is.True(strings.Contains(err.Error(), tt.wantMsg)) // says why
 						return
 					}
@@ -66,8 +66,8 @@ func TestSessionOfForgedCookie(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			is := is.New(t)
 			m := newManager(t, mode.cfg(sessiontest.NewBackend()))
-			_, err := sessiontest.SessionOf(m, setCookieResponse("session=forged; Path=/"))
-			is.True(errors.Is(err, chisess.ErrNoSession)) // a cookie chisess did not issue leads nowhere
+			_, err := sessiontest.SessionOf(m, setCookieResponse("__Host-session=forged; Path=/"))
+			is.True(errors.Is(err, chisess.ErrUnknownSession)) // a cookie chisess did not issue leads nowhere
 		})
 	}
 }
@@ -76,9 +76,9 @@ func TestSessionOfBackendDown(t *testing.T) {
 	is := is.New(t)
 	m := newManager(t, chisess.Config{Backend: brokenBackend{sessiontest.NewBackend()}})
 	token := strings.Repeat("A", 43) // the shape of a token, so that chisess asks the backend
-	_, err := sessiontest.SessionOf(m, setCookieResponse("session="+token+"; Path=/"))
-	is.True(errors.Is(err, errDown))               // the backend's error comes back
-	is.True(!errors.Is(err, chisess.ErrNoSession)) // and is not mistaken for no session
+	_, err := sessiontest.SessionOf(m, setCookieResponse("__Host-session="+token+"; Path=/"))
+	is.True(errors.Is(err, errDown))                    // the backend's error comes back
+	is.True(!errors.Is(err, chisess.ErrUnknownSession)) // and is not mistaken for no session
 }
 
 func TestSessionOfPanicsOnNil(t *testing.T) {

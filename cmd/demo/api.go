@@ -31,7 +31,7 @@ const maxAPIBody = 4 << 10
 
 // apiLogin signs in from a form (username, password, remember) or a JSON
 // object {"username": ..., "password": ..., "remember": ...}. It runs under
-// chisess.Rotate, as the login form does: the session gets a new ID, whose
+// chisess.RenewToken, as the login form does: the session gets a new ID, whose
 // token goes back in the Authorization header.
 func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 	var in struct {

@@ -54,7 +54,7 @@ func newApp(ctx context.Context, cfg appConfig, logger *slog.Logger) (http.Handl
 		Lifetime:    cfg.Lifetime,
 		Rolling:     cfg.Rolling,
 		Logger:      logger,
-		// Autoload, Require and Rotate answer a failed load through it,
+		// Autoload, Require and RenewToken answer a failed load through it,
 		// and so does chisess.Error in the handlers.
 		ErrorHandler: a.sessionError,
 	}
@@ -87,7 +87,7 @@ func (a *app) routes() http.Handler {
 
 	r.Get("/", a.home)
 	r.Get("/login", a.loginForm)
-	r.With(chisess.Rotate).Post("/login", a.login) // new session ID on login
+	r.With(chisess.RenewToken).Post("/login", a.login) // new session ID on login
 	r.Post("/logout", a.logout)
 	r.Get("/stream", a.streamPage)
 	r.Get("/stream/events", a.streamEvents)
@@ -112,7 +112,7 @@ func (a *app) routes() http.Handler {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(chisess.TokenHeader("Authorization"))
 		r.Use(chisess.Autoload)
-		r.With(chisess.Rotate).Post("/login", a.apiLogin)
+		r.With(chisess.RenewToken).Post("/login", a.apiLogin)
 		r.Get("/me", a.apiMe)
 		r.Post("/logout", a.apiLogout)
 		r.NotFound(a.apiNotFound)

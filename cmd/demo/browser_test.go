@@ -20,7 +20,7 @@ const browserTimeout = 60 * time.Second
 
 // sessionCookieName is chisess's default Config.CookieName, which the demo
 // does not change.
-const sessionCookieName = "session"
+const sessionCookieName = "__Host-session"
 
 // TestBrowserLoginReloadLogout drives a real Chromium (issue 7) through the
 // demo: a visitor is sent to the login page, signs in, reloads and stays

@@ -155,7 +155,7 @@ func (c *client) post(path string, form url.Values) response {
 func (c *client) cookie() string {
 	u, _ := url.Parse(c.srv.URL)
 	for _, ck := range c.jar.Cookies(u) {
-		if ck.Name == "session" {
+		if ck.Name == "__Host-session" {
 			return ck.Value
 		}
 	}
@@ -166,7 +166,7 @@ func (c *client) cookie() string {
 // holding a copy of an old cookie would.
 func (c *client) setCookie(value string) {
 	u, _ := url.Parse(c.srv.URL)
-	c.jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: value, Path: "/"}})
+	c.jar.SetCookies(u, []*http.Cookie{{Name: "__Host-session", Value: value, Path: "/", Secure: true}})
 }
 
 func (c *client) login(user string) {
@@ -524,7 +524,7 @@ func TestStreamFirstEventThenCancel(t *testing.T) {
 	res, err := c.hc.Do(req)
 	is.NoErr(err)
 	defer res.Body.Close()
-	is.True(strings.HasPrefix(res.Header.Get("Set-Cookie"), "session=")) // set before the first event
+	is.True(strings.HasPrefix(res.Header.Get("Set-Cookie"), "__Host-session=")) // set before the first event
 
 	event, data, err := sseEvent(bufio.NewReader(res.Body))
 	is.NoErr(err)
@@ -1044,7 +1044,7 @@ func TestDevicesNeedOwnerIndex(t *testing.T) {
 func sessionSetCookie(t *testing.T, res response) string {
 	t.Helper()
 	for _, v := range res.header.Values("Set-Cookie") {
-		if strings.HasPrefix(v, "session=") {
+		if strings.HasPrefix(v, "__Host-session=") {
 			return v
 		}
 	}
@@ -1171,7 +1171,7 @@ func TestAPILogin(t *testing.T) {
 	_, me = api.call(http.MethodGet, "/api/me", nil)
 	is.Equal(me, apiUser{User: "bob", Visits: 1})
 
-	// A login that already holds a token gets a new one (Rotate).
+	// A login that already holds a token gets a new one (RenewToken).
 	before := api.token
 	api.login("bob")
 	is.True(api.token != before)
@@ -1317,7 +1317,7 @@ func TestSessionErrorHandler(t *testing.T) {
 	is.Equal(rec.Body.String(), `{"error":"session unavailable, try again"}`+"\n")
 
 	rec = httptest.NewRecorder()
-	a.sessionError(rec, httptest.NewRequest(http.MethodGet, "/", nil), fmt.Errorf("%w: Set", chisess.ErrCommitted))
+	a.sessionError(rec, httptest.NewRequest(http.MethodGet, "/", nil), fmt.Errorf("%w: Set", chisess.ErrResponseStarted))
 	is.Equal(rec.Body.Len(), 0) // after the response started, only the log
 	is.Equal(len(rec.Header()), 0)
 }

@@ -96,7 +96,7 @@ func checkLogin(name, password string) (problem string, wrongPassword bool) {
 // its owner (for the devices page), and describes the device it runs on.
 // With remember, the session outlives the browser: RememberMe gives the
 // cookie a Max-Age of Config.RememberFor, and lifts the idle timeout. Call
-// it under chisess.Rotate, which renews the session ID.
+// it under chisess.RenewToken, which renews the session ID.
 func signIn(r *http.Request, s *chisess.Session, name string, remember bool) error {
 	err := errors.Join(
 		userKey.Set(s, name),
@@ -110,7 +110,7 @@ func signIn(r *http.Request, s *chisess.Session, name string, remember bool) err
 	return err
 }
 
-// login runs under chisess.Rotate, which has already loaded the session
+// login runs under chisess.RenewToken, which has already loaded the session
 // and given it a new ID: a session ID planted before login is worthless
 // after it.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +281,7 @@ func (a *app) session(w http.ResponseWriter, r *http.Request) {
 	}
 	// The ID is a password: show only a fingerprint, to watch it change
 	// on login and logout.
-	sum := sha256.Sum256([]byte(s.ID()))
+	sum := sha256.Sum256([]byte(s.Token()))
 	d.Fingerprint = hex.EncodeToString(sum[:6])
 	if c, err := r.Cookie(d.CookieName); err == nil {
 		d.CookieBytes = len(c.Name) + 1 + len(c.Value)

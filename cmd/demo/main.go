@@ -1,5 +1,5 @@
 // Command demo is a small web app that shows what chisess does: a visit
-// counter, sign-in with a new session ID (Rotate), a members-only route
+// counter, sign-in with a new session token (RenewToken), a members-only route
 // group (Autoload and Require), flash messages, typed keys, session
 // metadata, a server-sent event stream that changes the session, "keep me
 // signed in" (RememberMe), a "your devices" page that logs other devices

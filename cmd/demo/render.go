@@ -105,7 +105,7 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		return
 	}
 	p.User, _ = userKey.Get(s)
-	p.Flashes = s.Flashes()
+	p.Flashes, _ = s.Flashes() // nothing is written yet: taking them cannot fail
 	p.Backend = a.cfg.Backend
 	p.Idle = a.cfg.IdleTimeout
 	p.Nonce = newNonce()
@@ -141,13 +141,14 @@ func newNonce() string {
 
 // sessionError is the session manager's Config.ErrorHandler: it answers a
 // request whose session could not be loaded or saved, for Autoload, Require
-// and Rotate, and for handlers through chisess.Error. The error goes to the
-// log, never to the client. An error wrapping ErrCommitted comes after the
-// response has started, so the log is all it gets.
+// and RenewToken, and for handlers through chisess.Error. The error goes to the
+// log, never to the client. An error wrapping ErrResponseStarted (which a
+// handler may pass to chisess.Error) comes after the response has started,
+// so the log is all it gets.
 func (a *app) sessionError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "session", "method", r.Method, "path", r.URL.Path, "err", err)
 	switch {
-	case errors.Is(err, chisess.ErrCommitted):
+	case errors.Is(err, chisess.ErrResponseStarted):
 	case isAPI(r):
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: "session unavailable, try again"})
 	default:

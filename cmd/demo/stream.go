@@ -55,7 +55,7 @@ func (a *app) streamEvents(w http.ResponseWriter, r *http.Request) {
 	// chisess's Unwrap.
 	_ = rc.SetWriteDeadline(time.Now().Add(time.Duration(a.cfg.Ticks)*a.cfg.TickEvery + 10*time.Second))
 	if err := rc.Flush(); err != nil {
-		// chisess.ErrCommitFailed: the session could not be saved and
+		// chisess.ErrResponseReplaced: the session could not be saved and
 		// the error response has been sent instead.
 		a.log.WarnContext(ctx, "stream not started", "err", err)
 		return

@@ -123,7 +123,7 @@ func (srv *servers) routes(m *chisess.Manager) http.Handler {
 	// /login?remember=1&device=laptop signs ada in, with a fresh ID.
 	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		s.RenewID()
+		s.RenewToken()
 		if err := s.Set("user", "ada"); err != nil {
 			chisess.Error(w, r, err)
 			return
@@ -150,7 +150,7 @@ func (srv *servers) routes(m *chisess.Manager) http.Handler {
 		}
 		me(w, s)
 	})
-	r.Post("/renew", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).RenewID() })
+	r.Post("/renew", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).RenewToken() })
 	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).Destroy() })
 	// /slow is the in-flight request: loaded, held, then it changes a key.
 	r.Post("/slow", func(w http.ResponseWriter, r *http.Request) {
@@ -268,7 +268,7 @@ func sessionCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 func (srv *servers) inspect(i int, token string) *chisess.Session {
 	srv.t.Helper()
 	s, err := srv.m[i].Inspect(context.Background(), token)
-	if errors.Is(err, chisess.ErrNoSession) {
+	if errors.Is(err, chisess.ErrUnknownSession) {
 		return nil
 	}
 	if err != nil {
@@ -358,7 +358,7 @@ func renewEvery(t *testing.T, a, b backend.Backend) {
 	rec := c.do(1, "GET", "/me")
 	is.Equal(rec.Code, http.StatusOK)
 	is.Equal(rec.Body.String(), "ada 0")
-	is.True(sessionCookie(rec, "session") != nil) // request 2, read-only, renews the ID
+	is.True(sessionCookie(rec, srv.m[0].CookieName()) != nil) // request 2, read-only, renews the ID
 	t2 := c.token
 	is.True(t2 != t1) // and hands out a new token
 
@@ -376,7 +376,7 @@ func renewEvery(t *testing.T, a, b backend.Backend) {
 		close(srv.release)
 		rec = <-done
 		is.Equal(rec.Code, http.StatusOK) // the in-flight request still succeeds
-		got, _ := given(rec, "", "session")
+		got, _ := given(rec, "", srv.m[0].CookieName())
 		is.Equal(got, t3) // and is handed the renewed token
 		s := srv.inspect(1, t3)
 		is.True(s != nil) // the renewed session is live
@@ -405,7 +405,7 @@ func renewEvery(t *testing.T, a, b backend.Backend) {
 	})
 }
 
-// events: OnEvent follows one session through login, visit, RenewID and
+// events: OnEvent follows one session through login, visit, RenewToken and
 // logout across both servers. Session hashes are never empty and never the
 // token; servers that share Config.Secret agree on them, and a server with
 // another secret does not.
@@ -456,7 +456,7 @@ func events(t *testing.T, a, b backend.Backend) {
 	})
 	is.NoErr(err)
 	req := httptest.NewRequest("GET", "/", nil)
-	req.AddCookie(&http.Cookie{Name: "session", Value: c.token})
+	req.AddCookie(&http.Cookie{Name: m3.CookieName(), Value: c.token})
 	chisess.Load(m3)(chisess.Autoload(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))).ServeHTTP(httptest.NewRecorder(), req)
 	is.Equal(kinds(other), []string{"loaded"})
 	is.True(other[0].Session != "" && other[0].Session != h2) // another secret, another hash
@@ -513,7 +513,7 @@ func rememberMe(t *testing.T, a, b backend.Backend) {
 
 	kept := srv.client()
 	rec := kept.do(0, "POST", "/login?remember=1")
-	sc := sessionCookie(rec, "session")
+	sc := sessionCookie(rec, srv.m[0].CookieName())
 	is.True(sc != nil)                                        // the login sets the cookie
 	is.Equal(sc.MaxAge, int(rememberFor/time.Second))         // which persists for RememberFor
 	is.Equal(kept.do(1, "GET", "/me").Body.String(), "ada 0") // and works on server B
@@ -523,7 +523,7 @@ func rememberMe(t *testing.T, a, b backend.Backend) {
 
 	plain := srv.client()
 	rec = plain.do(1, "POST", "/login")
-	sc = sessionCookie(rec, "session")
+	sc = sessionCookie(rec, srv.m[0].CookieName())
 	is.True(sc != nil)     // a plain login sets the cookie too
 	is.Equal(sc.MaxAge, 0) // but a browser-session one, without Max-Age
 	s = srv.inspect(0, plain.token)

@@ -56,13 +56,13 @@ const unavailable = "session store unavailable"
 //
 // The flow is one sequence of requests, each checked before the next:
 //
-//  1. Server up: log in (a Rotate'd route), visit twice (a counter in the
+//  1. Server up: log in (a route under RenewToken), visit twice (a counter in the
 //     session), and see the account page (a Require'd route).
 //  2. A request loads its session, the server goes down, and the request
 //     changes the session and returns: its commit fails, so it answers
 //     through ErrorHandler with no Set-Cookie.
 //  3. Server down: a route that never loads answers 200; an explicit
-//     s.Load returns an error wrapping the client's; the Require'd, Rotate'd
+//     s.Load returns an error wrapping the client's; the Require and RenewToken
 //     and Autoload'ed routes answer through ErrorHandler; no response sets
 //     a cookie.
 //  4. Server up again: the first request sees the session from before the
@@ -144,7 +144,7 @@ func Run(t *testing.T, target string, newBackend func(t *testing.T, addr string)
 	is.Equal(len(errs), 1)                  // ErrorHandler got Require's load error
 	checkOutage(t, errs[0], "load session") // which wraps the lost connection's
 
-	for _, path := range []string{"/login", "/visit"} { // Rotate'd, Autoload'ed
+	for _, path := range []string{"/login", "/visit"} { // under RenewToken and Autoload
 		resp = c.PostForm(path, nil)
 		is.Equal(resp.StatusCode, http.StatusServiceUnavailable) // a route that loads the session answers through ErrorHandler
 		is.Equal(len(resp.Header.Values("Set-Cookie")), 0)       // and sets no cookie: no new session
@@ -219,7 +219,7 @@ func newApp(t *testing.T, b backend.Backend) *app {
 		}
 		fmt.Fprint(w, "loaded")
 	})
-	r.With(chisess.Rotate).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+	r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		if err := chisess.From(r.Context()).Set("user", "ada"); err != nil {
 			chisess.Error(w, r, err)
 			return
@@ -282,7 +282,7 @@ func checkOutage(t *testing.T, err error, op string) {
 	is.True(err != nil)                                          // an outage is an error
 	is.True(strings.HasPrefix(err.Error(), "chisess: "+op+": ")) // the error says what chisess was doing
 	is.True(!errors.Is(err, backend.ErrNotFound))                // an outage is never "no such session"
-	is.True(!errors.Is(err, chisess.ErrSessionGone))             // nor "destroyed by another request"
+	is.True(!errors.Is(err, chisess.ErrStaleSession))            // nor "destroyed by another request"
 	is.True(!errors.Is(err, context.DeadlineExceeded))           // it came at once, not at Config.Timeout
 	is.True(connectionLost(err))                                 // the cause is wrapped: the connection was closed under the client
 }

@@ -134,7 +134,7 @@ func (h *harness) do(i int, path string, cookie *http.Cookie) *httptest.Response
 func (h *harness) inspect(cookie *http.Cookie) *chisess.Session {
 	h.t.Helper()
 	s, err := h.managers[1].Inspect(context.Background(), cookie.Value)
-	if errors.Is(err, chisess.ErrNoSession) {
+	if errors.Is(err, chisess.ErrUnknownSession) {
 		return nil
 	}
 	if err != nil {
@@ -267,7 +267,7 @@ func sameKey(t *testing.T, h *harness) {
 
 // slowWriterRace: request A loads the session and is held; request B ends
 // the session (end); A is released, changes a key and commits. A must fail
-// with ErrSessionGone and the old session must stay gone.
+// with ErrStaleSession and the old session must stay gone.
 func slowWriterRace(t *testing.T, h *harness, end func(s *chisess.Session)) {
 	cookie := h.issue(map[string]any{"user": "ada"})
 	loaded, release := make(chan struct{}), make(chan struct{})
@@ -298,8 +298,8 @@ func slowWriterRace(t *testing.T, h *harness, end func(s *chisess.Session)) {
 	}
 	select {
 	case err := <-h.errs:
-		if !errors.Is(err, chisess.ErrSessionGone) {
-			t.Errorf("ErrorHandler got %v, want ErrSessionGone", err)
+		if !errors.Is(err, chisess.ErrStaleSession) {
+			t.Errorf("ErrorHandler got %v, want ErrStaleSession", err)
 		}
 	default:
 		t.Error("ErrorHandler was not called for the slow request")
@@ -314,7 +314,7 @@ func destroyRace(t *testing.T, h *harness) {
 }
 
 func renewRace(t *testing.T, h *harness) {
-	slowWriterRace(t, h, func(s *chisess.Session) { s.RenewID() })
+	slowWriterRace(t, h, func(s *chisess.Session) { s.RenewToken() })
 }
 
 // sharedBetweenServers: a session created through one manager is read,
