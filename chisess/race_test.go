@@ -11,7 +11,9 @@ import (
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/promisetest"
 	"github.com/chisess/kit/chisess/internal/racetest"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 )
 
@@ -19,6 +21,23 @@ func TestConcurrentRequestsLoseNothing(t *testing.T) {
 	racetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
 		m := backend.NewMemoryWithCleanup(0)
 		return m, m
+	})
+}
+
+// The promises every server-side backend keeps, tried the way they once
+// broke (see internal/promisetest), on memory and on the kit's fake backend.
+func TestPromisesHold(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+			m := backend.NewMemoryWithCleanup(0)
+			return m, m
+		})
+	})
+	t.Run("fake", func(t *testing.T) {
+		promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+			b := sessiontest.NewBackend()
+			return b, b
+		})
 	})
 }
 

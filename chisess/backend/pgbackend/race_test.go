@@ -6,6 +6,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/promisetest"
 	"github.com/chisess/kit/chisess/internal/racetest"
 )
 
@@ -14,7 +15,18 @@ import (
 // used and destroyed through the other, and a destroyed or renewed session
 // never comes back (see internal/racetest).
 func TestTwoServersLoseNothing(t *testing.T) {
-	racetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+	racetest.Run(t, twoServers)
+}
+
+// The promises every server-side backend keeps, tried the way they once
+// broke (see internal/promisetest).
+func TestPromisesHold(t *testing.T) {
+	promisetest.Run(t, twoServers)
+}
+
+// twoServers is two Stores, on two pools, on one table.
+func twoServers(t *testing.T) (backend.Backend, backend.Backend) {
+	{
 		d := newTestDB(t)
 		a := d.open(t, pgbackend.Options{})
 		b, err := pgbackend.New(context.Background(), pgPool(t), pgbackend.Options{Table: d.table, SweepInterval: -1})
@@ -23,5 +35,5 @@ func TestTwoServersLoseNothing(t *testing.T) {
 		}
 		t.Cleanup(func() { b.Close() })
 		return a, b
-	})
+	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/promisetest"
 	"github.com/chisess/kit/chisess/internal/racetest"
 	"github.com/redis/go-redis/v9"
 )
@@ -22,6 +23,20 @@ func TestTwoServersLoseNothing(t *testing.T) {
 // The same on a three-node Redis Cluster.
 func TestTwoServersLoseNothingOnCluster(t *testing.T) {
 	racetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		return twoStores(t, clusterClient(t), clusterClient(t))
+	})
+}
+
+// The promises every server-side backend keeps, tried the way they once
+// broke (see internal/promisetest), on one Redis and on the Cluster.
+func TestPromisesHold(t *testing.T) {
+	promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		return twoStores(t, redisClient(t), redisClient(t))
+	})
+}
+
+func TestPromisesHoldOnCluster(t *testing.T) {
+	promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
 		return twoStores(t, clusterClient(t), clusterClient(t))
 	})
 }

@@ -1,0 +1,615 @@
+// Package promisetest tries to break, on a real store, the promises that
+// docs/backends.md makes for every server-side backend: a logout ends the
+// session whatever renewals happened since it was loaded, managers sharing a
+// store never open each other's sessions, what a commit writes can be read
+// back, flash messages of concurrent requests are all kept, and no response
+// hands out a dead session's cookie. Each scenario is a failure that was
+// once real: two app servers (a manager on each of two handles on one store)
+// and requests held at a point in their handler, so that the order that
+// broke the promise is forced, not hoped for. It is internal: backend
+// authors outside this repository get sessiontest.RunConformance.
+package promisetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testhook"
+	"github.com/go-chi/chi/v5"
+	"github.com/matryer/is"
+)
+
+// Run runs every scenario. open returns two handles on one store, as two
+// app servers would have (for an in-process store, the same value twice).
+func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend)) {
+	scenarios := []struct {
+		name string
+		run  func(t *testing.T, a, b backend.Backend)
+	}{
+		{"logout-follows-a-periodic-renewal", logoutFollowsPeriodicRenewal},
+		{"logout-follows-a-periodic-renewal-that-writes", logoutFollowsRenewalThatWrites},
+		{"logout-follows-a-login-renewal", logoutFollowsLoginRenewal},
+		{"logout-follows-two-renewals", logoutFollowsTwoRenewals},
+		{"log-out-everywhere-follows-a-renewal", logOutEverywhereFollowsRenewal},
+		{"managers-isolated-by-cookie", managersIsolatedByCookie},
+		{"managers-isolated-by-header", managersIsolatedByHeader},
+		{"managers-isolated-in-the-owner-index", managersIsolatedInOwnerIndex},
+		{"largest-session-reads-back", largestSessionReadsBack},
+		{"merge-past-the-limit-fails-clearly", mergePastLimitFails},
+		{"concurrent-flashes-all-kept", concurrentFlashesAllKept},
+		{"refresh-of-an-ended-session-sends-no-cookie", refreshOfEndedSessionSendsNoCookie},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			a, b := open(t)
+			sc.run(t, a, b)
+		})
+	}
+}
+
+// servers is two app servers on one store: a manager with the same Config
+// on each handle, and the same routes.
+type servers struct {
+	t      *testing.T
+	m      [2]*chisess.Manager
+	r      [2]chi.Router
+	header string // the TokenHeader of the routes, "" for cookies
+	clock  *clock
+
+	mu   sync.Mutex
+	errs []error // what the ErrorHandlers saw
+}
+
+func newServers(t *testing.T, a, b backend.Backend, cfg chisess.Config) *servers {
+	t.Helper()
+	srv := &servers{t: t, clock: &clock{now: time.Now()}}
+	for i, be := range []backend.Backend{a, b} {
+		c := cfg
+		c.Backend = be
+		c.Timeout = time.Minute
+		c.Logger = slog.New(slog.DiscardHandler)
+		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			srv.mu.Lock()
+			srv.errs = append(srv.errs, err)
+			srv.mu.Unlock()
+			code := http.StatusInternalServerError
+			if errors.Is(err, chisess.ErrStaleSession) {
+				code = http.StatusConflict
+			}
+			http.Error(w, "session error", code)
+		}
+		m, err := chisess.New(c)
+		if err != nil {
+			t.Fatalf("chisess.New: %v", err)
+		}
+		testhook.SetClock(m, srv.clock.Now)
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m))
+		srv.m[i], srv.r[i] = m, r
+	}
+	return srv
+}
+
+// withHeader makes sessions travel in the Authorization header.
+func (srv *servers) withHeader() *servers {
+	srv.header = "Authorization"
+	for _, r := range srv.r {
+		r.Use(chisess.TokenHeader(srv.header))
+	}
+	return srv
+}
+
+// handle serves f on both servers, with the session loaded.
+func (srv *servers) handle(pattern string, f func(w http.ResponseWriter, r *http.Request, s *chisess.Session)) {
+	for _, r := range srv.r {
+		r.With(chisess.Autoload).HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			f(w, r, chisess.From(r.Context()))
+		})
+	}
+}
+
+// do sends a request carrying token to server i, and returns the response
+// and the token it hands out ("" for none; "-" when it drops the token).
+func (srv *servers) do(i int, method, path, token string) (*httptest.ResponseRecorder, string) {
+	req := httptest.NewRequest(method, path, nil)
+	name := srv.m[i].CookieName()
+	if token != "" {
+		if srv.header != "" {
+			req.Header.Set(srv.header, "Bearer "+token)
+		} else {
+			req.AddCookie(&http.Cookie{Name: name, Value: token})
+		}
+	}
+	rec := httptest.NewRecorder()
+	srv.r[i].ServeHTTP(rec, req)
+	return rec, given(rec, srv.header, name)
+}
+
+// given is the token a response hands out: "" for none, "-" when it tells
+// the client to drop the one it holds.
+func given(rec *httptest.ResponseRecorder, header, name string) string {
+	if header != "" {
+		v, ok := rec.Header()[header]
+		switch {
+		case !ok:
+			return ""
+		case v[0] == "":
+			return "-"
+		}
+		return strings.TrimPrefix(v[0], "Bearer ")
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == name {
+			if c.MaxAge < 0 {
+				return "-"
+			}
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// live reports whether token leads to a live session on server i.
+func (srv *servers) live(i int, token string) bool {
+	srv.t.Helper()
+	_, err := srv.m[i].Inspect(context.Background(), token)
+	if err != nil && !errors.Is(err, chisess.ErrUnknownSession) {
+		srv.t.Fatalf("Inspect: %v", err)
+	}
+	return err == nil
+}
+
+// login signs ada in on server i with a fresh token, and returns it.
+func (srv *servers) login(i int) string {
+	srv.t.Helper()
+	rec, token := srv.do(i, "POST", "/login", "")
+	if rec.Code != http.StatusOK || token == "" || token == "-" {
+		srv.t.Fatalf("login: %d, token %q, errors %v", rec.Code, token, srv.errors())
+	}
+	return token
+}
+
+func (srv *servers) errors() []error {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return append([]error(nil), srv.errs...)
+}
+
+// routes mounts the app most scenarios use: login (a new token, ada as user
+// and owner), me (reads the user), visit (counts), logout (Destroy, after
+// the gate when one is given), flash (adds one), flashes (shows them).
+func (srv *servers) routes(logoutGate *gate) {
+	srv.handle("/login", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := errors.Join(s.RenewToken(), s.Set("user", "ada"), s.SetOwner("ada")); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	srv.handle("/me", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		u, _ := chisess.Get[string](s, "user")
+		fmt.Fprint(w, u)
+	})
+	srv.handle("/visit", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		n, _ := chisess.Get[int](s, "visits")
+		if err := s.Set("visits", n+1); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	srv.handle("/logout", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		logoutGate.wait()
+		if err := s.Destroy(); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+}
+
+// gate holds the requests that reach it until it is released; a nil gate
+// holds nothing.
+type gate struct {
+	reached, release chan struct{}
+	once             sync.Once
+}
+
+func newGate() *gate { return &gate{reached: make(chan struct{}), release: make(chan struct{})} }
+
+func (g *gate) wait() {
+	if g == nil {
+		return
+	}
+	g.once.Do(func() { close(g.reached) })
+	<-g.release
+}
+
+// clock is the managers' clock: it moves only when a scenario moves it.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// async runs f on its own goroutine and returns a channel of its result.
+func async[T any](f func() T) <-chan T {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	return ch
+}
+
+type response struct {
+	rec   *httptest.ResponseRecorder
+	token string
+}
+
+// logoutRace holds a logout that loaded the session under token, runs
+// meanwhile, then lets the logout go on, and checks the promise: the logout
+// answers 200 and every token of the session is dead, or it fails with
+// ErrStaleSession; never a 2xx while the session lives on.
+func logoutRace(t *testing.T, srv *servers, g *gate, token string, meanwhile func() []string) {
+	is := is.New(t)
+	done := async(func() response {
+		rec, tok := srv.do(0, "POST", "/logout", token)
+		return response{rec, tok}
+	})
+	<-g.reached
+	tokens := append([]string{token}, meanwhile()...)
+	close(g.release)
+	l := <-done
+	switch l.rec.Code {
+	case http.StatusOK:
+		is.Equal(l.token, "-") // the logout drops the client's token
+		for i, tok := range tokens {
+			if srv.live(1, tok) {
+				t.Fatalf("the logout answered 200, yet token %d of the session still leads to a live session", i)
+			}
+		}
+	case http.StatusConflict:
+		is.True(errors.Is(srv.errors()[0], chisess.ErrStaleSession)) // an honest failure, never a false success
+	default:
+		t.Fatalf("the logout answered %d (%v)", l.rec.Code, srv.errors())
+	}
+}
+
+// Request L (logout) loads the session and waits; request R with the same
+// token triggers the periodic renewal and commits; then L destroys. Before
+// the fix, L deleted the record under the old token only (by then a
+// forward record) and the renewed session lived on.
+func logoutFollowsPeriodicRenewal(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
+	g := newGate()
+	srv.routes(g)
+	t0 := srv.login(1)
+	logoutRace(t, srv, g, t0, func() []string {
+		rec, t1 := srv.do(1, "GET", "/me", t0)
+		is.Equal(rec.Body.String(), "ada")
+		is.True(t1 != "" && t1 != t0) // R renewed the token
+		return []string{t1}
+	})
+}
+
+// As above, with R also writing a key: the renewal and the change go out
+// together.
+func logoutFollowsRenewalThatWrites(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
+	g := newGate()
+	srv.routes(g)
+	t0 := srv.login(1)
+	logoutRace(t, srv, g, t0, func() []string {
+		rec, t1 := srv.do(1, "POST", "/visit", t0)
+		is.Equal(rec.Code, http.StatusOK)
+		is.True(t1 != "" && t1 != t0)
+		return []string{t1}
+	})
+}
+
+// R is a login (RenewToken) on the session L loaded. The old token's
+// forward record is not loadable (a planted token must be dead at once),
+// yet L's logout must still find the session.
+func logoutFollowsLoginRenewal(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{})
+	g := newGate()
+	srv.routes(g)
+	t0 := srv.login(1)
+	logoutRace(t, srv, g, t0, func() []string {
+		rec, t1 := srv.do(1, "POST", "/login", t0)
+		is.Equal(rec.Code, http.StatusOK)
+		is.True(t1 != "" && t1 != t0)
+		is.True(!srv.live(0, t0)) // the old token leads nowhere at once
+		return []string{t1}
+	})
+}
+
+// Two renewals, one after the other, between L's load and its logout.
+func logoutFollowsTwoRenewals(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
+	g := newGate()
+	srv.routes(g)
+	t0 := srv.login(1)
+	logoutRace(t, srv, g, t0, func() []string {
+		_, t1 := srv.do(1, "GET", "/me", t0)
+		_, t2 := srv.do(0, "POST", "/login", t1)
+		is.True(t1 != t0 && t2 != t1 && t2 != "")
+		return []string{t1, t2}
+	})
+}
+
+// "Log out everywhere" lists the owner's sessions, then a request renews
+// one of them before it is ended: it must be followed to its new token.
+func logOutEverywhereFollowsRenewal(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	listed := newGate()
+	srv := newServers(t, holdOwned{a, listed}, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
+	srv.routes(nil)
+	laptop, phone := srv.login(1), srv.login(1)
+	done := async(func() error {
+		_, err := srv.m[0].DestroyOwner(context.Background(), "ada", nil)
+		return err
+	})
+	<-listed.reached
+	rec, renewed := srv.do(1, "GET", "/me", laptop)
+	is.Equal(rec.Body.String(), "ada")
+	is.True(renewed != "" && renewed != laptop) // renewed while "log out everywhere" ran
+	close(listed.release)
+	is.NoErr(<-done)
+	for _, tok := range []string{laptop, renewed, phone} {
+		is.True(!srv.live(1, tok)) // every session of the owner is over, the renewed one included
+	}
+}
+
+// holdOwned is a backend whose owner listing waits at a gate once it has
+// its answer, so that a request can change the listed sessions meanwhile.
+type holdOwned struct {
+	backend.Backend
+	g *gate
+}
+
+func (h holdOwned) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	return h.Backend.(backend.Swapper).Swap(ctx, key, old, data, ttl)
+}
+
+func (h holdOwned) Index(ctx context.Context, owner, key string, ttl time.Duration) error {
+	return h.Backend.(backend.Indexer).Index(ctx, owner, key, ttl)
+}
+
+func (h holdOwned) Unindex(ctx context.Context, owner, key string) error {
+	return h.Backend.(backend.Indexer).Unindex(ctx, owner, key)
+}
+
+func (h holdOwned) Owned(ctx context.Context, owner string) ([]string, error) {
+	keys, err := h.Backend.(backend.Indexer).Owned(ctx, owner)
+	h.g.wait()
+	return keys, err
+}
+
+// isolated mounts two apps on one store, as an admin area and a public one
+// would be: each with its own manager (cookie user_s or admin_s), the same
+// login route, and a members route under Require("user").
+func isolated(t *testing.T, a, b backend.Backend, header bool) (user, admin *servers) {
+	user = newServers(t, a, b, chisess.Config{CookieName: "user_s"})
+	admin = newServers(t, a, b, chisess.Config{CookieName: "admin_s"})
+	for _, srv := range []*servers{user, admin} {
+		if header {
+			srv.withHeader()
+		}
+		srv.routes(nil)
+		for _, r := range srv.r {
+			r.With(chisess.Require("user", nil)).Get("/members", func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, "welcome")
+			})
+		}
+	}
+	return user, admin
+}
+
+// A user copies their own user_s token into an admin_s cookie: before the
+// fix the admin manager loaded the user's session, because the storage
+// key was a hash of the token alone.
+func managersIsolatedByCookie(t *testing.T, a, b backend.Backend) {
+	user, admin := isolated(t, a, b, false)
+	checkIsolated(t, user, admin)
+}
+
+// The same with the token in an Authorization header on both apps.
+func managersIsolatedByHeader(t *testing.T, a, b backend.Backend) {
+	user, admin := isolated(t, a, b, true)
+	checkIsolated(t, user, admin)
+}
+
+func checkIsolated(t *testing.T, user, admin *servers) {
+	is := is.New(t)
+	tok := user.login(0)
+	rec, _ := user.do(1, "GET", "/members", tok)
+	is.Equal(rec.Code, http.StatusOK) // the user is a member of the user area
+	rec, given := admin.do(1, "GET", "/members", tok)
+	is.Equal(rec.Code, http.StatusUnauthorized) // but the same token opens nothing in the admin area
+	is.True(given == "" || given == "-")        // and gets no session there
+	is.True(!admin.live(0, tok))                // Inspect agrees
+	is.True(user.live(0, tok))                  // the user's session is untouched
+}
+
+// The owner index of one manager lists and ends only its own sessions,
+// even when both use the same user IDs.
+func managersIsolatedInOwnerIndex(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	user, admin := isolated(t, a, b, false)
+	u, ad := user.login(0), admin.login(0)
+	ctx := context.Background()
+	list, err := user.m[1].Sessions(ctx, "ada")
+	is.NoErr(err)
+	is.Equal(len(list), 1) // the user area lists its own session only
+	n, err := user.m[1].DestroyOwner(ctx, "ada", nil)
+	is.NoErr(err)
+	is.Equal(n, 1)             // "log out everywhere" in the user area ends one session
+	is.True(!user.live(0, u))  // its own
+	is.True(admin.live(0, ad)) // and leaves the admin area's alone
+}
+
+// What the writer accepts, the reader reads back: a session at every limit
+// at once (the most keys, the largest value) loads, and one more key is
+// refused at Set, with the session unchanged. Before the fix, a session
+// with more than 65,536 keys was saved without error and then every load
+// took it for corrupt.
+func largestSessionReadsBack(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	const maxKeys, maxValue = 65_536, 1 << 20
+	srv := newServers(t, a, b, chisess.Config{MaxKeys: maxKeys, MaxSize: 4 << 20, MaxValueSize: maxValue})
+	values := make(map[string]any, maxKeys)
+	for i := range maxKeys - 1 {
+		values[fmt.Sprintf("k%d", i)] = i
+	}
+	values["big"] = strings.Repeat("x", maxValue-1) // a tag byte makes it maxValue
+	cookie, err := srv.m[0].Issue(context.Background(), values)
+	is.NoErr(err) // the largest session the limits allow is stored
+	var setErr, bigErr error
+	srv.handle("/more", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		setErr = s.Set("one-more", 1)
+		bigErr = s.Set("big", strings.Repeat("x", maxValue))
+		fmt.Fprint(w, s.Len())
+	})
+	rec, _ := srv.do(1, "POST", "/more", cookie.Value)
+	is.Equal(rec.Body.String(), fmt.Sprint(maxKeys)) // and read back whole
+	is.True(errors.Is(setErr, chisess.ErrTooLarge))  // one more key is refused at Set
+	is.True(errors.Is(bigErr, chisess.ErrTooLarge))  // and so is a larger value
+	is.True(srv.live(0, cookie.Value))               // the session still loads
+
+	values["one-more"] = 1
+	_, err = srv.m[0].Issue(context.Background(), values)
+	is.True(errors.Is(err, chisess.ErrTooLarge)) // Issue keeps the same limits
+}
+
+// Two requests each stay within MaxKeys, but together they would not: the
+// one that commits second fails with ErrTooLarge, and the stored session
+// stays readable, as the first left it.
+func mergePastLimitFails(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{MaxKeys: 3})
+	g := newGate()
+	srv.handle("/set", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if r.URL.Query().Get("hold") != "" {
+			g.wait()
+		}
+		for _, k := range strings.Split(r.URL.Query().Get("k"), ",") {
+			if err := s.Set(k, 1); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+	})
+	cookie, err := srv.m[0].Issue(context.Background(), map[string]any{"a": 1})
+	is.NoErr(err)
+	slow := async(func() response {
+		rec, tok := srv.do(0, "POST", "/set?hold=1&k=d", cookie.Value)
+		return response{rec, tok}
+	})
+	<-g.reached
+	rec, _ := srv.do(1, "POST", "/set?k=b,c", cookie.Value)
+	is.Equal(rec.Code, http.StatusOK) // a, b, c: at the limit
+	close(g.release)
+	r := <-slow
+	is.Equal(r.rec.Code, http.StatusInternalServerError)           // a, b, c, d would pass it: the commit fails
+	is.True(errors.Is(srv.errors()[0], chisess.ErrTooLarge))       // with ErrTooLarge
+	is.Equal(r.token, "")                                          // and no cookie
+	s, err := srv.m[1].Inspect(context.Background(), cookie.Value) // what is stored still loads
+	is.NoErr(err)
+	is.Equal(s.Keys(), []string{"a", "b", "c"})
+}
+
+// Two requests each add a flash message to one session: both messages are
+// kept. Before the fix the queue was one value, and the later commit's
+// queue replaced the earlier one's.
+func concurrentFlashesAllKept(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{})
+	g := newGate()
+	srv.handle("/flash", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if r.URL.Query().Get("hold") != "" {
+			g.wait()
+		}
+		if err := s.AddFlash("info", r.URL.Query().Get("m")); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	var shown []chisess.Flash
+	srv.handle("/show", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		var err error
+		if shown, err = s.Flashes(); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	cookie, err := srv.m[0].Issue(context.Background(), map[string]any{"user": "ada"})
+	is.NoErr(err)
+	slow := async(func() response {
+		rec, tok := srv.do(0, "POST", "/flash?hold=1&m=saved", cookie.Value)
+		return response{rec, tok}
+	})
+	<-g.reached
+	rec, _ := srv.do(1, "POST", "/flash?m=mailed", cookie.Value)
+	is.Equal(rec.Code, http.StatusOK)
+	srv.clock.advance(time.Millisecond) // the held request adds its message later
+	close(g.release)
+	is.Equal((<-slow).rec.Code, http.StatusOK)
+	rec, _ = srv.do(1, "GET", "/show", cookie.Value)
+	is.Equal(rec.Code, http.StatusOK)
+	is.Equal(shown, []chisess.Flash{{Kind: "info", Message: "mailed"}, {Kind: "info", Message: "saved"}}) // both, oldest first
+	srv.do(0, "GET", "/show", cookie.Value)
+	is.Equal(len(shown), 0) // and each only once
+}
+
+// A read-only request loads a rolling session whose refresh is due, and is
+// held; another request logs out; the held one then commits. Before the
+// fix it answered with a fresh Set-Cookie for the dead token.
+func refreshOfEndedSessionSendsNoCookie(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{Rolling: true, Lifetime: time.Hour})
+	g := newGate()
+	srv.routes(nil)
+	srv.handle("/held", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		g.wait()
+		u, _ := chisess.Get[string](s, "user")
+		fmt.Fprint(w, u)
+	})
+	tok := srv.login(0)
+	srv.clock.advance(2 * time.Minute) // the refresh is due
+	rec, refreshed := srv.do(1, "GET", "/me", tok)
+	is.Equal(rec.Body.String(), "ada")
+	is.Equal(refreshed, tok) // a due refresh of a live session slides its cookie
+	srv.clock.advance(2 * time.Minute)
+
+	held := async(func() response {
+		rec, tok := srv.do(0, "GET", "/held", tok)
+		return response{rec, tok}
+	})
+	<-g.reached
+	rec, dropped := srv.do(1, "POST", "/logout", tok)
+	is.Equal(rec.Code, http.StatusOK)
+	is.Equal(dropped, "-")
+	close(g.release)
+	r := <-held
+	is.Equal(r.rec.Code, http.StatusOK)  // the held read still answers
+	is.Equal(r.rec.Body.String(), "ada") // from what it loaded
+	is.Equal(r.token, "")                // but hands out no cookie for the dead session
+	is.True(!srv.live(1, tok))           // which stays dead
+	is.Equal(len(srv.errors()), 0)       // and nothing failed
+}
