@@ -62,9 +62,11 @@ type entry struct {
 }
 
 // size is what the entry adds to an encoded record.
-func (e entry) size() int {
-	return uvarintLen(len(e.key)) + len(e.key) + uvarintLen(len(e.val)) + len(e.val)
-}
+func (e entry) size() int { return entrySize(len(e.key), len(e.val)) }
+
+// entrySize is what an entry with a key and a value of these lengths adds
+// to an encoded record.
+func entrySize(key, val int) int { return uvarintLen(key) + key + uvarintLen(val) + val }
 
 func uvarintLen(n int) int {
 	l := 1
@@ -106,14 +108,14 @@ func (r *record) find(key string) int {
 // set stores val under key, at index i when the key is there already (as
 // find reports it), marking the entry as changed by this request.
 func (r *record) set(i int, key string, val []byte) {
-	e := entry{key: []byte(key), val: val, dirty: true}
 	if i >= 0 {
-		r.size -= r.entries[i].size()
-		e.key = r.entries[i].key
-		r.entries[i] = e
-	} else {
-		r.entries = append(r.entries, e)
+		e := &r.entries[i]
+		r.size += len(val) - len(e.val) + uvarintLen(len(val)) - uvarintLen(len(e.val))
+		e.val, e.dirty = val, true
+		return
 	}
+	e := entry{key: []byte(key), val: val, dirty: true}
+	r.entries = append(r.entries, e)
 	r.size += e.size()
 }
 

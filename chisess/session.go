@@ -332,7 +332,7 @@ func (m *Manager) fits(r *record, i int, key string, val []byte) error {
 	} else {
 		n++
 	}
-	size += entry{key: []byte(key), val: val}.size()
+	size += entrySize(len(key), len(val))
 	return m.withinLimits(n, size)
 }
 
