@@ -264,13 +264,6 @@ func (s *Session) store(ctx context.Context, p plan, now time.Time) (outcome, er
 	return created, err
 }
 
-// commitCtx is the context of a commit's backend calls: detached from the
-// request's cancellation, so a client that hangs up cannot stop a logout
-// half-way, and bounded by Config.Timeout.
-func (m *Manager) commitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return m.backendCtx(context.WithoutCancel(ctx))
-}
-
 // persistent reports whether the session's cookie gets a Max-Age.
 func (s *Session) persistent() bool {
 	return s.m.cfg.Lifetime > 0 || s.rec.meta.flags&flagRemember != 0

@@ -200,3 +200,33 @@ func (m *Manager) seal(dst []byte, token string, rec *record, now time.Time) ([]
 
 // bufPool recycles the scratch buffers of sealing and of Set-Cookie headers.
 var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// transportName is what the response varies on: the Cookie header, or the
+// token header.
+func (st *requestState) transportName() string {
+	if st.header != "" {
+		return st.header
+	}
+	return "Cookie"
+}
+
+// presented appends to dst the values that may carry the request's session:
+// the cookies of the session's name (a browser may send several, for
+// different paths or domains), or the one token of the token header.
+func (st *requestState) presented(dst []string) []string {
+	if st.header == "" {
+		return requestCookies(dst, st.r, st.m.cfg.CookieName)
+	}
+	v := st.r.Header.Get(st.header)
+	if v == "" {
+		return dst
+	}
+	if st.bearer {
+		scheme, token, ok := strings.Cut(v, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return dst // another scheme: not ours
+		}
+		v = strings.TrimSpace(token)
+	}
+	return append(dst, v)
+}

@@ -21,6 +21,7 @@ type Manager struct {
 	sealer  *backend.Sealer // non-nil in cookie mode
 
 	refreshEvery time.Duration    // 0: no idle/rolling refresh
+	lifetime     time.Duration    // Config.Lifetime, or DefaultSessionCap
 	now          func() time.Time // time.Now, or a test's clock (internal/testhook)
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
@@ -57,9 +58,10 @@ func New(cfg Config) (*Manager, error) {
 			return nil, err
 		}
 	}
+	m.lifetime = cfg.lifetime()
 	window := cfg.IdleTimeout
 	if window == 0 && cfg.Rolling {
-		window = cfg.lifetime()
+		window = m.lifetime
 	}
 	if window > 0 {
 		m.refreshEvery = min(window/10, time.Minute)
@@ -80,49 +82,6 @@ func (m *Manager) CookieName() string { return m.cfg.CookieName }
 // Backend returns the server-side backend, or nil when sessions are sealed
 // in the cookie.
 func (m *Manager) Backend() backend.Backend { return m.backend }
-
-// expiresAt is when a session with metadata md ends under m's config: the
-// Lifetime (or the session cap) from creation, or from the last use with
-// Rolling, no later than IdleTimeout after the last use, and never later
-// than MaxLifetime after creation, whatever the activity.
-func (m *Manager) expiresAt(md meta) time.Time {
-	exp := m.lifetimeEnd(md)
-	if m.cfg.IdleTimeout > 0 && md.flags&flagRemember == 0 {
-		if idle := time.UnixMilli(md.seen).Add(m.cfg.IdleTimeout); idle.Before(exp) {
-			exp = idle
-		}
-	}
-	return exp
-}
-
-// lifetimeEnd is when the session ends by its lifetime alone, idle time
-// aside: the end of a persistent cookie. The idle timeout is enforced on the
-// server only, so a cookie does not expire under a reader whose requests
-// write nothing.
-func (m *Manager) lifetimeEnd(md meta) time.Time {
-	base := md.created
-	if m.cfg.Rolling {
-		base = md.seen
-	}
-	lifetime := m.cfg.lifetime()
-	if md.flags&flagRemember != 0 {
-		lifetime = m.cfg.RememberFor
-	}
-	end := time.UnixMilli(base).Add(lifetime)
-	if limit := time.UnixMilli(md.created).Add(m.cfg.MaxLifetime); limit.Before(end) {
-		return limit
-	}
-	return end
-}
-
-// backendCtx gives one backend call its own deadline. Commits pass a context
-// already detached from the request's cancellation.
-func (m *Manager) backendCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if !m.timeouts {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, m.cfg.Timeout)
-}
 
 // fail reports err through the configured ErrorHandler, or the default one.
 // An ErrorHandler that reports another error of the same request (through

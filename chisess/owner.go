@@ -139,7 +139,7 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]SessionInfo, er
 			continue // a renewed session is listed under its new key
 		}
 		exp := m.expiresAt(got.rec.meta)
-		if ownerOf(got.rec, m.cfg.Codec) != owner || !now.Before(exp) {
+		if ownerOf(got.rec) != owner || !now.Before(exp) {
 			continue
 		}
 		desc := ""
@@ -246,11 +246,13 @@ func (m *Manager) destroyKeyOf(ctx context.Context, owner, key string) (bool, er
 	return true, nil
 }
 
-// ownerOf returns the owner a record names, or "".
-func ownerOf(r record, codec Codec) string {
+// ownerOf returns the owner a record names, or "". SetOwner always stores
+// the owner as a string value, so it is read here without the codec.
+func ownerOf(r record) string {
 	if i := r.find(ownerKey); i >= 0 {
-		o, _ := decodeValue[string](r.entries[i].val, codec)
-		return o
+		if v := r.entries[i].val; v[0] == tagString {
+			return string(v[1:])
+		}
 	}
 	return ""
 }
@@ -278,7 +280,7 @@ func (s *Session) reindex(ctx context.Context, p plan, out outcome) error {
 	}
 	owner, key := "", ""
 	if out.kept {
-		owner, key = ownerOf(s.rec, s.m.cfg.Codec), out.key
+		owner, key = ownerOf(s.rec), out.key
 	}
 	if out.prevOwner != "" && out.prevKey != "" && (out.prevKey != key || owner != out.prevOwner) {
 		if err := ix.Unindex(ctx, s.m.indexOwner(out.prevOwner), out.prevKey); err != nil {

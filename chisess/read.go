@@ -104,10 +104,7 @@ func (s *Session) load(ctx context.Context) error {
 		s.rec = newRecord(now)
 		return nil
 	}
-	s.token, s.rec = src.token, rec
-	if i := rec.find(ownerKey); i >= 0 {
-		s.src.owner, _ = decodeValue[string](rec.entries[i].val, m.cfg.Codec)
-	}
+	s.token, s.rec, s.src.owner = src.token, rec, ownerOf(rec)
 	s.src.refreshDue = m.refreshEvery > 0 && now.Sub(rec.meta.seenAt()) >= m.refreshEvery
 	s.src.renewDue = m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(rec.meta.renewed)) >= m.cfg.RenewEvery
 	if m.cfg.OnEvent != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -311,6 +312,15 @@ func newToken() string {
 	return string(s[:])
 }
 
+// ensureToken returns the session's token, making one for a new session
+// that has none yet.
+func (s *Session) ensureToken() string {
+	if s.token == "" {
+		s.token = newToken()
+	}
+	return s.token
+}
+
 // parseToken decodes s if it has the exact form of a token made by
 // newToken: 43 base64url characters that decode to 32 bytes with no stray
 // bits. It looks at nothing longer than a token, so hostile input costs at
@@ -351,4 +361,72 @@ func (m *Manager) storageKey(token string) (string, bool) {
 	var key [tokenLen]byte
 	base64.RawURLEncoding.Encode(key[:], sum[:])
 	return string(key[:]), true
+}
+
+// fits reports whether storing val under key (at index i of r, -1 for a new
+// key) keeps the session within the configured limits.
+func (m *Manager) fits(r *record, i int, key string, val []byte) error {
+	if len(val) > m.cfg.MaxValueSize {
+		return fmt.Errorf("%w: the value takes %d bytes, Config.MaxValueSize is %d", ErrTooLarge, len(val), m.cfg.MaxValueSize)
+	}
+	n, size := len(r.entries), r.size
+	if i >= 0 {
+		size -= r.entries[i].size()
+	} else {
+		n++
+	}
+	size += entrySize(len(key), len(val))
+	return m.withinLimits(n, size)
+}
+
+// withinLimits checks a session of n entries whose entries take size
+// bytes: at Set, and again at commit, where other requests' changes merged
+// in may have added more.
+func (m *Manager) withinLimits(n, size int) error {
+	switch {
+	case n > m.cfg.MaxKeys:
+		return fmt.Errorf("%w: %d keys, Config.MaxKeys is %d", ErrTooLarge, n, m.cfg.MaxKeys)
+	case size > m.cfg.MaxSize:
+		return fmt.Errorf("%w: %d bytes of keys and values, Config.MaxSize is %d", ErrTooLarge, size, m.cfg.MaxSize)
+	case m.sealer != nil:
+		r := record{size: size}
+		if l := m.sealer.SealedLen(m.cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
+			return fmt.Errorf("%w: the cookie would take %d bytes, the limit is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
+		}
+	}
+	return nil
+}
+
+// expiresAt is when a session with metadata md ends under m's config: the
+// Lifetime (or the session cap) from creation, or from the last use with
+// Rolling, no later than IdleTimeout after the last use, and never later
+// than MaxLifetime after creation, whatever the activity.
+func (m *Manager) expiresAt(md meta) time.Time {
+	exp := m.lifetimeEnd(md)
+	if m.cfg.IdleTimeout > 0 && md.flags&flagRemember == 0 {
+		if idle := time.UnixMilli(md.seen).Add(m.cfg.IdleTimeout); idle.Before(exp) {
+			exp = idle
+		}
+	}
+	return exp
+}
+
+// lifetimeEnd is when the session ends by its lifetime alone, idle time
+// aside: the end of a persistent cookie. The idle timeout is enforced on the
+// server only, so a cookie does not expire under a reader whose requests
+// write nothing.
+func (m *Manager) lifetimeEnd(md meta) time.Time {
+	base := md.created
+	if m.cfg.Rolling {
+		base = md.seen
+	}
+	lifetime := m.lifetime
+	if md.flags&flagRemember != 0 {
+		lifetime = m.cfg.RememberFor
+	}
+	end := time.UnixMilli(base).Add(lifetime)
+	if limit := time.UnixMilli(md.created).Add(m.cfg.MaxLifetime); limit.Before(end) {
+		return limit
+	}
+	return end
 }

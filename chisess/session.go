@@ -82,13 +82,6 @@ func (s *Session) Token() string {
 	return s.ensureToken()
 }
 
-func (s *Session) ensureToken() string {
-	if s.token == "" {
-		s.token = newToken()
-	}
-	return s.token
-}
-
 // IsNew reports whether the request carried no live session, so this one
 // was created for it.
 func (s *Session) IsNew() bool {
@@ -318,38 +311,4 @@ func (s *Session) Remembered() bool {
 	defer s.mu.Unlock()
 	s.mustLoaded()
 	return s.rec.meta.flags&flagRemember != 0
-}
-
-// fits reports whether storing val under key (at index i of r, -1 for a new
-// key) keeps the session within the configured limits.
-func (m *Manager) fits(r *record, i int, key string, val []byte) error {
-	if len(val) > m.cfg.MaxValueSize {
-		return fmt.Errorf("%w: the value takes %d bytes, Config.MaxValueSize is %d", ErrTooLarge, len(val), m.cfg.MaxValueSize)
-	}
-	n, size := len(r.entries), r.size
-	if i >= 0 {
-		size -= r.entries[i].size()
-	} else {
-		n++
-	}
-	size += entrySize(len(key), len(val))
-	return m.withinLimits(n, size)
-}
-
-// withinLimits checks a session of n entries whose entries take size
-// bytes: at Set, and again at commit, where other requests' changes merged
-// in may have added more.
-func (m *Manager) withinLimits(n, size int) error {
-	switch {
-	case n > m.cfg.MaxKeys:
-		return fmt.Errorf("%w: %d keys, Config.MaxKeys is %d", ErrTooLarge, n, m.cfg.MaxKeys)
-	case size > m.cfg.MaxSize:
-		return fmt.Errorf("%w: %d bytes of keys and values, Config.MaxSize is %d", ErrTooLarge, size, m.cfg.MaxSize)
-	case m.sealer != nil:
-		r := record{size: size}
-		if l := m.sealer.SealedLen(m.cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
-			return fmt.Errorf("%w: the cookie would take %d bytes, the limit is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
-		}
-	}
-	return nil
 }

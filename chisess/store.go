@@ -101,10 +101,7 @@ func (s *Session) reload(ctx context.Context, at position, follow bool) (positio
 	case got.kind != storedSession || got.rec.meta.gen != at.gen:
 		return at, ErrStaleSession
 	}
-	at.raw = got.raw
-	if i := got.rec.find(ownerKey); i >= 0 {
-		at.owner, _ = decodeValue[string](got.rec.entries[i].val, s.m.cfg.Codec)
-	}
+	at.raw, at.owner = got.raw, ownerOf(got.rec)
 	at.rec = s.rebase(got.rec)
 	return at, nil
 }
@@ -213,39 +210,33 @@ func (s *Session) settled(at position, key string, kept bool) outcome {
 
 // renew moves the session to its new token s.token: write the new record,
 // then replace the old one with a forward record (loadable for RenewGrace
-// after a periodic renewal, when grace is set) only if no other request
-// changed it meanwhile, else merge and try again, so that neither a
-// concurrent change nor a concurrent logout is lost.
-func (s *Session) renew(ctx context.Context, grace bool, now time.Time) (outcome, error) {
+// after a periodic renewal) only if no other request changed it
+// meanwhile, else merge and try again, so that neither a concurrent change
+// nor a concurrent logout is lost.
+func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outcome, error) {
 	at := s.loadedPosition()
 	sw, atomic := s.m.backend.(backend.Swapper)
 	newKey, _ := s.m.storageKey(s.token)
-	gen := newGen() // a new token starts a generation of its own
+	gen := newGen()   // a new token starts a generation of its own
+	reload := !atomic // without Swap, read again before every write
 	for range maxSwapAttempts {
-		if !atomic {
+		if reload {
 			var err error
-			if at, err = s.reloadRenewal(ctx, at, grace, ""); err != nil {
+			if at, err = s.reloadRenewal(ctx, at, periodic, newKey); err != nil {
 				return outcome{}, err
 			}
-			if at.token != s.src.token && grace {
+			if at.token != s.src.token && periodic {
+				// Another request's periodic renewal won: save into it.
 				s.token = at.token
 				return s.updateFrom(ctx, at)
 			}
 		}
+		reload = true
 		next := at.rec
 		next.meta.gen, next.meta.renewed = gen, now.UnixMilli()
-		data, err := s.m.encode(&next)
+		fwd, err := s.copyRenewed(ctx, at.token, &next, newKey, periodic, now)
 		if err != nil {
 			return outcome{}, err
-		}
-		var fwd []byte // nil: an emptied session is only deleted
-		if data != nil {
-			if err := s.m.backend.Write(ctx, newKey, data, s.m.ttl(next.meta)); err != nil {
-				return outcome{}, wrapBackend("save renewed session", err)
-			}
-			if fwd, err = forwardRecord(at.token, s.token, newKey, grace, now, now.Add(s.m.cfg.RenewGrace)); err != nil {
-				return outcome{}, fmt.Errorf("chisess: renew session: %w", err)
-			}
 		}
 		ok, err := s.retire(ctx, sw, at, fwd)
 		if err != nil {
@@ -254,20 +245,30 @@ func (s *Session) renew(ctx context.Context, grace bool, now time.Time) (outcome
 		}
 		if ok {
 			at.rec = next
-			out := s.settled(at, newKey, data != nil)
-			out.renewed = data != nil
+			out := s.settled(at, newKey, len(next.entries) > 0)
+			out.renewed = out.kept
 			return out, nil
-		}
-		if at, err = s.reloadRenewal(ctx, at, grace, newKey); err != nil {
-			return outcome{}, err
-		}
-		if at.token != s.src.token && grace {
-			// Another request's periodic renewal won: save into it.
-			s.token = at.token
-			return s.updateFrom(ctx, at)
 		}
 	}
 	return outcome{}, fmt.Errorf("chisess: renew session: gave up after %d concurrent changes", maxSwapAttempts)
+}
+
+// copyRenewed writes next, the renewed session, under newKey, and returns
+// the forward record that is to replace the old one under oldToken; nil
+// when the session is empty, and so only deleted.
+func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, newKey string, periodic bool, now time.Time) ([]byte, error) {
+	data, err := s.m.encode(next)
+	if err != nil || data == nil {
+		return nil, err
+	}
+	if err := s.m.backend.Write(ctx, newKey, data, s.m.ttl(next.meta)); err != nil {
+		return nil, wrapBackend("save renewed session", err)
+	}
+	fwd, err := forwardRecord(oldToken, s.token, newKey, periodic, now, now.Add(s.m.cfg.RenewGrace))
+	if err != nil {
+		return nil, fmt.Errorf("chisess: renew session: %w", err)
+	}
+	return fwd, nil
 }
 
 // retire replaces the old record of a renewed session with its forward
@@ -289,13 +290,13 @@ func (s *Session) retire(ctx context.Context, sw backend.Swapper, at position, f
 	return ok, nil
 }
 
-// reloadRenewal is reload for a renewal that lost its swap. When the
-// session is gone, the copy written under newKey must not outlive it.
-func (s *Session) reloadRenewal(ctx context.Context, at position, grace bool, newKey string) (position, error) {
-	// An explicit renewal may follow a concurrent periodic one and renew
-	// from there; a periodic one gives way to it.
+// reloadRenewal is reload for a renewal: an explicit renewal may follow a
+// concurrent periodic one and renew from there; a periodic one gives way to
+// it. When the session is gone, or the renewal gives way, the copy written
+// under newKey (if any) must not outlive it.
+func (s *Session) reloadRenewal(ctx context.Context, at position, periodic bool, newKey string) (position, error) {
 	next, err := s.reload(ctx, at, true)
-	if newKey != "" && (err != nil || next.token != at.token && grace) {
+	if err != nil || next.token != at.token && periodic {
 		_ = s.m.backend.Delete(ctx, newKey)
 	}
 	return next, err
@@ -373,7 +374,7 @@ func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want stri
 		case got.kind != storedSession:
 			return e, nil // ended already
 		default:
-			raw, e.owner = got.raw, ownerOf(got.rec, m.cfg.Codec)
+			raw, e.owner = got.raw, ownerOf(got.rec)
 			if want != "" && e.owner != want {
 				return ending{passed: e.passed}, nil
 			}
@@ -431,4 +432,20 @@ func wrapBackend(op string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("chisess: %s: %w", op, err)
+}
+
+// backendCtx gives one backend call its own deadline. Commits pass a context
+// already detached from the request's cancellation.
+func (m *Manager) backendCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if !m.timeouts {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, m.cfg.Timeout)
+}
+
+// commitCtx is the context of a commit's backend calls: detached from the
+// request's cancellation, so a client that hangs up cannot stop a logout
+// half-way, and bounded by Config.Timeout.
+func (m *Manager) commitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return m.backendCtx(context.WithoutCancel(ctx))
 }
