@@ -193,13 +193,16 @@ func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session)
 	if err != nil {
 		return 0, fmt.Errorf("chisess: destroy sessions: %w", err)
 	}
-	keepHandle := ""
+	var kept [2]string // keep's key now, and the one it was loaded under
 	if keep != nil {
-		keepHandle = keep.Handle()
+		kept[0] = keep.Handle()
+		keep.mu.Lock()
+		kept[1] = keep.src.key
+		keep.mu.Unlock()
 	}
 	n := 0
 	for _, key := range keys {
-		if key == keepHandle {
+		if key == kept[0] || key == kept[1] {
 			continue
 		}
 		ended, err := m.destroyKeyOf(ctx, owner, key)
