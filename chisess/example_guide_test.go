@@ -231,7 +231,7 @@ func ExampleCodec() {
 
 // Renew the ID in the handler, once the password has been checked, rather
 // than for every request to the route as RenewToken does.
-func ExampleSession_RenewID() {
+func ExampleSession_RenewToken() {
 	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
 	r := chi.NewRouter()
 	r.Use(chisess.Load(sessions), chisess.Autoload)
@@ -460,7 +460,7 @@ func ExampleConfig_lifetime() {
 // The cookie attributes chisess sets by default, here with the __Host-
 // prefix, which makes the browser insist on Secure, Path=/ and no Domain.
 func ExampleConfig_hostPrefix() {
-	sessions, err := chisess.New(chisess.Config{Secret: exampleSecret, CookieName: "__Host-session"})
+	sessions, err := chisess.New(chisess.Config{Secret: exampleSecret})
 	if err != nil {
 		panic(err)
 	}

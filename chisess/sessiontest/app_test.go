@@ -139,7 +139,7 @@ func TestShopLoginLogout(t *testing.T) {
 			resp = c.PostForm("/login", url.Values{"user": {"ada"}, "password": {"secret"}})
 			is.Equal(resp.StatusCode, http.StatusSeeOther)
 			is.Equal(resp.Header.Get("Location"), "/account")
-			sessiontest.AssertRotated(t, m, before, resp)
+			sessiontest.AssertRenewed(t, m, before, resp)
 			sessiontest.AssertValue(t, m, resp, "user_id", 1)
 			sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"}) // the login keeps the cart
 
@@ -190,7 +190,7 @@ func TestShopLoginDefeatsFixation(t *testing.T) {
 			victim := sessiontest.NewClient(t, newShop(m))
 			victim.SetCookie(planted)
 			resp := victim.PostForm("/login", url.Values{"user": {"ada"}, "password": {"secret"}})
-			sessiontest.AssertRotated(t, m, planted, resp)
+			sessiontest.AssertRenewed(t, m, planted, resp)
 			is.Equal(readBody(t, victim.Get("/")), "hello, user 1")
 			is.Equal(readBody(t, attacker.Get("/")), "hello, guest") // the planted ID does not get the login
 		})

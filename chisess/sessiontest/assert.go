@@ -75,23 +75,23 @@ func AssertAbsent(t testing.TB, m *chisess.Manager, resp *http.Response, key str
 	}
 }
 
-// AssertRotated checks that resp gave the session a new ID, as
-// chisess.RenewToken and Session.RenewToken do at login: resp sets the session
-// cookie to a new value that leads to a live session with another ID
-// than before, the session cookie the request carried (from
+// AssertRenewed checks that resp gave the session a new token, as
+// chisess.RenewToken and Session.RenewToken do at login: resp sets the
+// session cookie to a new value that leads to a live session with another
+// token than before, the session cookie the request carried (from
 // [Client.Cookie] before the request, or req.Cookie of a [NewRequest]).
-// On a server-side backend it also checks that the old ID no longer loads
-// a session, which is what defeats session fixation; an ID that
+// On a server-side backend it also checks that the old token no longer loads
+// a session, which is what defeats session fixation; a token that
 // Config.RenewEvery renewed keeps leading to the new session for
 // Config.RenewGrace, and is reported as such. A sealed cookie cannot be
-// revoked, so with the cookie backend only the new ID is checked.
+// revoked, so with the cookie backend only the new token is checked.
 //
 //	before := c.Cookie(m.CookieName())
 //	resp := c.PostForm("/login", form)
-//	sessiontest.AssertRotated(t, m, before, resp)
-func AssertRotated(t testing.TB, m *chisess.Manager, before *http.Cookie, resp *http.Response) {
+//	sessiontest.AssertRenewed(t, m, before, resp)
+func AssertRenewed(t testing.TB, m *chisess.Manager, before *http.Cookie, resp *http.Response) {
 	t.Helper()
-	const name = "AssertRotated"
+	const name = "AssertRenewed"
 	if before == nil {
 		t.Errorf("sessiontest: %s: before is nil; pass the session cookie the request carried", name)
 		return
@@ -139,7 +139,7 @@ func AssertRotated(t testing.TB, m *chisess.Manager, before *http.Cookie, resp *
 //
 // A handler that stores something in the session after destroying it (a
 // "logged out" flash message) gives the browser a new session instead of an
-// expired cookie; check that response with [AssertRotated].
+// expired cookie; check that response with [AssertRenewed].
 //
 //	before := c.Cookie(m.CookieName())
 //	resp := c.PostForm("/logout", nil)

@@ -157,45 +157,45 @@ func TestAssertions(t *testing.T) {
 			want: []string{`AssertAbsent "user": the session holds "ada" under "user", want no value`},
 		},
 
-		// AssertRotated
+		// AssertRenewed
 		{
 			name: "rotated/login",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("POST", "/login", map[string]any{"cart": "tea"})
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
 		},
 		{
 			name: "rotated/destroyed and refilled",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("POST", "/logout-flash", user)
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
 		},
 		{
 			name: "rotated/changed but not renewed",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("POST", "/visit", user)
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
 			// Same cookie on a backend; a new seal of the same ID in a cookie.
-			want: []string{"AssertRotated: ", "the ID was not renewed"},
+			want: []string{"AssertRenewed: ", "the ID was not renewed"},
 		},
 		{
 			name: "rotated/no cookie",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("GET", "/read", user)
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
-			want: []string{`AssertRotated: the response sets no session cookie "__Host-session"`},
+			want: []string{`AssertRenewed: the response sets no session cookie "__Host-session"`},
 		},
 		{
 			name: "rotated/ended instead",
 			run: func(t testing.TB, fx *fixture) {
 				resp, before := fx.do("POST", "/logout", user)
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
-			want: []string{`AssertRotated: the response expires the session cookie "__Host-session", want a new one`},
+			want: []string{`AssertRenewed: the response expires the session cookie "__Host-session", want a new one`},
 		},
 		{
 			name: "rotated/old ID still live",
@@ -203,25 +203,25 @@ func TestAssertions(t *testing.T) {
 			run: func(t testing.TB, fx *fixture) {
 				_, before := fx.do("GET", "/about", user)
 				resp, _ := fx.do("POST", "/login", nil) // another session, leaving before's alone
-				sessiontest.AssertRotated(t, fx.m, before, resp)
+				sessiontest.AssertRenewed(t, fx.m, before, resp)
 			},
-			want: []string{`AssertRotated: the session ID from before still loads a live session with keys ["user"]`},
+			want: []string{`AssertRenewed: the session ID from before still loads a live session with keys ["user"]`},
 		},
 		{
 			name: "rotated/new cookie leads nowhere",
 			run: func(t testing.TB, fx *fixture) {
 				_, before := fx.do("GET", "/about", user)
-				sessiontest.AssertRotated(t, fx.m, before, setCookieResponse("__Host-session=forged; Path=/"))
+				sessiontest.AssertRenewed(t, fx.m, before, setCookieResponse("__Host-session=forged; Path=/"))
 			},
-			want: []string{"AssertRotated: the new session cookie leads to no session"},
+			want: []string{"AssertRenewed: the new session cookie leads to no session"},
 		},
 		{
 			name: "rotated/nil before",
 			run: func(t testing.TB, fx *fixture) {
 				resp, _ := fx.do("POST", "/login", nil)
-				sessiontest.AssertRotated(t, fx.m, nil, resp)
+				sessiontest.AssertRenewed(t, fx.m, nil, resp)
 			},
-			want: []string{"AssertRotated: before is nil"},
+			want: []string{"AssertRenewed: before is nil"},
 		},
 
 		// AssertDestroyed
@@ -462,8 +462,8 @@ func TestAssertions(t *testing.T) {
 
 // TestAssertRotatedRenewEvery checks the periodic renewal of
 // Config.RenewEvery, on synctest's fake clock: within RenewGrace the old ID
-// still leads to the new session, which AssertRotated reports as such, and
-// after it the old ID is dead and AssertRotated passes.
+// still leads to the new session, which AssertRenewed reports as such, and
+// after it the old ID is dead and AssertRenewed passes.
 func TestAssertRotatedRenewEvery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
@@ -473,10 +473,10 @@ func TestAssertRotatedRenewEvery(t *testing.T) {
 		time.Sleep(time.Hour) // the fake clock: the ID is now due for renewal
 		resp := serve(newKitApp(m), req)
 
-		rec := record(&recordingT{TB: t}, func(t testing.TB) { sessiontest.AssertRotated(t, m, before, resp) })
-		is.True(strings.Contains(rec.message(), "AssertRotated: the session ID from before still leads to the renewed session, as Config.RenewEvery leaves it for Config.RenewGrace")) // within the grace period
+		rec := record(&recordingT{TB: t}, func(t testing.TB) { sessiontest.AssertRenewed(t, m, before, resp) })
+		is.True(strings.Contains(rec.message(), "AssertRenewed: the session ID from before still leads to the renewed session, as Config.RenewEvery leaves it for Config.RenewGrace")) // within the grace period
 
 		time.Sleep(chisess.DefaultRenewGrace)
-		sessiontest.AssertRotated(t, m, before, resp) // after it, the old ID is dead
+		sessiontest.AssertRenewed(t, m, before, resp) // after it, the old ID is dead
 	})
 }

@@ -15,7 +15,7 @@
 // a [Client] for flows of several requests (log in, visit, log out) with a
 // cookie jar, over an httptest server that [NewClient] closes with
 // t.Cleanup; and a few assertions that take testing.TB and call t.Helper:
-// [AssertValue], [AssertAbsent], [AssertRotated], [AssertDestroyed],
+// [AssertValue], [AssertAbsent], [AssertRenewed], [AssertDestroyed],
 // [AssertNoSession] and [AssertCookie]. The package does not depend on any
 // assertion library, so its assertions sit beside matryer/is, testify or
 // plain if statements.

@@ -284,15 +284,15 @@ func ExampleAssertRotated() {
 	app := exampleApp(sessions)
 
 	resp, before := exampleLogin(app, sessions, map[string]any{"cart": "tea"})
-	sessiontest.AssertRotated(t, sessions, before, resp) // passes: RenewToken renewed the token
+	sessiontest.AssertRenewed(t, sessions, before, resp) // passes: RenewToken renewed the token
 
 	req := sessiontest.NewRequest(sessions, "POST", "/visit", nil, map[string]any{"user": "ada"})
 	rec := httptest.NewRecorder()
 	app.ServeHTTP(rec, req)
 	before, _ = req.Cookie(sessions.CookieName())
-	sessiontest.AssertRotated(t, sessions, before, rec.Result())
+	sessiontest.AssertRenewed(t, sessions, before, rec.Result())
 	// Output:
-	// FAIL: sessiontest: AssertRotated: the response sets the session cookie "__Host-session" to the value it had before; the ID was not renewed
+	// FAIL: sessiontest: AssertRenewed: the response sets the session cookie "__Host-session" to the value it had before; the ID was not renewed
 }
 
 func ExampleAssertDestroyed() {

@@ -23,7 +23,7 @@ import (
 // With no values the request carries no session cookie, as a new visitor's
 // does. A form body needs its Content-Type set, as with httptest.NewRequest.
 // Get the session cookie back with req.Cookie(m.CookieName()), for example
-// as the before cookie of [AssertRotated].
+// as the before cookie of [AssertRenewed].
 //
 // The store's write is made by the kit, so a [Backend] does not record it.
 // NewRequest panics, as httptest.NewRequest does, on a bad method or
