@@ -29,8 +29,7 @@ func Autoload(next http.Handler) http.Handler {
 
 // AutoloadPaths returns a middleware that loads the session, as [Autoload]
 // does, for requests whose URL path matches one of patterns, and leaves the
-// others lazy. It is the form for a router-wide mount, like starsessions'
-// autoload paths:
+// others lazy. It is the form for a router-wide mount:
 //
 //	r.Use(chisess.Load(sessions))
 //	r.Use(chisess.AutoloadPaths("/account", "/admin", "/api/*/me"))

@@ -22,7 +22,7 @@ const browserTimeout = 60 * time.Second
 // does not change.
 const sessionCookieName = "__Host-session"
 
-// TestBrowserLoginReloadLogout drives a real Chromium (issue 7) through the
+// TestBrowserLoginReloadLogout drives a real Chromium through the
 // demo: a visitor is sent to the login page, signs in, reloads and stays
 // signed in, and signs out again. It also reads the session cookie as the
 // browser stored it, which no Go cookie jar can show: Secure, HttpOnly,

@@ -16,7 +16,7 @@ import (
 )
 
 // TestOutageAndRecovery takes the PostgreSQL at CHISESS_POSTGRES_URL away
-// from chisess and brings it back, through a proxy (issue 8; see
+// from chisess and brings it back, through a proxy (see
 // internal/outagetest): during the outage, routes that never load the
 // session still answer, s.Load returns an error wrapping the client's,
 // Require answers through ErrorHandler rather than redirecting to login,

@@ -9,7 +9,7 @@ import (
 )
 
 // TestOutageAndRecovery takes the single-node Redis at CHISESS_REDIS_ADDR
-// away from chisess and brings it back, through a proxy (issue 8; see
+// away from chisess and brings it back, through a proxy (see
 // internal/outagetest): during the outage, routes that never load the
 // session still answer, s.Load returns an error wrapping the client's,
 // Require answers through ErrorHandler rather than redirecting to login,

@@ -1,5 +1,5 @@
 // Package outagetest holds the backend-outage flow that every network
-// backend of this repository runs against its real server (issue 8): while
+// backend of this repository runs against its real server: while
 // the server is unreachable, a route that never loads the session still
 // answers, [chisess.Session.Load] returns an error that wraps the client's
 // error for the lost connection, a [chisess.Require]'d route answers
