@@ -244,8 +244,12 @@ func ExampleSession_RenewToken() {
 			return
 		}
 		s := chisess.From(r.Context())
-		s.RenewToken() // new token at the privilege change; the data stays
-		s.Set("user", "ada")
+		// A new token at the privilege change; the data stays. Check the
+		// error: a login that keeps the old token must not answer 200.
+		if err := errors.Join(s.RenewToken(), s.Set("user", "ada")); err != nil {
+			chisess.Error(w, r, err)
+			return
+		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	b := &browser{h: r}
@@ -276,7 +280,10 @@ func ExampleSession_Destroy_flash() {
 	})
 	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())
-		s.Destroy()
+		if err := s.Destroy(); err != nil { // a logout that did not happen must say so
+			chisess.Error(w, r, err)
+			return
+		}
 		s.AddFlash("info", "You have been logged out.")
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
