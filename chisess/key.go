@@ -28,8 +28,8 @@ func (k Key[T]) Set(s *Session, v T) error { return s.Set(k.name, v) }
 // Pop returns the key's value and removes it, as [Pop] does.
 func (k Key[T]) Pop(s *Session) (T, error) { return Pop[T](s, k.name) }
 
-// Delete removes the key from the session.
-func (k Key[T]) Delete(s *Session) { s.Delete(k.name) }
+// Delete removes the key from the session, as [Session.Delete] does.
+func (k Key[T]) Delete(s *Session) error { return s.Delete(k.name) }
 
 // Has reports whether the session holds the key.
 func (k Key[T]) Has(s *Session) bool { return s.Has(k.name) }

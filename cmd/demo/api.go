@@ -85,7 +85,10 @@ func (a *app) apiMe(w http.ResponseWriter, r *http.Request) {
 // apiLogout ends the session; the response carries an empty Authorization
 // header, telling the client to forget its token.
 func (a *app) apiLogout(w http.ResponseWriter, r *http.Request) {
-	chisess.From(r.Context()).Destroy()
+	if err := chisess.From(r.Context()).Destroy(); err != nil {
+		chisess.Error(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, apiUser{})
 }
 

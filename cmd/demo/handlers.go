@@ -98,16 +98,13 @@ func checkLogin(name, password string) (problem string, wrongPassword bool) {
 // cookie a Max-Age of Config.RememberFor, and lifts the idle timeout. Call
 // it under chisess.RenewToken, which renews the session ID.
 func signIn(r *http.Request, s *chisess.Session, name string, remember bool) error {
-	err := errors.Join(
+	return errors.Join(
 		userKey.Set(s, name),
 		signedInKey.Set(s, time.Now()),
 		s.SetOwner(name),
 		s.SetDescription(describeDevice(r.UserAgent())),
+		s.RememberMe(remember),
 	)
-	if err == nil {
-		s.RememberMe(remember)
-	}
-	return err
 }
 
 // login runs under chisess.RenewToken, which has already loaded the session
@@ -145,8 +142,11 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 		chisess.Error(w, r, err)
 		return
 	}
-	s.Destroy()
-	s.AddFlash("info", "You have been logged out")
+	// A logout that did not happen must not look like one.
+	if err := errors.Join(s.Destroy(), s.AddFlash("info", "You have been logged out")); err != nil {
+		chisess.Error(w, r, err)
+		return
+	}
 	seeOther(w, r, "/login")
 }
 
@@ -206,8 +206,10 @@ func jsonSize(v any) int {
 
 func (a *app) clearNotes(w http.ResponseWriter, r *http.Request) {
 	s := chisess.From(r.Context())
-	notesKey.Delete(s)
-	s.AddFlash("info", "Notes cleared")
+	if err := errors.Join(notesKey.Delete(s), s.AddFlash("info", "Notes cleared")); err != nil {
+		chisess.Error(w, r, err)
+		return
+	}
 	seeOther(w, r, "/members")
 }
 
