@@ -29,9 +29,11 @@ import (
 // optional powers, [backend.Swapper] and [backend.Indexer], so chisess takes
 // the paths it takes in production: every load is a "read", a new session
 // is a "write", a change to a loaded session is a "swap" (a swap to nothing
-// deletes a session emptied by Clear, or the old ID of a renewed one), a
-// logout is a "delete", and the owner index of Session.SetOwner is kept
-// with "index", "unindex" and "owned". It passes [RunConformance].
+// deletes a session emptied by Clear), a renewal is a "write" of the new
+// token's record and a "swap" of the old one for its forward record, a
+// logout is a "swap" to nothing (a "read" first when a renewal moved the
+// session), and the owner index of Session.SetOwner is kept with "index",
+// "unindex" and "owned". It passes [RunConformance].
 //
 // The calls that the kit itself makes, to store the session of
 // [NewRequest] and to read sessions for [SessionOf], the Assert functions
