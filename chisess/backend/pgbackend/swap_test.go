@@ -9,6 +9,8 @@ import (
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/swaptest"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
 
@@ -19,7 +21,7 @@ func TestSwap(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		clk := newClock()
+		clk := testclock.New()
 		return swaptest.Subject{
 			Store:   d.open(t, pgbackend.Options{Now: clk.Now}),
 			Advance: clk.Add,
@@ -51,10 +53,10 @@ func TestSwapExpiry(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := d.open(t, pgbackend.Options{Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("a"), time.Minute)) // expires in a minute
 
 	clk.Add(30 * time.Second)
@@ -86,7 +88,7 @@ func TestSwapSchemaQualifiedTable(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s, err := pgbackend.New(t.Context(), d.pool, pgbackend.Options{
 		Table:         "public." + d.table,
 		CreateTable:   true,
@@ -96,7 +98,7 @@ func TestSwapSchemaQualifiedTable(t *testing.T) {
 	is.NoErr(err) // New with schema.table
 	defer s.Close()
 
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("a"), time.Minute)) // a row that will expire
 	clk.Add(time.Minute)
 	for _, want := range []bool{true, false} {

@@ -3,7 +3,6 @@ package redisbackend_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"net"
 	"os"
@@ -84,14 +83,6 @@ func newStore(tb testing.TB, client redis.UniversalClient) (*redisbackend.Store,
 		tb.Fatalf("redisbackend.New: %v", err)
 	}
 	return store, prefix
-}
-
-// newKey returns a random key shaped like the ones chisess makes: 32 random
-// bytes in unpadded base64url, 43 characters.
-func newKey() string {
-	var b [32]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // commandLog is a go-redis hook that records every command a client sends

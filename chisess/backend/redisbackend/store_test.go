@@ -12,6 +12,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
@@ -100,10 +101,10 @@ func TestRoundTrips(t *testing.T) {
 			client.AddHook(log)
 			store, prefix := newStore(t, client)
 			ctx := t.Context()
-			key := newKey()
+			key := testkey.New()
 			// Warm up: the first call may dial and, on a cluster, load
 			// the slot map and the command table. Count what follows.
-			_, err := store.Read(ctx, newKey())
+			_, err := store.Read(ctx, testkey.New())
 			is.True(errors.Is(err, backend.ErrNotFound)) // warm-up read of a missing key
 			warm, _, dials := log.snapshot()
 			t.Logf("first call: %d commands (%v), %d dials", len(warm), log.names(), dials)
@@ -174,7 +175,7 @@ func TestWriteRelativeTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			key := newKey()
+			key := testkey.New()
 			data := []byte("session")
 			log.reset()
 			is.NoErr(store.Write(t.Context(), key, data, tt.ttl)) // write succeeds
@@ -221,7 +222,7 @@ func TestKeyLayout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
 			ctx := t.Context()
-			key := newKey()                                                    // random, so the default prefix shares the server safely
+			key := testkey.New()                                               // random, so the default prefix shares the server safely
 			is.NoErr(tt.store.Write(ctx, key, []byte("session"), time.Minute)) // write succeeds
 			t.Cleanup(func() { _ = tt.store.Delete(context.Background(), key) })
 
@@ -255,7 +256,7 @@ func TestClusterSpread(t *testing.T) {
 	const sessions = 200
 	keys := make([]string, sessions)
 	for i := range keys {
-		keys[i] = newKey()
+		keys[i] = testkey.New()
 		is.NoErr(store.Write(ctx, keys[i], []byte(fmt.Sprint("session ", i)), time.Minute)) // every write succeeds, no CROSSSLOT
 	}
 	t.Cleanup(func() {
@@ -292,7 +293,7 @@ func TestOutage(t *testing.T) {
 	store, err := redisbackend.New(client, redisbackend.Options{})
 	is.NoErr(err) // New makes no Redis call, so it succeeds while Redis is down
 
-	key := newKey()
+	key := testkey.New()
 	calls := []struct {
 		name   string
 		call   func(ctx context.Context) error
@@ -342,7 +343,7 @@ func TestDeadlineWhileWaiting(t *testing.T) {
 	store, err := redisbackend.New(client, redisbackend.Options{})
 	is.NoErr(err) // valid options
 
-	key := newKey()
+	key := testkey.New()
 	calls := []struct {
 		name string
 		call func(ctx context.Context) error
@@ -381,7 +382,7 @@ var payload330 = []byte(strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz", 1
 func BenchmarkRead(b *testing.B) {
 	store, _ := newStore(b, redisClient(b))
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	if err := store.Write(ctx, key, payload330, time.Minute); err != nil {
 		b.Fatal(err)
 	}
@@ -397,7 +398,7 @@ func BenchmarkRead(b *testing.B) {
 func BenchmarkWrite(b *testing.B) {
 	store, _ := newStore(b, redisClient(b))
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	b.Cleanup(func() { _ = store.Delete(context.Background(), key) })
 	b.ReportAllocs()
 	for b.Loop() {
