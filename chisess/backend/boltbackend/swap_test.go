@@ -11,27 +11,9 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
-	"github.com/chisess/kit/chisess/internal/swaptest"
 	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testkey"
 )
-
-// TestSwap runs every case of the Swapper contract (internal/swaptest) on
-// a file of its own, and checks what is left in the file besides the
-// bystander, so a record written under a stray key shows too.
-func TestSwap(t *testing.T) {
-	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		clk := testclock.New()
-		db := openDB(t)
-		return swaptest.Subject{
-			Store:   newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now}),
-			Advance: clk.Add,
-			Left: func(t *testing.T, _ string) int {
-				return count(t, db, boltbackend.DefaultBucket) - 1 // every record but the bystander
-			},
-		}
-	})
-}
 
 // TestSwapExpiry checks that a swap sets the record's expiry to Now plus
 // its ttl, counted from the swap, not from the record it replaced.

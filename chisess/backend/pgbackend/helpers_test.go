@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
 	"testing"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/matryer/is"
@@ -17,17 +17,10 @@ import (
 
 // pgPool returns a pool on the database named by CHISESS_POSTGRES_URL,
 // closed when the test ends. Without the variable the test is skipped, or
-// fails when CHISESS_REQUIRE_SERVICES=1 (CI, where a skip would hide a
-// broken service).
+// fails when CHISESS_REQUIRE_SERVICES=1 (see internal/testenv).
 func pgPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	url := os.Getenv("CHISESS_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
-			t.Fatal("CHISESS_POSTGRES_URL is empty but CHISESS_REQUIRE_SERVICES=1: set CHISESS_POSTGRES_URL=postgres://... (scripts/test.sh starts one)")
-		}
-		t.Skip("set CHISESS_POSTGRES_URL=postgres://... to run the PostgreSQL tests (scripts/test.sh starts one)")
-	}
+	url := testenv.Lookup(t, testenv.PostgresURL)
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatalf("CHISESS_POSTGRES_URL: %v", err)

@@ -3,7 +3,6 @@ package pgbackend_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
@@ -59,7 +59,7 @@ func tracedPool(t testing.TB, log *sqlLog) *pgxpool.Pool {
 	is := is.New(t)
 	is.Helper()
 	pgPool(t) // skips, or fails, without a database
-	cfg, err := pgxpool.ParseConfig(os.Getenv("CHISESS_POSTGRES_URL"))
+	cfg, err := pgxpool.ParseConfig(testenv.Lookup(t, testenv.PostgresURL))
 	is.NoErr(err) // parse CHISESS_POSTGRES_URL
 	cfg.ConnConfig.Tracer = log
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)

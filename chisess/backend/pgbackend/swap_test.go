@@ -8,33 +8,10 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
-	"github.com/chisess/kit/chisess/internal/swaptest"
 	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
-
-// TestSwap runs every case of the Swapper contract (internal/swaptest) on
-// one table, each case with its own keys and clock, and counts the rows
-// left under the key.
-func TestSwap(t *testing.T) {
-	t.Parallel()
-	d := newTestDB(t)
-	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		clk := testclock.New()
-		return swaptest.Subject{
-			Store:   d.open(t, pgbackend.Options{Now: clk.Now}),
-			Advance: clk.Add,
-			Left: func(t *testing.T, key string) int {
-				return int(d.countKey(t, key))
-			},
-		}
-	}, swaptest.Case{
-		// The create statement finds the expired row and leaves it for the
-		// sweeper.
-		Name: "create of nothing on expired unswept", Stored: []byte("a"), Expire: true, Data: nil, TTL: time.Hour, Want: true, Left: 1,
-	})
-}
 
 // countKey reports how many rows hold key, expired ones included.
 func (d testDB) countKey(t testing.TB, key string) int64 {

@@ -5,42 +5,24 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
 
-// requireService skips tb when env is unset, or fails it when
-// CHISESS_REQUIRE_SERVICES=1 says the services must be there (CI).
-func requireService(tb testing.TB, env, what string) string {
-	tb.Helper()
-	v := os.Getenv(env)
-	if v != "" {
-		return v
-	}
-	if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
-		tb.Fatalf("%s is not set, but CHISESS_REQUIRE_SERVICES=1 requires the Redis tests to run: set it to %s", env, what)
-	}
-	tb.Skipf("set %s=%s to run the Redis tests (scripts/test.sh starts one)", env, what)
-	return ""
-}
-
 // redisClient returns a client of the single-node Redis at
 // CHISESS_REDIS_ADDR, closed when tb ends. It flushes nothing: tests share
-// the server, so each one keeps to its own key prefix ([testPrefix]).
-//
-// The client keeps go-redis's defaults, ContextTimeoutEnabled false
-// included, so the conformance suite's context rule checks that a context
-// already done is honoured even without it.
+// the server, so each one keeps to its own key prefix ([testPrefix]). The
+// client keeps go-redis's defaults, ContextTimeoutEnabled false included.
 func redisClient(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	addr := requireService(tb, "CHISESS_REDIS_ADDR", "host:port")
+	addr := testenv.Lookup(tb, testenv.RedisAddr)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	tb.Cleanup(func() { _ = client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
@@ -54,10 +36,8 @@ func redisClient(tb testing.TB) redis.UniversalClient {
 // [redisClient], it keeps go-redis's defaults.
 func clusterClient(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	addrs := requireService(tb, "CHISESS_REDIS_CLUSTER_ADDRS", "host:port,host:port,host:port")
-	client := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs: strings.Split(addrs, ","),
-	})
+	addrs := testenv.RedisClusterNodes(tb)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	tb.Cleanup(func() { _ = client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		tb.Fatalf("redis cluster at CHISESS_REDIS_CLUSTER_ADDRS=%s does not answer PING: %v", addrs, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
 	"github.com/chisess/kit/chisess/internal/testkey"
-	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
@@ -71,22 +70,6 @@ func TestNew(t *testing.T) {
 		})
 	}
 	is.Equal(redisbackend.DefaultPrefix, "chisess:session:") // documented default
-}
-
-func TestConformance(t *testing.T) {
-	requireService(t, "CHISESS_REDIS_ADDR", "host:port") // skip once, not in every rule
-	sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
-		store, _ := newStore(t, redisClient(t))
-		return store
-	})
-}
-
-func TestConformanceCluster(t *testing.T) {
-	requireService(t, "CHISESS_REDIS_CLUSTER_ADDRS", "host:port,host:port,host:port") // skip once, not in every rule
-	sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
-		store, _ := newStore(t, clusterClient(t))
-		return store
-	})
 }
 
 // TestRoundTrips counts the commands each method sends, through a go-redis
