@@ -13,8 +13,8 @@ import (
 // but not run.
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{
-		Addr:                  os.Getenv("REDIS_ADDR"), // "localhost:6379"
-		ContextTimeoutEnabled: true,                    // let request deadlines bound Redis calls
+		Addr:                  os.Getenv("CHISESS_REDIS_ADDR"), // "localhost:6379"
+		ContextTimeoutEnabled: true,                            // let request deadlines bound Redis calls
 	})
 	defer rdb.Close() // the Store does not close the client
 
