@@ -239,54 +239,56 @@ func TestOpenLockedFile(t *testing.T) {
 	is.Equal(got, nil)                           // and returns nothing for an unknown key
 }
 
-func TestOpenErrors(t *testing.T) {
-	is := is.New(t)
+// TestOpenAndNewErrors: Open and New refuse bad arguments with an error
+// that names the argument, field or file and says what to pass instead.
+func TestOpenAndNewErrors(t *testing.T) {
 	tests := []struct {
-		name string
-		path func(t testing.TB) string
-		opts boltbackend.Options
-		want string // substring of the error
+		name    string
+		call    func(t *testing.T) (*boltbackend.Store, error)
+		want    []string // substrings of the error
+		invalid bool     // wraps ErrInvalidOptions
 	}{
-		{"negative Timeout", tempPath, boltbackend.Options{Timeout: -time.Second}, "Options.Timeout"},
-		{"negative SweepBatch", tempPath, boltbackend.Options{SweepBatch: -1}, "Options.SweepBatch"},
-		{
-			"missing directory",
-			func(t testing.TB) string { return filepath.Join(t.TempDir(), "no", "such", "dir", "sessions.db") },
-			boltbackend.Options{},
-			"chisess: bolt open ",
-		},
-		{
-			"not a bbolt file",
-			func(t testing.TB) string {
-				p := tempPath(t)
-				is.New(t).NoErr(os.WriteFile(p, bytes.Repeat([]byte("not bolt"), 1024), 0o600)) // write junk
-				return p
-			},
-			boltbackend.Options{},
-			"chisess: bolt open ",
-		},
+		{"empty path", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open("", boltbackend.Options{})
+		}, []string{"boltbackend.Open: path is empty; pass the path of the bbolt file to open or create"}, false},
+		{"path is a directory", func(t *testing.T) (*boltbackend.Store, error) {
+			dir := t.TempDir()
+			return boltbackend.Open(dir, boltbackend.Options{})
+		}, []string{"is a directory; pass the path of a file in it, such as ", "sessions.db"}, false},
+		{"missing directory", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(filepath.Join(t.TempDir(), "no", "such", "dir", "sessions.db"), boltbackend.Options{})
+		}, []string{"chisess: bolt open ", "/no/such/dir does not exist; create it, or pass a path in a directory that exists"}, false},
+		{"not a bbolt file", func(t *testing.T) (*boltbackend.Store, error) {
+			p := tempPath(t)
+			is.New(t).NoErr(os.WriteFile(p, bytes.Repeat([]byte("not bolt"), 1024), 0o600)) // write junk
+			return boltbackend.Open(p, boltbackend.Options{})
+		}, []string{"chisess: bolt open ", "the file is not a bbolt database; pass the path of a new file or of a bbolt file"}, false},
+		{"negative Timeout", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(tempPath(t), boltbackend.Options{Timeout: -time.Second})
+		}, []string{"Options.Timeout is -1s, want zero (for the default of 1s) or more"}, true},
+		{"negative SweepBatch", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(tempPath(t), boltbackend.Options{SweepBatch: -1})
+		}, []string{"Options.SweepBatch is -1, want zero (for the default of 1000) or more"}, true},
+		{"New with a nil DB", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.New(nil, boltbackend.Options{})
+		}, []string{"boltbackend.New: db is nil; pass an open *bbolt.DB, or call Open with the path of a file"}, false},
+		{"New with a negative SweepBatch", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.New(openDB(t), boltbackend.Options{SweepBatch: -5})
+		}, []string{"Options.SweepBatch is -5, want zero"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			s, err := boltbackend.Open(tt.path(t), tt.opts)
-			is.True(err != nil)                                  // Open fails
-			is.Equal(s, nil)                                     // with no Store
-			is.True(strings.Contains(err.Error(), tt.want))      // and an error that says what is wrong
-			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // in the house format
+			s, err := tt.call(t)
+			is.True(err != nil) // the call fails
+			is.Equal(s, nil)    // with no Store
+			for _, want := range tt.want {
+				is.True(strings.Contains(err.Error(), want)) // and an error that names what is wrong and what to pass
+			}
+			is.True(strings.HasPrefix(err.Error(), "chisess: "))                // in the house format
+			is.Equal(errors.Is(err, boltbackend.ErrInvalidOptions), tt.invalid) // a bad option, and only that, is ErrInvalidOptions
 		})
 	}
-	is.True(len(tests) > 0) // the table ran
-}
-
-func TestNewInvalidOptions(t *testing.T) {
-	is := is.New(t)
-	db := openDB(t)
-	_, err := boltbackend.New(db, boltbackend.Options{SweepBatch: -5})
-	is.True(errors.Is(err, boltbackend.ErrInvalidOptions))             // a bad option is ErrInvalidOptions
-	is.True(strings.Contains(err.Error(), "Options.SweepBatch is -5")) // naming the field and value
-	_, err = boltbackend.New(nil, boltbackend.Options{})
-	is.True(err != nil) // a nil DB is an error, not a later panic
 }
 
 func TestNewReadOnlyDB(t *testing.T) {

@@ -207,43 +207,49 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	is.Equal(d.count(t), int64(1))                              // the row is in the same table as <table>
 }
 
-func TestNewRejectsBadOptions(t *testing.T) {
+// TestNewRejectsBadArguments: New refuses a nil pool and bad options
+// without touching the database, with an error that names the argument or
+// field and says what to pass instead.
+func TestNewRejectsBadArguments(t *testing.T) {
 	is := is.New(t)
 	pool := deadPool(t) // New must reject these without touching the database
 
 	tests := []struct {
-		name  string
-		opts  pgbackend.Options
-		field string
+		name    string
+		nilPool bool
+		opts    pgbackend.Options
+		want    string // the argument or field, and what to pass
+		invalid bool   // wraps ErrInvalidOptions
 	}{
-		{name: "space", opts: pgbackend.Options{Table: "my sessions"}, field: "Options.Table"},
-		{name: "leading digit", opts: pgbackend.Options{Table: "1sessions"}, field: "Options.Table"},
-		{name: "hyphen", opts: pgbackend.Options{Table: "my-sessions"}, field: "Options.Table"},
-		{name: "injection", opts: pgbackend.Options{Table: `x"; DROP TABLE users; --`}, field: "Options.Table"},
-		{name: "quoted", opts: pgbackend.Options{Table: `"sessions"`}, field: "Options.Table"},
-		{name: "three parts", opts: pgbackend.Options{Table: "db.app.sessions"}, field: "Options.Table"},
-		{name: "empty schema", opts: pgbackend.Options{Table: ".sessions"}, field: "Options.Table"},
-		{name: "empty table", opts: pgbackend.Options{Table: "app."}, field: "Options.Table"},
-		{name: "non-ascii", opts: pgbackend.Options{Table: "séssions"}, field: "Options.Table"},
-		{name: "64 bytes", opts: pgbackend.Options{Table: strings.Repeat("s", 64)}, field: "Options.Table"},
-		{name: "negative batch", opts: pgbackend.Options{SweepBatch: -1}, field: "Options.SweepBatch"},
+		{name: "nil pool", nilPool: true, want: "pgbackend.New: pool is nil; pass the app's pgx pool"},
+		{name: "space", opts: pgbackend.Options{Table: "my sessions"}, want: `Options.Table: "my sessions" is not a plain or schema-qualified SQL identifier`, invalid: true},
+		{name: "leading digit", opts: pgbackend.Options{Table: "1sessions"}, want: "Options.Table", invalid: true},
+		{name: "hyphen", opts: pgbackend.Options{Table: "my-sessions"}, want: "Options.Table", invalid: true},
+		{name: "injection", opts: pgbackend.Options{Table: `x"; DROP TABLE users; --`}, want: "Options.Table", invalid: true},
+		{name: "quoted", opts: pgbackend.Options{Table: `"sessions"`}, want: "Options.Table", invalid: true},
+		{name: "three parts", opts: pgbackend.Options{Table: "db.app.sessions"}, want: "Options.Table", invalid: true},
+		{name: "empty schema", opts: pgbackend.Options{Table: ".sessions"}, want: "Options.Table", invalid: true},
+		{name: "empty table", opts: pgbackend.Options{Table: "app."}, want: "Options.Table", invalid: true},
+		{name: "non-ascii", opts: pgbackend.Options{Table: "séssions"}, want: "Options.Table", invalid: true},
+		{name: "64 bytes", opts: pgbackend.Options{Table: strings.Repeat("s", 64)}, want: `; pass a name such as "sessions" or "app.sessions", or leave it empty for "chisess_sessions"`, invalid: true},
+		{name: "negative batch", opts: pgbackend.Options{SweepBatch: -1}, want: "Options.SweepBatch is -1, want zero (for the default) or more", invalid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			s, err := pgbackend.New(t.Context(), pool, tt.opts)
-			is.True(err != nil)                                  // bad options are an error from New
-			is.True(errors.Is(err, pgbackend.ErrInvalidOptions)) // of the documented kind
-			is.True(strings.Contains(err.Error(), tt.field))     // naming the field
-			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // with the package prefix
-			is.True(s == nil)                                    // and no store
+			p := pool
+			if tt.nilPool {
+				p = nil
+			}
+			s, err := pgbackend.New(t.Context(), p, tt.opts)
+			is.True(err != nil)                                                                         // bad arguments are an error from New
+			is.Equal(errors.Is(err, pgbackend.ErrInvalidOptions), tt.invalid)                           // of the documented kind for options
+			is.True(strings.Contains(err.Error(), tt.want))                                             // naming the argument or field and what to pass
+			is.True(strings.Contains(err.Error(), " pass ") || strings.Contains(err.Error(), " want ")) // every error says what to pass
+			is.True(strings.HasPrefix(err.Error(), "chisess: "))                                        // with the package prefix
+			is.True(s == nil)                                                                           // and no store
 		})
 	}
-
-	s, err := pgbackend.New(t.Context(), nil, pgbackend.Options{})
-	is.True(err != nil)                                // a nil pool is an error
-	is.True(strings.Contains(err.Error(), "nil pool")) // that says so
-	is.True(s == nil)                                  // and no store
 }
 
 func TestNewAcceptsTableNames(t *testing.T) {

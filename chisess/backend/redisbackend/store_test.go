@@ -38,10 +38,10 @@ func TestNew(t *testing.T) {
 		{name: "open brace only", client: client, prefix: "a{b:"},
 		{name: "empty hash tag", client: client, prefix: "a{}b:"},
 		{name: "close before open", client: client, prefix: "a}b{:"},
-		{name: "nil client", wantErr: "nil client"},
-		{name: "nil *redis.Client", client: nilClient, wantErr: "nil client"},
-		{name: "nil *redis.ClusterClient", client: nilCluster, wantErr: "nil client"},
-		{name: "space", client: client, prefix: "my app:", wantErr: "Options.Prefix \"my app:\" contains a space"},
+		{name: "nil client", wantErr: "redisbackend.New: client is nil; pass the app's go-redis client"},
+		{name: "nil *redis.Client", client: nilClient, wantErr: "client is nil; pass"},
+		{name: "nil *redis.ClusterClient", client: nilCluster, wantErr: "client is nil; pass"},
+		{name: "space", client: client, prefix: "my app:", wantErr: "Options.Prefix \"my app:\" contains a space; pass printable text with no spaces and no {hash tag}, such as \"myapp:session:\", or leave it empty for \"chisess:session:\""},
 		{name: "tab", client: client, prefix: "app\t", wantErr: "Options.Prefix \"app\\t\" contains the white-space character U+0009"},
 		{name: "newline", client: client, prefix: "app\n", wantErr: "Options.Prefix \"app\\n\" contains the white-space character U+000A"},
 		{name: "no-break space", client: client, prefix: "app\u00a0", wantErr: "contains the white-space character U+00A0"},
@@ -62,7 +62,8 @@ func TestNew(t *testing.T) {
 			}
 			is.True(err != nil)                                  // invalid options are refused
 			is.True(store == nil)                                // no Store comes back with an error
-			is.True(strings.Contains(err.Error(), tt.wantErr))   // the error says what is wrong, naming the field
+			is.True(strings.Contains(err.Error(), tt.wantErr))   // the error says what is wrong, naming the argument or field
+			is.True(strings.Contains(err.Error(), "; pass "))    // and what to pass instead
 			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // errors carry the package prefix
 			if tt.prefix != "" {
 				is.True(errors.Is(err, redisbackend.ErrInvalidOptions)) // bad options wrap ErrInvalidOptions
