@@ -229,6 +229,34 @@ func ExampleRequire() {
 	// Output: 401
 }
 
+// Require checks only that a key is there; RequireFunc checks what it
+// holds. Here a user name must be a non-empty string.
+func ExampleRequireFunc() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.With(chisess.Autoload).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("user", r.FormValue("user"))
+	})
+	signedIn := chisess.RequireFunc(func(s *chisess.Session) bool {
+		user, _ := chisess.Get[string](s, "user")
+		return user != ""
+	}, nil)
+	r.With(signedIn).Get("/me", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := chisess.Get[string](chisess.From(r.Context()), "user")
+		fmt.Fprint(w, user)
+	})
+
+	b := &browser{h: r}
+	b.get("POST", "/login?user=") // Require("user", nil) would let this one in
+	fmt.Println(b.get("GET", "/me").Code)
+	b.get("POST", "/login?user=ada")
+	fmt.Println(b.get("GET", "/me").Body.String())
+	// Output:
+	// 401
+	// ada
+}
+
 func ExampleGet() {
 	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
 	r := chi.NewRouter()
