@@ -3,8 +3,8 @@
 // group (Autoload and Require), flash messages, typed keys, session
 // metadata, a server-sent event stream that changes the session, "keep me
 // signed in" (RememberMe), a "your devices" page that logs other devices
-// out (owner index: -backend memory), and a small JSON API whose sessions
-// travel in the Authorization header (TokenHeader).
+// out (owner index: every backend but the cookie), and a small JSON API
+// whose sessions travel in the Authorization header (TokenHeader).
 //
 // Run it from the repository root:
 //
