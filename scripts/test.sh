@@ -26,7 +26,19 @@ root=$PWD
 source scripts/services.sh
 
 start_s=$SECONDS
-section() { printf '\n== %s\n' "$*"; }
+# section prints a heading and notes how long the previous section took,
+# for the summary at the end.
+timings=()
+section_name=""
+section_start=$SECONDS
+section() {
+	if [[ -n $section_name ]]; then
+		timings+=("$(printf '%4d s  %s' "$((SECONDS - section_start))" "$section_name")")
+	fi
+	section_name=$*
+	section_start=$SECONDS
+	printf '\n== %s\n' "$*"
+}
 
 section "services"
 services_install
@@ -120,4 +132,5 @@ for i in "${!fuzz_pkgs[@]}"; do
 done
 
 section "done"
+printf '%s\n' "${timings[@]}"
 echo "all checks passed in $((SECONDS - start_s)) s (repo $root)"
