@@ -2,12 +2,13 @@ module github.com/chisess/kit/bench
 
 go 1.26.0
 
-replace github.com/chisess/kit => ../
-
 require (
 	github.com/alexedwards/scs/goredisstore v0.0.0-20250212122300-421ef1d8611c
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/chisess/kit v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/backend/boltbackend v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/backend/pgbackend v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
@@ -28,4 +29,13 @@ require (
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
+)
+
+// These replace directives point at this checkout, so that the module builds
+// and `go mod tidy` works before anything is published. Releases drop them.
+replace (
+	github.com/chisess/kit => ../
+	github.com/chisess/kit/chisess/backend/boltbackend => ../chisess/backend/boltbackend
+	github.com/chisess/kit/chisess/backend/pgbackend => ../chisess/backend/pgbackend
+	github.com/chisess/kit/chisess/backend/redisbackend => ../chisess/backend/redisbackend
 )

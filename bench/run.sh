@@ -30,9 +30,9 @@ BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/services.sh
 source ../scripts/services.sh
-services_install
+services_install redis postgres
 trap services_stop EXIT
-services_start
+services_start redis postgres
 export CHISESS_REQUIRE_SERVICES=1
 
 mkdir -p results ../docs

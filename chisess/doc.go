@@ -24,8 +24,10 @@
 // Sessions are lazy: [Load] attaches an unloaded session and nothing is read
 // until a handler calls [Session.Load], or a middleware does it for a route
 // group: [Autoload] loads eagerly, [AutoloadPaths] does so for matching paths,
-// [Require] guards a group by a key (a logged-in user), and [RenewToken] gives the
-// session a new ID on login.
+// [Require] guards a group by a key (a logged-in user), and [RenewToken]
+// gives the session a new token on login. They are plain
+// func(http.Handler) http.Handler, so they work on the standard library's
+// http.ServeMux as well as on chi (see Example_serveMux).
 //
 // With Config.Backend nil, the session lives in the cookie, encrypted and
 // authenticated with AES-256-GCM under Config.Secret: no server is needed.

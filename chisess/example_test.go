@@ -108,42 +108,16 @@ func Example_login() {
 	// 303
 }
 
-// The README's quick start, compiled by the tests (not run: it needs
-// SESSION_SECRET and never returns).
-func Example_readme() {
+// The default backend seals the whole session into the cookie: leave
+// Config.Backend nil and set Config.Secret. Compiled, not run: it needs
+// SESSION_SECRET.
+func ExampleConfig_sealedCookie() {
 	sessions, err := chisess.New(chisess.Config{Secret: os.Getenv("SESSION_SECRET")}) // ≥ 32 random bytes
 	if err != nil {
 		log.Fatal(err)
 	}
 	r := chi.NewRouter()
-	r.Use(chisess.Load(sessions)) // a lazy session on every request, saved before the first byte
-
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		s := chisess.From(r.Context())
-		if err := s.Load(r.Context()); err != nil {
-			chisess.Error(w, r, err) // answers through Config.ErrorHandler
-			return
-		}
-		n, _ := chisess.Get[int](s, "visits") // typed: an int stays an int
-		s.Set("visits", n+1)
-		fmt.Fprintf(w, "visit %d\n", n+1)
-	})
-	r.With(chisess.RenewToken).Post("/login", login) // new session ID when privileges change
-	r.Group(func(r chi.Router) {
-		r.Use(chisess.Require("user_id", http.RedirectHandler("/login", http.StatusSeeOther)))
-		r.Get("/account", account)
-	})
-	log.Fatal(http.ListenAndServe("127.0.0.1:8080", r))
-}
-
-func login(w http.ResponseWriter, r *http.Request) {
-	chisess.From(r.Context()).Set("user_id", 42)
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
-}
-
-func account(w http.ResponseWriter, r *http.Request) {
-	id, _ := chisess.Get[int](chisess.From(r.Context()), "user_id")
-	fmt.Fprintf(w, "account %d\n", id)
+	r.Use(chisess.Load(sessions))
 }
 
 func ExampleNew() {
@@ -227,6 +201,34 @@ func ExampleRequire() {
 	})
 	fmt.Println((&browser{h: r}).get("GET", "/api/me").Code) // nil otherwise answers 401
 	// Output: 401
+}
+
+// Require checks only that a key is there; RequireFunc checks what it
+// holds. Here a user name must be a non-empty string.
+func ExampleRequireFunc() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.With(chisess.Autoload).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("user", r.FormValue("user"))
+	})
+	signedIn := chisess.RequireFunc(func(s *chisess.Session) bool {
+		user, _ := chisess.Get[string](s, "user")
+		return user != ""
+	}, nil)
+	r.With(signedIn).Get("/me", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := chisess.Get[string](chisess.From(r.Context()), "user")
+		fmt.Fprint(w, user)
+	})
+
+	b := &browser{h: r}
+	b.get("POST", "/login?user=") // Require("user", nil) would let this one in
+	fmt.Println(b.get("GET", "/me").Code)
+	b.get("POST", "/login?user=ada")
+	fmt.Println(b.get("GET", "/me").Body.String())
+	// Output:
+	// 401
+	// ada
 }
 
 func ExampleGet() {

@@ -15,7 +15,7 @@ import (
 	"github.com/matryer/is"
 )
 
-func TestRenewIDKeepsDataAndKillsOldID(t *testing.T) {
+func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			is := is.New(t)

@@ -11,45 +11,8 @@ import (
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
-	"github.com/chisess/kit/chisess/internal/promisetest"
-	"github.com/chisess/kit/chisess/internal/racetest"
-	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 )
-
-func TestConcurrentRequestsLoseNothing(t *testing.T) {
-	racetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
-		m := backend.NewMemoryWithCleanup(0)
-		return m, m
-	})
-}
-
-// The promises every server-side backend keeps, tried the way they once
-// broke (see internal/promisetest), on memory and on the kit's fake backend.
-func TestPromisesHold(t *testing.T) {
-	t.Run("memory", func(t *testing.T) {
-		promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
-			m := backend.NewMemoryWithCleanup(0)
-			return m, m
-		})
-	})
-	t.Run("fake", func(t *testing.T) {
-		promisetest.Run(t, func(t *testing.T) (backend.Backend, backend.Backend) {
-			b := sessiontest.NewBackend()
-			return b, b
-		})
-	})
-}
-
-// A backend with only the three base methods still keeps a destroyed
-// session dead against a slow writer (it reads again before writing), but
-// between concurrent writers the last one wins.
-func TestBaseBackendKeepsDestroyedSessionDead(t *testing.T) {
-	racetest.RunEnding(t, func(t *testing.T) (backend.Backend, backend.Backend) {
-		b := baseOnly{backend.NewMemoryWithCleanup(0)}
-		return b, b
-	})
-}
 
 // baseOnly hides every optional interface of the backend it wraps.
 type baseOnly struct{ backend.Backend }

@@ -3,20 +3,34 @@
 #
 # Source this file, then:
 #
-#   services_install   apt-get install whichever of redis-server, redis-tools,
-#                      postgresql, postgresql-contrib and chromium are missing
-#                      (Debian; needs root). Idempotent.
-#   services_start     start, in a fresh temp dir, on free ports of 127.0.0.1:
-#                        - one standalone redis-server
-#                        - a three-node Redis Cluster (no replicas)
-#                        - a PostgreSQL instance with a database chisess_test
-#                      and export
+#   services_install [SERVICE...]
+#                      apt-get install whichever of the packages the named
+#                      services need are missing (Debian; needs root).
+#                      Idempotent. SERVICE is one of
+#                        redis     redis-server, redis-tools
+#                        cluster   redis-server, redis-tools
+#                        postgres  postgresql, postgresql-contrib
+#                        chromium  chromium (the demo's browser test)
+#                      and all four when none is named.
+#   services_start [SERVICE...]
+#                      start, in a fresh temp dir, on free ports of 127.0.0.1,
+#                      the named services (redis, cluster, postgres; all
+#                      three when none is named):
+#                        - redis:    one standalone redis-server
+#                        - cluster:  a three-node Redis Cluster (no replicas)
+#                        - postgres: a PostgreSQL instance with a database chisess_test
+#                      and export, for the ones started,
 #                        CHISESS_REDIS_ADDR=127.0.0.1:<port>
 #                        CHISESS_REDIS_CLUSTER_ADDRS=127.0.0.1:<p1>,127.0.0.1:<p2>,127.0.0.1:<p3>
 #                        CHISESS_POSTGRES_URL=postgres://postgres@127.0.0.1:<port>/chisess_test?sslmode=disable
-#                        CHISESS_CHROMIUM=/usr/bin/chromium   (only when present)
+#                        CHISESS_CHROMIUM=/usr/bin/chromium   (whenever it is present)
+#                      These are the names the tests, the demo (-redis-addr,
+#                      -postgres-url), the examples and the docs read.
 #   services_stop      stop all of the above and remove the temp dir. Safe to
 #                      call twice and from `trap services_stop EXIT`.
+#
+# To keep services running across shells, use scripts/services-up.sh and
+# scripts/services-down.sh, which wrap these functions.
 #
 # Nothing here uses the distribution's own PostgreSQL cluster (port 5432) or
 # any system-wide Redis: every instance is ours, lives in the temp dir and is
@@ -79,19 +93,51 @@ _svc_pkg_installed() {
 
 _SVC_APT_UPDATED=${_SVC_APT_UPDATED:-}
 
-services_install() {
-	local -a missing=()
-	command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-	command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-	if [[ -z $(_svc_pg_bindir) ]]; then
-		missing+=(postgresql postgresql-contrib)
-	elif ! _svc_pkg_installed postgresql-contrib; then
-		missing+=(postgresql-contrib)
+# _svc_want NAME ALLOWED... — checks the service names given to
+# services_install or services_start; with none given, prints ALLOWED.
+_svc_want() {
+	local verb=$1 allowed=$2 name
+	shift 2
+	if (($# == 0)); then
+		printf '%s\n' $allowed
+		return 0
 	fi
-	[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+	for name in "$@"; do
+		if [[ " $allowed " != *" $name "* ]]; then
+			_svc_err "$verb: unknown service '$name' (want one of: $allowed)"
+			return 1
+		fi
+		printf '%s\n' "$name"
+	done
+}
+
+services_install() {
+	local -a want=() missing=()
+	local name
+	_svc_want install "redis cluster postgres chromium" "$@" >/dev/null || return 1
+	mapfile -t want < <(_svc_want install "redis cluster postgres chromium" "$@")
+	for name in "${want[@]}"; do
+		case $name in
+		redis | cluster)
+			command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+			command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+			;;
+		postgres)
+			if [[ -z $(_svc_pg_bindir) ]]; then
+				missing+=(postgresql postgresql-contrib)
+			elif ! _svc_pkg_installed postgresql-contrib; then
+				missing+=(postgresql-contrib)
+			fi
+			;;
+		chromium)
+			[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+			;;
+		esac
+	done
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sed '/^$/d' | sort -u)
 
 	if ((${#missing[@]} == 0)); then
-		_svc_log "install: redis-server, redis-tools, postgresql, postgresql-contrib, chromium already present"
+		_svc_log "install: what ${want[*]} need is already present"
 		return 0
 	fi
 	if ! command -v apt-get >/dev/null 2>&1; then
@@ -143,10 +189,14 @@ services_install() {
 
 	# Check that what we asked for is really there now.
 	local bad=()
-	command -v redis-server >/dev/null 2>&1 || bad+=(redis-server)
-	command -v redis-cli >/dev/null 2>&1 || bad+=(redis-cli)
-	[[ -n $(_svc_pg_bindir) ]] || bad+=("postgres (/usr/lib/postgresql/*/bin)")
-	[[ -x /usr/bin/chromium ]] || bad+=(/usr/bin/chromium)
+	for name in "${missing[@]}"; do
+		case $name in
+		redis-server) command -v redis-server >/dev/null 2>&1 || bad+=(redis-server) ;;
+		redis-tools) command -v redis-cli >/dev/null 2>&1 || bad+=(redis-cli) ;;
+		postgresql) [[ -n $(_svc_pg_bindir) ]] || bad+=("postgres (/usr/lib/postgresql/*/bin)") ;;
+		chromium) [[ -x /usr/bin/chromium ]] || bad+=(/usr/bin/chromium) ;;
+		esac
+	done
 	if ((${#bad[@]} > 0)); then
 		_svc_err "install: still missing after apt-get install: ${bad[*]}"
 		return 1
@@ -478,14 +528,26 @@ _svc_stop_postgres() {
 SERVICES_TMPDIR=${SERVICES_TMPDIR:-}
 
 services_start() {
+	local -a want=() steps=()
+	local name
+	_svc_want start "redis cluster postgres" "$@" >/dev/null || return 1
+	mapfile -t want < <(_svc_want start "redis cluster postgres" "$@")
 	if [[ -n $SERVICES_TMPDIR && -d $SERVICES_TMPDIR ]]; then
 		_svc_log "start: already running (temp dir $SERVICES_TMPDIR)"
 		return 0
 	fi
+	for name in "${want[@]}"; do
+		case $name in
+		redis) steps+=(_svc_start_redis_standalone) ;;
+		cluster) steps+=(_svc_start_redis_cluster) ;;
+		postgres) steps+=(_svc_start_postgres) ;;
+		esac
+	done
 	local t0
 	t0=$(_svc_now_ms)
-	if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-		_svc_err "start: redis-server/redis-cli not found (run services_install)"
+	if [[ " ${want[*]} " == *" redis "* || " ${want[*]} " == *" cluster "* ]] &&
+		{ ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; }; then
+		_svc_err "start: redis-server/redis-cli not found (run services_install ${want[*]})"
 		return 1
 	fi
 	SERVICES_TMPDIR=$(mktemp -d -t chisess-services.XXXXXX) || {
@@ -496,7 +558,7 @@ services_start() {
 	_svc_log "start: temp dir $SERVICES_TMPDIR"
 
 	local step t1
-	for step in _svc_start_redis_standalone _svc_start_redis_cluster _svc_start_postgres; do
+	for step in "${steps[@]}"; do
 		t1=$(_svc_now_ms)
 		if ! "$step"; then
 			_svc_err "start: ${step#_svc_start_} failed to start; stopping the others"
@@ -513,7 +575,9 @@ services_start() {
 		_svc_log "start: /usr/bin/chromium not found; CHISESS_CHROMIUM not set"
 	fi
 	rm -f "$SERVICES_TMPDIR/.port"
-	_svc_log "start: all services up in $(($(_svc_now_ms) - t0)) ms"
+	# What services_stop needs, for scripts/services-down.sh in another shell.
+	declare -p _SVC_REDIS _SVC_PG_BIN _SVC_PG_DATA >"$SERVICES_TMPDIR/state"
+	_svc_log "start: ${want[*]} up in $(($(_svc_now_ms) - t0)) ms"
 	return 0
 }
 

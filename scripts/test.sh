@@ -4,9 +4,15 @@
 # services the tests need (scripts/services.sh), then runs, in order:
 #
 #   gofmt -l                       (fails if any file is listed)
-#   go vet ./...
-#   go test -race -count=1 ./...
-#   go vet + go test -count=1 in every nested module (a dir with its own go.mod)
+#   the module list                (every go.mod is in go.work, and the reverse)
+#   staticcheck install            (go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION)
+#   in every module (a dir with a go.mod, the root first), on its own
+#   go.mod (GOWORK=off), as an app that requires it would build it:
+#     go mod tidy -diff            (go.mod and go.sum are complete and tidy)
+#     go vet ./...
+#     staticcheck ./...
+#     go test -race -count=1 ./...
+#   scripts/check-deps.sh          (an app that imports chisess gets no driver)
 #   go test -fuzz for each target in scripts/fuzz-targets.txt (FUZZTIME, default 10s)
 #
 # Exits non-zero on the first failure; services are stopped on every exit.
@@ -20,7 +26,19 @@ root=$PWD
 source scripts/services.sh
 
 start_s=$SECONDS
-section() { printf '\n== %s\n' "$*"; }
+# section prints a heading and notes how long the previous section took,
+# for the summary at the end.
+timings=()
+section_name=""
+section_start=$SECONDS
+section() {
+	if [[ -n $section_name ]]; then
+		timings+=("$(printf '%4d s  %s' "$((SECONDS - section_start))" "$section_name")")
+	fi
+	section_name=$*
+	section_start=$SECONDS
+	printf '\n== %s\n' "$*"
+}
 
 section "services"
 services_install
@@ -42,21 +60,46 @@ if [[ -n $go_files ]]; then
 fi
 echo "ok"
 
-section "go vet ./..."
-go vet ./...
+section "modules"
+# Every directory with a go.mod, the root first; go.work must use exactly these.
+mapfile -t modules < <(find . \( -name .git -o -name vendor -o -name testdata \) -prune -o -name go.mod -type f -print |
+	sed 's|/go.mod$||' | sort)
+printf '%s\n' "${modules[@]}"
+mapfile -t used < <(go work edit -json | sed -n 's/^[[:space:]]*"DiskPath": "\(.*\)".*/\1/p' |
+	sed 's|^\([^.]\)|./\1|; s|/$||' | sort)
+if [[ "${modules[*]}" != "${used[*]}" ]]; then
+	echo "go.work uses: ${used[*]}" >&2
+	echo "go.mod files: ${modules[*]}" >&2
+	echo "go.work and the modules of the tree differ: run go work use -r ." >&2
+	exit 1
+fi
+echo "go.work uses every module"
 
-section "go test -race -count=1 ./..."
-go test -race -count=1 ./...
+STATICCHECK_VERSION=${STATICCHECK_VERSION:-v0.8.2}
+section "staticcheck $STATICCHECK_VERSION"
+tools=$(mktemp -d -t chisess-tools.XXXXXX)
+trap 'rm -rf -- "$tools"; services_stop' EXIT
+GOBIN=$tools GOWORK=off go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+"$tools/staticcheck" -version
 
-# Nested modules (e.g. bench/): each has its own go.mod and is not covered
-# by ./... of the root module.
-mapfile -t nested < <(find . \( -name .git -o -name vendor -o -name testdata \) -prune -o -name go.mod -type f -print |
-	grep -vx './go.mod' | sort)
-for modfile in "${nested[@]}"; do
-	dir=$(dirname "$modfile")
-	section "module ${dir#./}: go vet ./... && go test -race -count=1 ./..."
-	(cd "$dir" && go vet ./... && go test -race -count=1 ./...)
+for dir in "${modules[@]}"; do
+	section "module ${dir#./}"
+	(
+		cd "$dir"
+		export GOWORK=off
+		echo "-- go mod tidy -diff"
+		go mod tidy -diff
+		echo "-- go vet ./..."
+		go vet ./...
+		echo "-- staticcheck ./..."
+		"$tools/staticcheck" ./...
+		echo "-- go test -race -count=1 ./..."
+		go test -race -count=1 ./...
+	)
 done
+
+section "scripts/check-deps.sh"
+bash scripts/check-deps.sh
 
 section "fuzz (FUZZTIME=${FUZZTIME:-10s})"
 targets_file=scripts/fuzz-targets.txt
@@ -89,4 +132,5 @@ for i in "${!fuzz_pkgs[@]}"; do
 done
 
 section "done"
+printf '%s\n' "${timings[@]}"
 echo "all checks passed in $((SECONDS - start_s)) s (repo $root)"

@@ -11,9 +11,9 @@
 // sessions in a store chisess does not ship, and run
 // sessiontest.RunConformance against it.
 //
-// Drivers for Redis, PostgreSQL and bbolt live in their own packages
+// Drivers for Redis, PostgreSQL and bbolt live in their own modules
 // (redisbackend, pgbackend, boltbackend), so importing this package pulls in
-// none of them.
+// none of them, even in go list -m all.
 package backend
 
 import (

@@ -125,39 +125,44 @@ func TestShopVisitorGetsNoSession(t *testing.T) {
 func TestShopLoginLogout(t *testing.T) {
 	for _, mode := range shopModes {
 		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
 			m, _ := mode.newManager(t)
-			c := sessiontest.NewClient(t, newShop(m))
-
-			resp := c.PostForm("/cart", url.Values{"item": {"tea"}})
-			sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"})
-			sessiontest.AssertCookie(t, resp, &http.Cookie{
-				Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-			})
-
-			before := c.Cookie(m.CookieName())
-			resp = c.PostForm("/login", url.Values{"user": {"ada"}, "password": {"secret"}})
-			is.Equal(resp.StatusCode, http.StatusSeeOther)
-			is.Equal(resp.Header.Get("Location"), "/account")
-			sessiontest.AssertRenewed(t, m, before, resp)
-			sessiontest.AssertValue(t, m, resp, "user_id", 1)
-			sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"}) // the login keeps the cart
-
-			resp = c.Get("/account")
-			is.Equal(resp.StatusCode, http.StatusOK)
-			is.Equal(readBody(t, resp), "user 1, cart [tea]")
-			sessiontest.AssertNoSession(t, m, resp) // reading the session does not set the cookie again
-
-			before = c.Cookie(m.CookieName())
-			resp = c.PostForm("/logout", nil)
-			sessiontest.AssertDestroyed(t, m, before, resp)
-			sessiontest.AssertAbsent(t, m, resp, "user_id")
-
-			resp = c.Get("/account")
-			is.Equal(resp.StatusCode, http.StatusSeeOther) // logged out
-			is.Equal(readBody(t, c.Get("/")), "hello, guest")
+			shopLoginLogout(t, m, sessiontest.NewClient(t, newShop(m)))
 		})
 	}
+}
+
+// shopLoginLogout fills a cart, logs in, sees the account and logs out
+// through c, a client of the shop whose sessions m keeps, and checks what
+// each step leaves in the browser's session.
+func shopLoginLogout(t *testing.T, m *chisess.Manager, c *sessiontest.Client) {
+	is := is.New(t)
+	resp := c.PostForm("/cart", url.Values{"item": {"tea"}})
+	sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"})
+	sessiontest.AssertCookie(t, resp, &http.Cookie{
+		Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+
+	before := c.Cookie(m.CookieName())
+	resp = c.PostForm("/login", url.Values{"user": {"ada"}, "password": {"secret"}})
+	is.Equal(resp.StatusCode, http.StatusSeeOther)
+	is.Equal(resp.Header.Get("Location"), "/account")
+	sessiontest.AssertRenewed(t, m, before, resp)
+	sessiontest.AssertValue(t, m, resp, "user_id", 1)
+	sessiontest.AssertValue(t, m, resp, "cart", []string{"tea"}) // the login keeps the cart
+
+	resp = c.Get("/account")
+	is.Equal(resp.StatusCode, http.StatusOK)
+	is.Equal(readBody(t, resp), "user 1, cart [tea]")
+	sessiontest.AssertNoSession(t, m, resp) // reading the session does not set the cookie again
+
+	before = c.Cookie(m.CookieName())
+	resp = c.PostForm("/logout", nil)
+	sessiontest.AssertDestroyed(t, m, before, resp)
+	sessiontest.AssertAbsent(t, m, resp, "user_id")
+
+	resp = c.Get("/account")
+	is.Equal(resp.StatusCode, http.StatusSeeOther) // logged out
+	is.Equal(readBody(t, c.Get("/")), "hello, guest")
 }
 
 func TestShopWrongPassword(t *testing.T) {

@@ -20,25 +20,6 @@ import (
 
 var errDown = errors.New("store is down")
 
-// TestBackendConformance holds the fake to the contract every backend
-// keeps, so that what an app test sees through it is what a real backend
-// would do.
-func TestBackendConformance(t *testing.T) {
-	tests := []struct {
-		name       string
-		newBackend func() *sessiontest.Backend
-	}{
-		{"NewBackend", sessiontest.NewBackend},
-		{"zero value", func() *sessiontest.Backend { return new(sessiontest.Backend) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			sessiontest.RunConformance(t, func(*testing.T) backend.Backend { return tt.newBackend() })
-		})
-	}
-}
-
 // ops returns the Op of every call.
 func ops(calls []sessiontest.Call) []string {
 	out := make([]string, len(calls))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // RunConformance runs the rules every chisess key-value backend must follow
@@ -533,7 +533,7 @@ func (c *checker) fatalf(format string, args ...any) {
 
 // key returns a fresh random key, shaped like the keys chisess makes.
 func (c *checker) key() string {
-	k := newKey()
+	k := testkey.New()
 	c.track(k)
 	return k
 }
@@ -614,23 +614,15 @@ func (c *checker) waitExpired(key, what string) {
 	}
 }
 
-// newKey returns a random key of the shape chisess gives a backend: 32
-// bytes from crypto/rand in unpadded base64url, 43 characters.
-func newKey() string {
-	var b [32]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
 const base64URLAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // alphabetKeys returns two random keys that hold every base64url character
 // between them. Only the first 42 characters can take any of the 64: the
-// 43rd holds the last 4 bits of 32 bytes, so it is kept from newKey.
+// 43rd holds the last 4 bits of 32 bytes, so it is kept from [testkey.New].
 func alphabetKeys() [2]string {
 	perm := []byte(base64URLAlphabet)
 	mathrand.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-	first, second := newKey(), newKey()
+	first, second := testkey.New(), testkey.New()
 	return [2]string{
 		string(perm[:42]) + first[42:],
 		string(perm[42:]) + second[len(perm)-42:], // 22 + 21 characters

@@ -17,6 +17,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // TestRulesCatchBrokenBackends runs every rule against backends with one
@@ -265,7 +266,7 @@ func TestKeysLookLikeChisessKeys(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for range 100 {
-		k := newKey()
+		k := testkey.New()
 		is.True(valid(k)) // 43 base64url characters that decode to 32 bytes, as chisess.storageKey makes
 		is.True(!seen[k]) // keys are random
 		seen[k] = true

@@ -366,5 +366,5 @@ func ExampleRunConformance() {
 			return b
 		})
 	}
-	_ = testConformance
+	_ = testConformance // in a test file: func TestConformance(t *testing.T), with this function's body
 }

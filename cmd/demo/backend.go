@@ -40,7 +40,7 @@ func openBackend(ctx context.Context, cfg appConfig) (backend.Backend, func() er
 
 	case "redis":
 		if cfg.RedisAddr == "" {
-			return nil, nil, errors.New("-backend redis needs -redis-addr or REDIS_ADDR (host:port or redis://...)")
+			return nil, nil, errors.New("-backend redis needs -redis-addr or CHISESS_REDIS_ADDR (host:port or redis://...)")
 		}
 		var client redis.UniversalClient
 		if strings.Contains(cfg.RedisAddr, "://") {
@@ -68,7 +68,7 @@ func openBackend(ctx context.Context, cfg appConfig) (backend.Backend, func() er
 
 	case "postgres":
 		if cfg.PostgresURL == "" {
-			return nil, nil, errors.New("-backend postgres needs -postgres-url or DATABASE_URL")
+			return nil, nil, errors.New("-backend postgres needs -postgres-url or CHISESS_POSTGRES_URL")
 		}
 		pool, err := pgxpool.New(ctx, cfg.PostgresURL)
 		if err != nil {

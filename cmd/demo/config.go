@@ -84,8 +84,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	fs.StringVar(&cfg.Backend, "backend", envOr("DEMO_BACKEND", "cookie"),
 		"session `store`: "+strings.Join(backendNames, ", ")+" (env DEMO_BACKEND)")
 	fs.StringVar(&cfg.BoltPath, "bolt-path", envOr("DEMO_BOLT_PATH", "demo-sessions.db"), "bbolt `file` for -backend bolt (env DEMO_BOLT_PATH)")
-	fs.StringVar(&cfg.RedisAddr, "redis-addr", getenv("REDIS_ADDR"), "Redis `host:port` or redis:// URL for -backend redis (env REDIS_ADDR)")
-	fs.StringVar(&cfg.PostgresURL, "postgres-url", getenv("DATABASE_URL"), "PostgreSQL connection `URL` for -backend postgres (env DATABASE_URL)")
+	fs.StringVar(&cfg.RedisAddr, "redis-addr", getenv("CHISESS_REDIS_ADDR"), "Redis `host:port` or redis:// URL for -backend redis (env CHISESS_REDIS_ADDR)")
+	fs.StringVar(&cfg.PostgresURL, "postgres-url", getenv("CHISESS_POSTGRES_URL"), "PostgreSQL connection `URL` for -backend postgres (env CHISESS_POSTGRES_URL)")
 	fs.BoolVar(&cfg.Dev, "dev", getenv("DEMO_ENV") != "production",
 		"development mode: without SESSION_SECRET, use a random one for this run (env DEMO_ENV=production turns it off)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false,

@@ -566,8 +566,8 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "env fallbacks",
 			env: map[string]string{
-				"DEMO_ADDR": ":9000", "DEMO_BACKEND": "redis", "REDIS_ADDR": "r:6379",
-				"DATABASE_URL": "postgres://db/x", "DEMO_ENV": "production", "SESSION_SECRET": testSecret,
+				"DEMO_ADDR": ":9000", "DEMO_BACKEND": "redis", "CHISESS_REDIS_ADDR": "r:6379",
+				"CHISESS_POSTGRES_URL": "postgres://db/x", "DEMO_ENV": "production", "SESSION_SECRET": testSecret,
 			},
 			check: func(is *is.I, cfg appConfig) {
 				is.Equal(cfg.Addr, ":9000")
@@ -673,8 +673,8 @@ func TestNewAppErrors(t *testing.T) {
 		change  func(*appConfig)
 		wantErr string
 	}{
-		{"redis without address", func(c *appConfig) { c.Backend = "redis" }, "-backend redis needs -redis-addr or REDIS_ADDR"},
-		{"postgres without URL", func(c *appConfig) { c.Backend = "postgres" }, "-backend postgres needs -postgres-url or DATABASE_URL"},
+		{"redis without address", func(c *appConfig) { c.Backend = "redis" }, "-backend redis needs -redis-addr or CHISESS_REDIS_ADDR"},
+		{"postgres without URL", func(c *appConfig) { c.Backend = "postgres" }, "-backend postgres needs -postgres-url or CHISESS_POSTGRES_URL"},
 		{"unknown backend", func(c *appConfig) { c.Backend = "mongo" }, `backend "mongo" is not available in this build`},
 		{"short secret", func(c *appConfig) { c.Secret = "short" }, "Config.Secret"},
 		{"idle above lifetime", func(c *appConfig) { c.IdleTimeout, c.Lifetime = 2*time.Hour, time.Hour }, "Config.IdleTimeout"},

@@ -3,16 +3,16 @@
 // group (Autoload and Require), flash messages, typed keys, session
 // metadata, a server-sent event stream that changes the session, "keep me
 // signed in" (RememberMe), a "your devices" page that logs other devices
-// out (owner index: -backend memory), and a small JSON API whose sessions
-// travel in the Authorization header (TokenHeader).
+// out (owner index: every backend but the cookie), and a small JSON API
+// whose sessions travel in the Authorization header (TokenHeader).
 //
 // Run it from the repository root:
 //
 //	go run ./cmd/demo                     # cookie backend, http://127.0.0.1:8080
 //	go run ./cmd/demo -backend memory
 //	go run ./cmd/demo -backend bolt -bolt-path /tmp/sessions.db
-//	REDIS_ADDR=localhost:6379 go run ./cmd/demo -backend redis
-//	DATABASE_URL=postgres://localhost/demo go run ./cmd/demo -backend postgres
+//	CHISESS_REDIS_ADDR=localhost:6379 go run ./cmd/demo -backend redis
+//	CHISESS_POSTGRES_URL=postgres://localhost/demo go run ./cmd/demo -backend postgres
 //
 // Sign in with any user name and the password "demo". Add -log-events to
 // log every session event (chisess.LogEvents).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // benchData is about the size of an encoded session with a user ID, a CSRF
@@ -17,12 +18,12 @@ var benchData = bytes.Repeat([]byte("s"), 330)
 func BenchmarkRead(b *testing.B) {
 	s := benchStore(b, boltbackend.Options{NoSync: true})
 	ctx := context.Background()
-	key := newKey()
+	key := testkey.New()
 	if err := s.Write(ctx, key, benchData, time.Hour); err != nil {
 		b.Fatal(err)
 	}
 	for range 10_000 - 1 {
-		if err := s.Write(ctx, newKey(), benchData, time.Hour); err != nil {
+		if err := s.Write(ctx, testkey.New(), benchData, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,7 +45,7 @@ func BenchmarkWrite(b *testing.B) {
 		b.Run(bm.name, func(b *testing.B) {
 			s := benchStore(b, boltbackend.Options{NoSync: bm.noSync})
 			ctx := context.Background()
-			key := newKey()
+			key := testkey.New()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := s.Write(ctx, key, benchData, time.Hour); err != nil {
@@ -70,7 +71,7 @@ func BenchmarkSwap(b *testing.B) {
 		b.Run(bm.name, func(b *testing.B) {
 			s := benchStore(b, boltbackend.Options{NoSync: bm.noSync})
 			ctx := context.Background()
-			key := newKey()
+			key := testkey.New()
 			if err := s.Write(ctx, key, benchData, time.Hour); err != nil {
 				b.Fatal(err)
 			}

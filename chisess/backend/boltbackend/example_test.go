@@ -57,6 +57,23 @@ func Example() {
 	// visit 2
 }
 
+// Wire chisess to a bbolt file that keeps sessions across restarts.
+// Compiled, not run: it writes under /var/lib.
+func ExampleOpen_app() {
+	store, err := boltbackend.Open("/var/lib/myapp/sessions.db", boltbackend.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close() // stops the sweeper and closes the file
+	sessions, err := chisess.New(chisess.Config{Backend: store})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", r))
+}
+
 // Open a file, store a record and read it back. An app hands the Store to
 // chisess.New in Config.Backend and never calls Read or Write itself.
 func ExampleOpen() {

@@ -1,12 +1,8 @@
 package boltbackend_test
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // tempPath returns the path of a file that does not exist yet, in a
@@ -102,40 +99,11 @@ func plant(t testing.TB, db *bbolt.DB, n int, expires time.Time) {
 		}
 		for range n {
 			v := binary.BigEndian.AppendUint64(nil, uint64(expires.UnixNano()))
-			if err := b.Put([]byte(newKey()), append(v, "planted"...)); err != nil {
+			if err := b.Put([]byte(testkey.New()), append(v, "planted"...)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	is.NoErr(err) // plant records
-}
-
-// newKey returns a key shaped like the ones chisess makes: 43 characters of
-// base64url, the hash of a random token.
-func newKey() string {
-	sum := sha256.Sum256([]byte(rand.Text()))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-// clock is a settable Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

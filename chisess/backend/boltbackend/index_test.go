@@ -14,6 +14,8 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // ownersBucket is where the documented layout puts the owner index of the
@@ -27,11 +29,11 @@ const ownersBucket = boltbackend.DefaultBucket + "_owners"
 // session bucket.
 func TestIndexLayout(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Index(ctx, "ada", key, time.Hour)) // Index
 
 	want := append([]byte{3}, "ada"+key...)
@@ -48,9 +50,9 @@ func TestIndexLayout(t *testing.T) {
 	is.Equal(count(t, db, boltbackend.DefaultBucket), 0) // the session bucket is untouched
 
 	s2 := newOn(t, db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
-	is.NoErr(s2.Index(ctx, "ada", newKey(), time.Hour)) // Index
-	is.Equal(count(t, db, "app_sessions_owners"), 1)    // its index is named after its bucket
-	is.Equal(count(t, db, ownersBucket), 1)             // and apart from the other Store's
+	is.NoErr(s2.Index(ctx, "ada", testkey.New(), time.Hour)) // Index
+	is.Equal(count(t, db, "app_sessions_owners"), 1)         // its index is named after its bucket
+	is.Equal(count(t, db, ownersBucket), 1)                  // and apart from the other Store's
 	owned, err := s2.Owned(ctx, "ada")
 	is.NoErr(err)           // Owned
 	is.Equal(len(owned), 1) // lists only its own Store's entry
@@ -71,7 +73,7 @@ func TestOwnersNeverOverlap(t *testing.T) {
 	}
 	keys := make([]string, len(owners))
 	for i, o := range owners {
-		keys[i] = newKey()
+		keys[i] = testkey.New()
 		is.NoErr(s.Index(ctx, o, keys[i], time.Hour)) // Index
 	}
 	for i, o := range owners {
@@ -86,11 +88,11 @@ func TestOwnersNeverOverlap(t *testing.T) {
 // deletes it without counting it among the sessions it deleted.
 func TestIndexExpiry(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
-	short, long := newKey(), newKey()
+	short, long := testkey.New(), testkey.New()
 	is.NoErr(s.Write(ctx, short, []byte("short"), time.Minute)) // a session about to expire
 	is.NoErr(s.Index(ctx, "ada", short, time.Minute))           // indexed as long
 	is.NoErr(s.Index(ctx, "ada", long, time.Hour))              // and one indexed for an hour
@@ -116,11 +118,11 @@ func TestIndexExpiry(t *testing.T) {
 // and no fsync, and that an Index that does move it writes.
 func TestIndexWritesOnlyChanges(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Index(ctx, "ada", key, time.Hour)) // first Index
 
 	writes := func() int64 { st := db.Stats(); return st.TxStats.GetWrite() }
@@ -170,8 +172,8 @@ func TestIndexClosedStore(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Index", func() error { return s.Index(ctx, "ada", newKey(), time.Hour) }},
-		{"Unindex", func() error { return s.Unindex(ctx, "ada", newKey()) }},
+		{"Index", func() error { return s.Index(ctx, "ada", testkey.New(), time.Hour) }},
+		{"Unindex", func() error { return s.Unindex(ctx, "ada", testkey.New()) }},
 		{"Owned", func() error { _, err := s.Owned(ctx, "ada"); return err }},
 	}
 	for _, c := range calls {
@@ -190,7 +192,7 @@ func TestIndexSurvivesRestart(t *testing.T) {
 	s, err := boltbackend.Open(path, boltbackend.Options{})
 	is.NoErr(err) // Open
 	ctx := t.Context()
-	keys := []string{newKey(), newKey()}
+	keys := []string{testkey.New(), testkey.New()}
 	for _, k := range keys {
 		is.NoErr(s.Index(ctx, "ada", k, time.Hour)) // Index
 	}

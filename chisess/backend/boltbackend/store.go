@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -137,8 +139,16 @@ var (
 //
 // When another process has the file open, Open waits up to
 // [Options.Timeout] and then returns an error that says so; any other
-// failure to open the file, and an invalid option, is an error too.
+// failure to open the file, an empty path, a path that is a directory and
+// an invalid option are errors too, which say what to pass instead.
 func Open(path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New(`chisess: boltbackend.Open: path is empty; pass the path of the bbolt file to open or create, such as "/var/lib/myapp/sessions.db"`)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("chisess: boltbackend.Open: path %s is a directory; pass the path of a file in it, such as %s",
+			path, filepath.Join(path, "sessions.db"))
+	}
 	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
@@ -153,6 +163,13 @@ func Open(path string, opts Options) (*Store, error) {
 	db, err := bbolt.Open(path, mode, &bbolt.Options{Timeout: timeout, NoSync: opts.NoSync})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("chisess: bolt open %s: file is locked by another process: %w", path, err)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("chisess: bolt open %s: the directory %s does not exist; create it, or pass a path in a directory that exists: %w",
+			path, filepath.Dir(path), err)
+	}
+	if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+		return nil, fmt.Errorf("chisess: bolt open %s: the file is not a bbolt database; pass the path of a new file or of a bbolt file: %w", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("chisess: bolt open %s: %w", path, err)
@@ -176,7 +193,7 @@ func Open(path string, opts Options) (*Store, error) {
 // Open and are ignored.
 func New(db *bbolt.DB, opts Options) (*Store, error) {
 	if db == nil {
-		return nil, errors.New("chisess: bolt new: nil *bbolt.DB")
+		return nil, errors.New("chisess: boltbackend.New: db is nil; pass an open *bbolt.DB, or call Open with the path of a file")
 	}
 	if err := checkOptions(opts); err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -37,7 +39,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			key := newKey()
+			key := testkey.New()
 			is.NoErr(s.Write(ctx, key, tt.data, time.Hour)) // write
 			got, err := s.Read(ctx, key)
 			is.NoErr(err)          // read what was written
@@ -51,7 +53,7 @@ func TestRoundTrip(t *testing.T) {
 func TestWriteReplaces(t *testing.T) {
 	is := is.New(t)
 	s := open(t, boltbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("first, and longer"), time.Hour)) // first write
 	is.NoErr(s.Write(t.Context(), key, []byte("second"), time.Hour))            // overwrite
 	got, err := s.Read(t.Context(), key)
@@ -62,7 +64,7 @@ func TestWriteReplaces(t *testing.T) {
 func TestReadReturnsCopy(t *testing.T) {
 	is := is.New(t)
 	s := open(t, boltbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	data := []byte("abc")
 	is.NoErr(s.Write(t.Context(), key, data, time.Hour)) // write
 	data[0] = 'X'                                        // the caller reuses its buffer
@@ -78,7 +80,7 @@ func TestReadReturnsCopy(t *testing.T) {
 func TestReadNotFound(t *testing.T) {
 	is := is.New(t)
 	s := open(t, boltbackend.Options{})
-	got, err := s.Read(t.Context(), newKey())
+	got, err := s.Read(t.Context(), testkey.New())
 	is.True(errors.Is(err, backend.ErrNotFound)) // a key never written is not found
 	is.Equal(got, nil)                           // and no data comes with the error
 }
@@ -88,7 +90,7 @@ func TestDelete(t *testing.T) {
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
 	ctx := t.Context()
-	key, other := newKey(), newKey()
+	key, other := testkey.New(), testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("a"), time.Hour))   // write the key to delete
 	is.NoErr(s.Write(ctx, other, []byte("b"), time.Hour)) // and one to keep
 
@@ -100,8 +102,8 @@ func TestDelete(t *testing.T) {
 	is.NoErr(err)              // the other key is untouched
 	is.Equal(string(got), "b") // with its data
 
-	is.NoErr(s.Delete(ctx, key))      // deleting it again is not an error
-	is.NoErr(s.Delete(ctx, newKey())) // nor is deleting a key never written
+	is.NoErr(s.Delete(ctx, key))           // deleting it again is not an error
+	is.NoErr(s.Delete(ctx, testkey.New())) // nor is deleting a key never written
 }
 
 func TestWriteNonPositiveTTL(t *testing.T) {
@@ -121,12 +123,12 @@ func TestWriteNonPositiveTTL(t *testing.T) {
 			is.NoErr(err) // New
 			ctx := t.Context()
 
-			fresh := newKey()
+			fresh := testkey.New()
 			is.NoErr(s.Write(ctx, fresh, []byte("x"), tt.ttl)) // an already-expired write succeeds
 			_, err = s.Read(ctx, fresh)
 			is.True(errors.Is(err, backend.ErrNotFound)) // and leaves nothing to read
 
-			existing := newKey()
+			existing := testkey.New()
 			is.NoErr(s.Write(ctx, existing, []byte("x"), time.Hour)) // a live record
 			is.NoErr(s.Write(ctx, existing, []byte("y"), tt.ttl))    // overwritten with an expired one
 			_, err = s.Read(ctx, existing)
@@ -144,11 +146,11 @@ func TestWriteNonPositiveTTL(t *testing.T) {
 // return it.
 func TestReadExpiredButUnswept(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("data"), time.Minute)) // expires one minute from now
 
 	clk.Add(time.Minute - time.Nanosecond)
@@ -169,7 +171,7 @@ func TestReadExpiredButUnswept(t *testing.T) {
 func TestWriteHugeTTL(t *testing.T) {
 	is := is.New(t)
 	s := open(t, boltbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Duration(1<<63-1))) // a ttl of about 292 years
 	got, err := s.Read(t.Context(), key)
 	is.NoErr(err)              // the expiry saturates instead of overflowing into the past
@@ -182,9 +184,9 @@ func TestWriteHugeTTL(t *testing.T) {
 func TestSessionsSurviveRestart(t *testing.T) {
 	is := is.New(t)
 	path := tempPath(t)
-	clk := newClock()
+	clk := testclock.New()
 	ctx := t.Context()
-	live, short, deleted := newKey(), newKey(), newKey()
+	live, short, deleted := testkey.New(), testkey.New(), testkey.New()
 
 	first, err := boltbackend.Open(path, boltbackend.Options{Now: clk.Now})
 	is.NoErr(err)                                                   // first process opens the file
@@ -232,59 +234,61 @@ func TestOpenLockedFile(t *testing.T) {
 	is.True(strings.HasPrefix(err.Error(), "chisess: bolt open "+path+": "))    // naming the file
 	is.True(elapsed < boltbackend.DefaultTimeout)                               // within Options.Timeout, not the one-second default
 
-	got, err := first.Read(t.Context(), newKey())
+	got, err := first.Read(t.Context(), testkey.New())
 	is.True(errors.Is(err, backend.ErrNotFound)) // the first Store still works
 	is.Equal(got, nil)                           // and returns nothing for an unknown key
 }
 
-func TestOpenErrors(t *testing.T) {
-	is := is.New(t)
+// TestOpenAndNewErrors: Open and New refuse bad arguments with an error
+// that names the argument, field or file and says what to pass instead.
+func TestOpenAndNewErrors(t *testing.T) {
 	tests := []struct {
-		name string
-		path func(t testing.TB) string
-		opts boltbackend.Options
-		want string // substring of the error
+		name    string
+		call    func(t *testing.T) (*boltbackend.Store, error)
+		want    []string // substrings of the error
+		invalid bool     // wraps ErrInvalidOptions
 	}{
-		{"negative Timeout", tempPath, boltbackend.Options{Timeout: -time.Second}, "Options.Timeout"},
-		{"negative SweepBatch", tempPath, boltbackend.Options{SweepBatch: -1}, "Options.SweepBatch"},
-		{
-			"missing directory",
-			func(t testing.TB) string { return filepath.Join(t.TempDir(), "no", "such", "dir", "sessions.db") },
-			boltbackend.Options{},
-			"chisess: bolt open ",
-		},
-		{
-			"not a bbolt file",
-			func(t testing.TB) string {
-				p := tempPath(t)
-				is.New(t).NoErr(os.WriteFile(p, bytes.Repeat([]byte("not bolt"), 1024), 0o600)) // write junk
-				return p
-			},
-			boltbackend.Options{},
-			"chisess: bolt open ",
-		},
+		{"empty path", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open("", boltbackend.Options{})
+		}, []string{"boltbackend.Open: path is empty; pass the path of the bbolt file to open or create"}, false},
+		{"path is a directory", func(t *testing.T) (*boltbackend.Store, error) {
+			dir := t.TempDir()
+			return boltbackend.Open(dir, boltbackend.Options{})
+		}, []string{"is a directory; pass the path of a file in it, such as ", "sessions.db"}, false},
+		{"missing directory", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(filepath.Join(t.TempDir(), "no", "such", "dir", "sessions.db"), boltbackend.Options{})
+		}, []string{"chisess: bolt open ", "/no/such/dir does not exist; create it, or pass a path in a directory that exists"}, false},
+		{"not a bbolt file", func(t *testing.T) (*boltbackend.Store, error) {
+			p := tempPath(t)
+			is.New(t).NoErr(os.WriteFile(p, bytes.Repeat([]byte("not bolt"), 1024), 0o600)) // write junk
+			return boltbackend.Open(p, boltbackend.Options{})
+		}, []string{"chisess: bolt open ", "the file is not a bbolt database; pass the path of a new file or of a bbolt file"}, false},
+		{"negative Timeout", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(tempPath(t), boltbackend.Options{Timeout: -time.Second})
+		}, []string{"Options.Timeout is -1s, want zero (for the default of 1s) or more"}, true},
+		{"negative SweepBatch", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.Open(tempPath(t), boltbackend.Options{SweepBatch: -1})
+		}, []string{"Options.SweepBatch is -1, want zero (for the default of 1000) or more"}, true},
+		{"New with a nil DB", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.New(nil, boltbackend.Options{})
+		}, []string{"boltbackend.New: db is nil; pass an open *bbolt.DB, or call Open with the path of a file"}, false},
+		{"New with a negative SweepBatch", func(t *testing.T) (*boltbackend.Store, error) {
+			return boltbackend.New(openDB(t), boltbackend.Options{SweepBatch: -5})
+		}, []string{"Options.SweepBatch is -5, want zero"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			s, err := boltbackend.Open(tt.path(t), tt.opts)
-			is.True(err != nil)                                  // Open fails
-			is.Equal(s, nil)                                     // with no Store
-			is.True(strings.Contains(err.Error(), tt.want))      // and an error that says what is wrong
-			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // in the house format
+			s, err := tt.call(t)
+			is.True(err != nil) // the call fails
+			is.Equal(s, nil)    // with no Store
+			for _, want := range tt.want {
+				is.True(strings.Contains(err.Error(), want)) // and an error that names what is wrong and what to pass
+			}
+			is.True(strings.HasPrefix(err.Error(), "chisess: "))                // in the house format
+			is.Equal(errors.Is(err, boltbackend.ErrInvalidOptions), tt.invalid) // a bad option, and only that, is ErrInvalidOptions
 		})
 	}
-	is.True(len(tests) > 0) // the table ran
-}
-
-func TestNewInvalidOptions(t *testing.T) {
-	is := is.New(t)
-	db := openDB(t)
-	_, err := boltbackend.New(db, boltbackend.Options{SweepBatch: -5})
-	is.True(errors.Is(err, boltbackend.ErrInvalidOptions))             // a bad option is ErrInvalidOptions
-	is.True(strings.Contains(err.Error(), "Options.SweepBatch is -5")) // naming the field and value
-	_, err = boltbackend.New(nil, boltbackend.Options{})
-	is.True(err != nil) // a nil DB is an error, not a later panic
 }
 
 func TestNewReadOnlyDB(t *testing.T) {
@@ -332,9 +336,9 @@ func TestBucketOption(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{Bucket: "app_sessions", SweepInterval: -1})
-	is.NoErr(s.Write(t.Context(), newKey(), []byte("x"), time.Hour)) // write
-	is.Equal(count(t, db, "app_sessions"), 1)                        // the record is in the named bucket
-	is.Equal(count(t, db, boltbackend.DefaultBucket), 0)             // and not in the default one
+	is.NoErr(s.Write(t.Context(), testkey.New(), []byte("x"), time.Hour)) // write
+	is.Equal(count(t, db, "app_sessions"), 1)                             // the record is in the named bucket
+	is.Equal(count(t, db, boltbackend.DefaultBucket), 0)                  // and not in the default one
 }
 
 // TestNewLeavesDBOpen checks that a Store over the app's DB does not close
@@ -344,7 +348,7 @@ func TestNewLeavesDBOpen(t *testing.T) {
 	db := openDB(t)
 	s, err := boltbackend.New(db, boltbackend.Options{})
 	is.NoErr(err) // New starts a sweeper on the app's DB
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Hour)) // write before Close
 	is.NoErr(s.Close())                                         // Close stops the sweeper
 
@@ -365,7 +369,7 @@ func TestClosedStoreFails(t *testing.T) {
 	is := is.New(t)
 	s, err := boltbackend.Open(tempPath(t), boltbackend.Options{})
 	is.NoErr(err) // Open
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Hour)) // write
 	is.NoErr(s.Close())                                         // Close closes the file
 
@@ -390,7 +394,7 @@ func TestMalformedRecord(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
-	key := newKey()
+	key := testkey.New()
 	err := db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(boltbackend.DefaultBucket)).Put([]byte(key), []byte("abc"))
 	})
@@ -453,9 +457,9 @@ func TestContextCancelled(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			clk := newClock()
+			clk := testclock.New()
 			s := open(t, boltbackend.Options{Now: clk.Now})
-			key := newKey()
+			key := testkey.New()
 			is.NoErr(s.Write(t.Context(), key, []byte("old"), time.Minute)) // a record to leave alone
 			clk.Add(2 * time.Minute)                                        // past its expiry, so a sweep would delete it
 
@@ -479,10 +483,10 @@ func TestContextCancelled(t *testing.T) {
 // expiry as 8 big-endian bytes of Unix nanoseconds, then the data.
 func TestRecordLayout(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("data"), time.Hour)) // write through the Store
 
 	var raw []byte

@@ -11,34 +11,18 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
-	"github.com/chisess/kit/chisess/internal/swaptest"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
-
-// TestSwap runs every case of the Swapper contract (internal/swaptest) on
-// a file of its own, and checks what is left in the file besides the
-// bystander, so a record written under a stray key shows too.
-func TestSwap(t *testing.T) {
-	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		clk := newClock()
-		db := openDB(t)
-		return swaptest.Subject{
-			Store:   newOn(t, db, boltbackend.Options{SweepInterval: -1, Now: clk.Now}),
-			Advance: clk.Add,
-			Left: func(t *testing.T, _ string) int {
-				return count(t, db, boltbackend.DefaultBucket) - 1 // every record but the bystander
-			},
-		}
-	})
-}
 
 // TestSwapExpiry checks that a swap sets the record's expiry to Now plus
 // its ttl, counted from the swap, not from the record it replaced.
 func TestSwapExpiry(t *testing.T) {
 	is := is.New(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := open(t, boltbackend.Options{Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("a"), time.Minute)) // expires in a minute
 
 	clk.Add(30 * time.Second)
@@ -69,7 +53,7 @@ func TestSwapMalformedRecord(t *testing.T) {
 	is := is.New(t)
 	db := openDB(t)
 	s := newOn(t, db, boltbackend.Options{SweepInterval: -1})
-	key := newKey()
+	key := testkey.New()
 	err := db.Update(func(tx *bbolt.Tx) error {
 		return tx.Bucket([]byte(boltbackend.DefaultBucket)).Put([]byte(key), []byte("abc"))
 	})
@@ -94,7 +78,7 @@ func TestSwapMissingBucket(t *testing.T) {
 	err := db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket([]byte(boltbackend.DefaultBucket)) })
 	is.NoErr(err) // someone drops the bucket behind the Store's back
 
-	key := newKey()
+	key := testkey.New()
 	ok, err := s.Swap(t.Context(), key, []byte("a"), []byte("b"), time.Hour)
 	is.NoErr(err) // a swap on the missing bucket
 	is.True(!ok)  // finds no record

@@ -13,6 +13,8 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // TestSweepRemovesOnlyExpired fills a file with expired and live records
@@ -39,17 +41,17 @@ func TestSweepRemovesOnlyExpired(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			clk := newClock()
+			clk := testclock.New()
 			db := openDB(t)
 			s := newOn(t, db, boltbackend.Options{SweepInterval: -1, SweepBatch: tt.batch, Now: clk.Now})
 			ctx := t.Context()
 			live := make([]string, tt.live)
 			for i := range live {
-				live[i] = newKey()
+				live[i] = testkey.New()
 				is.NoErr(s.Write(ctx, live[i], fmt.Appendf(nil, "live %d", i), time.Hour)) // a live record
 			}
 			for range tt.expired {
-				is.NoErr(s.Write(ctx, newKey(), []byte("expired"), time.Minute)) // a record about to expire
+				is.NoErr(s.Write(ctx, testkey.New(), []byte("expired"), time.Minute)) // a record about to expire
 			}
 			plant(t, db, tt.filler, clk.Now().Add(time.Hour))
 			clk.Add(time.Minute)
@@ -84,9 +86,9 @@ func TestSweepEmptyOrMissingBucket(t *testing.T) {
 	n, err = s.Sweep(t.Context())
 	is.NoErr(err)         // Sweep still works
 	is.Equal(n, int64(0)) // with nothing to do
-	_, err = s.Read(t.Context(), newKey())
+	_, err = s.Read(t.Context(), testkey.New())
 	is.True(errors.Is(err, backend.ErrNotFound)) // Read reports a missing key
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Hour)) // Write creates the bucket again
 	got, err := s.Read(t.Context(), key)
 	is.NoErr(err)              // and the record reads back
@@ -104,7 +106,7 @@ func TestSweeper(t *testing.T) {
 		s, err := boltbackend.New(db, boltbackend.Options{SweepInterval: time.Minute})
 		is.NoErr(err) // New starts the sweeper
 		ctx := t.Context()
-		short, long := newKey(), newKey()
+		short, long := testkey.New(), testkey.New()
 		is.NoErr(s.Write(ctx, short, []byte("short"), 30*time.Second)) // expires before the first sweep
 		is.NoErr(s.Write(ctx, long, []byte("long"), 90*time.Second))   // expires between the first and second
 
@@ -119,9 +121,9 @@ func TestSweeper(t *testing.T) {
 		synctest.Wait()
 		is.Equal(count(t, db, boltbackend.DefaultBucket), 0) // the second sweep deleted the other one
 
-		is.NoErr(s.Close())                                        // Close stops the sweeper and waits for it
-		is.NoErr(s.Write(ctx, newKey(), []byte("x"), time.Second)) // the Store still writes to the app's DB
-		time.Sleep(10 * time.Minute)                               // ten intervals pass
+		is.NoErr(s.Close())                                             // Close stops the sweeper and waits for it
+		is.NoErr(s.Write(ctx, testkey.New(), []byte("x"), time.Second)) // the Store still writes to the app's DB
+		time.Sleep(10 * time.Minute)                                    // ten intervals pass
 		synctest.Wait()
 		is.Equal(count(t, db, boltbackend.DefaultBucket), 1) // and no sweeper deleted the expired record
 		// synctest.Test fails if a goroutine of the bubble is still blocked

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
 
@@ -17,7 +18,7 @@ func BenchmarkRead(b *testing.B) {
 	is := is.New(b)
 	d := newTestDB(b)
 	s := d.open(b, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(b.Context(), key, sessionBytes, time.Hour)) // the session to read
 	b.SetBytes(int64(len(sessionBytes)))
 	b.ReportAllocs()
@@ -31,7 +32,7 @@ func BenchmarkRead(b *testing.B) {
 func BenchmarkWrite(b *testing.B) {
 	d := newTestDB(b)
 	s := d.open(b, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	b.SetBytes(int64(len(sessionBytes)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -48,7 +49,7 @@ func BenchmarkSwap(b *testing.B) {
 	is := is.New(b)
 	d := newTestDB(b)
 	s := d.open(b, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(b.Context(), key, sessionBytes, time.Hour)) // the session to swap
 	other := bytes.Clone(sessionBytes)
 	other[len(other)-1] = 't'

@@ -8,7 +8,7 @@
 //
 // Wire it by handing [New] a pool the app owns; chisess does the rest:
 //
-//	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	pool, err := pgxpool.New(ctx, os.Getenv("CHISESS_POSTGRES_URL"))
 //	if err != nil {
 //		return err
 //	}

@@ -3,17 +3,13 @@ package pgbackend_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net"
-	"os"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/matryer/is"
@@ -21,17 +17,10 @@ import (
 
 // pgPool returns a pool on the database named by CHISESS_POSTGRES_URL,
 // closed when the test ends. Without the variable the test is skipped, or
-// fails when CHISESS_REQUIRE_SERVICES=1 (CI, where a skip would hide a
-// broken service).
+// fails when CHISESS_REQUIRE_SERVICES=1 (see internal/testenv).
 func pgPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	url := os.Getenv("CHISESS_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
-			t.Fatal("CHISESS_POSTGRES_URL is empty but CHISESS_REQUIRE_SERVICES=1: set CHISESS_POSTGRES_URL=postgres://... (scripts/test.sh starts one)")
-		}
-		t.Skip("set CHISESS_POSTGRES_URL=postgres://... to run the PostgreSQL tests (scripts/test.sh starts one)")
-	}
+	url := testenv.Lookup(t, testenv.PostgresURL)
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		t.Fatalf("CHISESS_POSTGRES_URL: %v", err)
@@ -109,13 +98,6 @@ func (d testDB) count(t testing.TB) int64 {
 	return n
 }
 
-// newKey returns a key shaped like the ones chisess makes: 43 characters of
-// base64url, the hash of a random token.
-func newKey() string {
-	sum := sha256.Sum256([]byte(rand.Text()))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // deadPool returns a pool aimed at a loopback port that nothing listens on:
 // the port was free a moment ago and its listener is closed.
 func deadPool(t testing.TB) *pgxpool.Pool {
@@ -130,26 +112,4 @@ func deadPool(t testing.TB) *pgxpool.Pool {
 	is.NoErr(err) // pgxpool.New does not connect yet
 	t.Cleanup(pool.Close)
 	return pool
-}
-
-// clock is a settable Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -3,7 +3,6 @@ package pgbackend_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,9 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testenv"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // sqlLog is a pgx tracer that records every statement a pool sends, with
@@ -57,7 +59,7 @@ func tracedPool(t testing.TB, log *sqlLog) *pgxpool.Pool {
 	is := is.New(t)
 	is.Helper()
 	pgPool(t) // skips, or fails, without a database
-	cfg, err := pgxpool.ParseConfig(os.Getenv("CHISESS_POSTGRES_URL"))
+	cfg, err := pgxpool.ParseConfig(testenv.Lookup(t, testenv.PostgresURL))
 	is.NoErr(err) // parse CHISESS_POSTGRES_URL
 	cfg.ConnConfig.Tracer = log
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
@@ -92,7 +94,7 @@ func TestIndexIsTheOwnerColumn(t *testing.T) {
 		return o
 	}
 
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("v1"), time.Hour)) // the session's row
 	is.Equal(owner(key), (*string)(nil))                 // a row starts with no owner
 	log.take()
@@ -126,7 +128,7 @@ func TestIndexFollowsTheRow(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := d.open(t, pgbackend.Options{Now: clk.Now})
 	ctx := t.Context()
 	owned := func(owner string) []string {
@@ -135,12 +137,12 @@ func TestIndexFollowsTheRow(t *testing.T) {
 		return sorted(got)
 	}
 
-	missing := newKey()
+	missing := testkey.New()
 	is.NoErr(s.Index(ctx, "ada", missing, time.Hour)) // Index of a key with no row is not an error
 	is.Equal(len(owned("ada")), 0)                    // but lists nothing
 	is.Equal(d.count(t), int64(0))                    // and creates no row
 
-	short, long := newKey(), newKey()
+	short, long := testkey.New(), testkey.New()
 	is.NoErr(s.Write(ctx, short, []byte("short"), time.Minute)) // a row that expires in a minute
 	is.NoErr(s.Index(ctx, "ada", short, time.Hour))             // indexed for longer
 	is.NoErr(s.Write(ctx, long, []byte("long"), time.Hour))     // a row that lives an hour
@@ -165,7 +167,7 @@ func TestInvalidOwner(t *testing.T) {
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("session"), time.Hour)) // the session's row
 
 	for _, owner := range []string{"a\x00b", "\x00", "caf\xe9", "\xff\xfe"} {
@@ -233,7 +235,7 @@ func TestCreateTableAddsOwnerColumn(t *testing.T) {
 	old, err := pgbackend.New(ctx, d.pool, pgbackend.Options{Table: d.table, SweepInterval: -1})
 	is.NoErr(err) // New without CreateTable on the old table
 	t.Cleanup(func() { old.Close() })
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(old.Write(ctx, key, []byte("v1"), time.Hour)) // Write works on the old table
 	ok, err := old.Swap(ctx, key, []byte("v1"), []byte("v2"), time.Hour)
 	is.NoErr(err) // Swap works on the old table
@@ -285,8 +287,8 @@ func TestIndexOutage(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Index", func() error { return s.Index(t.Context(), "ada", newKey(), time.Hour) }},
-		{"Unindex", func() error { return s.Unindex(t.Context(), "ada", newKey()) }},
+		{"Index", func() error { return s.Index(t.Context(), "ada", testkey.New(), time.Hour) }},
+		{"Unindex", func() error { return s.Unindex(t.Context(), "ada", testkey.New()) }},
 		{"Owned", func() error { _, err := s.Owned(t.Context(), "ada"); return err }},
 	}
 	for _, tt := range tests {

@@ -104,8 +104,9 @@ var (
 )
 
 // New returns a [Store] over the table named in opts, reached through pool.
-// It reports a bad option as an error wrapping [ErrInvalidOptions] that
-// names the field, and a nil pool as an error.
+// It reports a bad option as an error wrapping [ErrInvalidOptions], and a
+// nil pool as an error; each names the argument or field and says what to
+// pass instead.
 //
 // When opts.CreateTable is set, New creates the table and its index under
 // ctx and returns any database error; otherwise it makes no database call,
@@ -114,7 +115,7 @@ var (
 // runs until [Store.Close].
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	if pool == nil {
-		return nil, errors.New("chisess: pgbackend.New: nil pool")
+		return nil, errors.New("chisess: pgbackend.New: pool is nil; pass the app's pgx pool, such as the one pgxpool.New(ctx, databaseURL) returns")
 	}
 	table := opts.Table
 	if table == "" {
@@ -122,7 +123,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	ident, err := parseTable(table)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Options.Table: %v", ErrInvalidOptions, err)
+		return nil, fmt.Errorf("%w: Options.Table: %v; pass a name such as %q or %q, or leave it empty for %q",
+			ErrInvalidOptions, err, "sessions", "app.sessions", DefaultTable)
 	}
 	if opts.SweepBatch < 0 {
 		return nil, fmt.Errorf("%w: Options.SweepBatch is %d, want zero (for the default) or more",

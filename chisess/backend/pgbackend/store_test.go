@@ -11,6 +11,8 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
 
@@ -34,7 +36,7 @@ func TestWriteThenRead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			key := newKey()
+			key := testkey.New()
 			is.NoErr(s.Write(t.Context(), key, tt.data, time.Hour)) // write
 			got, err := s.Read(t.Context(), key)
 			is.NoErr(err)                      // read what was just written
@@ -50,7 +52,7 @@ func TestWriteReplaces(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 
 	is.NoErr(s.Write(t.Context(), key, []byte("first"), time.Hour))  // first write
 	is.NoErr(s.Write(t.Context(), key, []byte("second"), time.Hour)) // upsert over it
@@ -65,9 +67,9 @@ func TestReadMissingKey(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
-	is.NoErr(s.Write(t.Context(), newKey(), []byte("other"), time.Hour)) // another session exists
+	is.NoErr(s.Write(t.Context(), testkey.New(), []byte("other"), time.Hour)) // another session exists
 
-	got, err := s.Read(t.Context(), newKey())
+	got, err := s.Read(t.Context(), testkey.New())
 	is.True(errors.Is(err, backend.ErrNotFound)) // an unknown key is ErrNotFound
 	is.Equal(got, nil)                           // and no data
 	is.Equal(d.count(t), int64(1))               // Read created no row
@@ -78,15 +80,15 @@ func TestDelete(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
-	key, other := newKey(), newKey()
+	key, other := testkey.New(), testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("gone soon"), time.Hour)) // the victim
 	is.NoErr(s.Write(t.Context(), other, []byte("stays"), time.Hour))   // a bystander
 
 	is.NoErr(s.Delete(t.Context(), key)) // delete a live key
 	_, err := s.Read(t.Context(), key)
-	is.True(errors.Is(err, backend.ErrNotFound)) // deleted key reads as not found
-	is.NoErr(s.Delete(t.Context(), key))         // deleting it again is not an error
-	is.NoErr(s.Delete(t.Context(), newKey()))    // nor is deleting a key never written
+	is.True(errors.Is(err, backend.ErrNotFound))   // deleted key reads as not found
+	is.NoErr(s.Delete(t.Context(), key))           // deleting it again is not an error
+	is.NoErr(s.Delete(t.Context(), testkey.New())) // nor is deleting a key never written
 	got, err := s.Read(t.Context(), other)
 	is.NoErr(err)                  // the bystander is still there
 	is.Equal(string(got), "stays") // untouched
@@ -109,13 +111,13 @@ func TestWriteNonPositiveTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			key := newKey()
+			key := testkey.New()
 			is.NoErr(s.Write(t.Context(), key, []byte("live"), time.Hour)) // a live record
 			is.NoErr(s.Write(t.Context(), key, []byte("dead"), tt.ttl))    // expire it at once
 			_, err := s.Read(t.Context(), key)
-			is.True(errors.Is(err, backend.ErrNotFound))                      // gone for readers
-			is.NoErr(s.Write(t.Context(), newKey(), []byte("never"), tt.ttl)) // on a new key: nothing to delete, no error
-			is.Equal(d.count(t), int64(0))                                    // the row was deleted, and no row was created
+			is.True(errors.Is(err, backend.ErrNotFound))                           // gone for readers
+			is.NoErr(s.Write(t.Context(), testkey.New(), []byte("never"), tt.ttl)) // on a new key: nothing to delete, no error
+			is.Equal(d.count(t), int64(0))                                         // the row was deleted, and no row was created
 		})
 	}
 }
@@ -126,9 +128,9 @@ func TestExpiredRowIsNeverReturned(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := d.open(t, pgbackend.Options{Now: clk.Now})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("data"), time.Minute)) // expires in a minute
 
 	clk.Add(time.Minute - time.Microsecond)
@@ -153,7 +155,7 @@ func TestCreateTableTwice(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	first := d.open(t, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(first.Write(t.Context(), key, []byte("kept"), time.Hour)) // data before the second create
 
 	second := d.open(t, pgbackend.Options{}) // CreateTable again on an existing table
@@ -200,48 +202,54 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	is.NoErr(err) // New with schema.table
 	defer s.Close()
 
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Hour)) // write through public.<table>
 	is.Equal(d.count(t), int64(1))                              // the row is in the same table as <table>
 }
 
-func TestNewRejectsBadOptions(t *testing.T) {
+// TestNewRejectsBadArguments: New refuses a nil pool and bad options
+// without touching the database, with an error that names the argument or
+// field and says what to pass instead.
+func TestNewRejectsBadArguments(t *testing.T) {
 	is := is.New(t)
 	pool := deadPool(t) // New must reject these without touching the database
 
 	tests := []struct {
-		name  string
-		opts  pgbackend.Options
-		field string
+		name    string
+		nilPool bool
+		opts    pgbackend.Options
+		want    string // the argument or field, and what to pass
+		invalid bool   // wraps ErrInvalidOptions
 	}{
-		{name: "space", opts: pgbackend.Options{Table: "my sessions"}, field: "Options.Table"},
-		{name: "leading digit", opts: pgbackend.Options{Table: "1sessions"}, field: "Options.Table"},
-		{name: "hyphen", opts: pgbackend.Options{Table: "my-sessions"}, field: "Options.Table"},
-		{name: "injection", opts: pgbackend.Options{Table: `x"; DROP TABLE users; --`}, field: "Options.Table"},
-		{name: "quoted", opts: pgbackend.Options{Table: `"sessions"`}, field: "Options.Table"},
-		{name: "three parts", opts: pgbackend.Options{Table: "db.app.sessions"}, field: "Options.Table"},
-		{name: "empty schema", opts: pgbackend.Options{Table: ".sessions"}, field: "Options.Table"},
-		{name: "empty table", opts: pgbackend.Options{Table: "app."}, field: "Options.Table"},
-		{name: "non-ascii", opts: pgbackend.Options{Table: "séssions"}, field: "Options.Table"},
-		{name: "64 bytes", opts: pgbackend.Options{Table: strings.Repeat("s", 64)}, field: "Options.Table"},
-		{name: "negative batch", opts: pgbackend.Options{SweepBatch: -1}, field: "Options.SweepBatch"},
+		{name: "nil pool", nilPool: true, want: "pgbackend.New: pool is nil; pass the app's pgx pool"},
+		{name: "space", opts: pgbackend.Options{Table: "my sessions"}, want: `Options.Table: "my sessions" is not a plain or schema-qualified SQL identifier`, invalid: true},
+		{name: "leading digit", opts: pgbackend.Options{Table: "1sessions"}, want: "Options.Table", invalid: true},
+		{name: "hyphen", opts: pgbackend.Options{Table: "my-sessions"}, want: "Options.Table", invalid: true},
+		{name: "injection", opts: pgbackend.Options{Table: `x"; DROP TABLE users; --`}, want: "Options.Table", invalid: true},
+		{name: "quoted", opts: pgbackend.Options{Table: `"sessions"`}, want: "Options.Table", invalid: true},
+		{name: "three parts", opts: pgbackend.Options{Table: "db.app.sessions"}, want: "Options.Table", invalid: true},
+		{name: "empty schema", opts: pgbackend.Options{Table: ".sessions"}, want: "Options.Table", invalid: true},
+		{name: "empty table", opts: pgbackend.Options{Table: "app."}, want: "Options.Table", invalid: true},
+		{name: "non-ascii", opts: pgbackend.Options{Table: "séssions"}, want: "Options.Table", invalid: true},
+		{name: "64 bytes", opts: pgbackend.Options{Table: strings.Repeat("s", 64)}, want: `; pass a name such as "sessions" or "app.sessions", or leave it empty for "chisess_sessions"`, invalid: true},
+		{name: "negative batch", opts: pgbackend.Options{SweepBatch: -1}, want: "Options.SweepBatch is -1, want zero (for the default) or more", invalid: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			s, err := pgbackend.New(t.Context(), pool, tt.opts)
-			is.True(err != nil)                                  // bad options are an error from New
-			is.True(errors.Is(err, pgbackend.ErrInvalidOptions)) // of the documented kind
-			is.True(strings.Contains(err.Error(), tt.field))     // naming the field
-			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // with the package prefix
-			is.True(s == nil)                                    // and no store
+			p := pool
+			if tt.nilPool {
+				p = nil
+			}
+			s, err := pgbackend.New(t.Context(), p, tt.opts)
+			is.True(err != nil)                                                                         // bad arguments are an error from New
+			is.Equal(errors.Is(err, pgbackend.ErrInvalidOptions), tt.invalid)                           // of the documented kind for options
+			is.True(strings.Contains(err.Error(), tt.want))                                             // naming the argument or field and what to pass
+			is.True(strings.Contains(err.Error(), " pass ") || strings.Contains(err.Error(), " want ")) // every error says what to pass
+			is.True(strings.HasPrefix(err.Error(), "chisess: "))                                        // with the package prefix
+			is.True(s == nil)                                                                           // and no store
 		})
 	}
-
-	s, err := pgbackend.New(t.Context(), nil, pgbackend.Options{})
-	is.True(err != nil)                                // a nil pool is an error
-	is.True(strings.Contains(err.Error(), "nil pool")) // that says so
-	is.True(s == nil)                                  // and no store
 }
 
 func TestNewAcceptsTableNames(t *testing.T) {
@@ -271,7 +279,7 @@ func TestContextCanceled(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("x"), time.Hour)) // something to read
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -287,8 +295,8 @@ func TestContextCanceled(t *testing.T) {
 		{name: "Sweep", call: func() error { _, err := s.Sweep(ctx); return err }},
 		{name: "Swap", call: func() error { return swapped(s.Swap(ctx, key, []byte("x"), []byte("y"), time.Hour)) }},
 		{name: "Swap delete", call: func() error { return swapped(s.Swap(ctx, key, []byte("x"), nil, 0)) }},
-		{name: "Swap create", call: func() error { return swapped(s.Swap(ctx, newKey(), nil, []byte("y"), time.Hour)) }},
-		{name: "Swap create of nothing", call: func() error { return swapped(s.Swap(ctx, newKey(), nil, nil, 0)) }},
+		{name: "Swap create", call: func() error { return swapped(s.Swap(ctx, testkey.New(), nil, []byte("y"), time.Hour)) }},
+		{name: "Swap create of nothing", call: func() error { return swapped(s.Swap(ctx, testkey.New(), nil, nil, 0)) }},
 		{name: "New", call: func() error {
 			_, err := pgbackend.New(ctx, d.pool, pgbackend.Options{Table: d.table, CreateTable: true, SweepInterval: -1})
 			return err
@@ -332,7 +340,7 @@ func TestDeadlineInFlight(t *testing.T) {
 	t.Parallel()
 	d := newTestDB(t)
 	s := d.open(t, pgbackend.Options{})
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("old"), time.Hour)) // the row to fight over
 
 	tx, err := d.pool.Begin(t.Context())
@@ -365,12 +373,12 @@ func TestOutage(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{name: "Read", call: func() error { _, err := s.Read(t.Context(), newKey()); return err }},
-		{name: "Write", call: func() error { return s.Write(t.Context(), newKey(), []byte("x"), time.Hour) }},
-		{name: "Delete", call: func() error { return s.Delete(t.Context(), newKey()) }},
+		{name: "Read", call: func() error { _, err := s.Read(t.Context(), testkey.New()); return err }},
+		{name: "Write", call: func() error { return s.Write(t.Context(), testkey.New(), []byte("x"), time.Hour) }},
+		{name: "Delete", call: func() error { return s.Delete(t.Context(), testkey.New()) }},
 		{name: "Sweep", call: func() error { _, err := s.Sweep(t.Context()); return err }},
-		{name: "Swap", call: func() error { return swapped(s.Swap(t.Context(), newKey(), []byte("x"), []byte("y"), time.Hour)) }},
-		{name: "Swap create", call: func() error { return swapped(s.Swap(t.Context(), newKey(), nil, []byte("y"), time.Hour)) }},
+		{name: "Swap", call: func() error { return swapped(s.Swap(t.Context(), testkey.New(), []byte("x"), []byte("y"), time.Hour)) }},
+		{name: "Swap create", call: func() error { return swapped(s.Swap(t.Context(), testkey.New(), nil, []byte("y"), time.Hour)) }},
 		{name: "New with CreateTable", call: func() error {
 			_, err := pgbackend.New(t.Context(), deadPool(t), pgbackend.Options{CreateTable: true})
 			return err

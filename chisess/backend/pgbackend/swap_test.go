@@ -8,31 +8,10 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
-	"github.com/chisess/kit/chisess/internal/swaptest"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
-
-// TestSwap runs every case of the Swapper contract (internal/swaptest) on
-// one table, each case with its own keys and clock, and counts the rows
-// left under the key.
-func TestSwap(t *testing.T) {
-	t.Parallel()
-	d := newTestDB(t)
-	swaptest.Run(t, func(t *testing.T) swaptest.Subject {
-		clk := newClock()
-		return swaptest.Subject{
-			Store:   d.open(t, pgbackend.Options{Now: clk.Now}),
-			Advance: clk.Add,
-			Left: func(t *testing.T, key string) int {
-				return int(d.countKey(t, key))
-			},
-		}
-	}, swaptest.Case{
-		// The create statement finds the expired row and leaves it for the
-		// sweeper.
-		Name: "create of nothing on expired unswept", Stored: []byte("a"), Expire: true, Data: nil, TTL: time.Hour, Want: true, Left: 1,
-	})
-}
 
 // countKey reports how many rows hold key, expired ones included.
 func (d testDB) countKey(t testing.TB, key string) int64 {
@@ -51,10 +30,10 @@ func TestSwapExpiry(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := d.open(t, pgbackend.Options{Now: clk.Now})
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(ctx, key, []byte("a"), time.Minute)) // expires in a minute
 
 	clk.Add(30 * time.Second)
@@ -86,7 +65,7 @@ func TestSwapSchemaQualifiedTable(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s, err := pgbackend.New(t.Context(), d.pool, pgbackend.Options{
 		Table:         "public." + d.table,
 		CreateTable:   true,
@@ -96,7 +75,7 @@ func TestSwapSchemaQualifiedTable(t *testing.T) {
 	is.NoErr(err) // New with schema.table
 	defer s.Close()
 
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(t.Context(), key, []byte("a"), time.Minute)) // a row that will expire
 	clk.Add(time.Minute)
 	for _, want := range []bool{true, false} {

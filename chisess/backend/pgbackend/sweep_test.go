@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 )
 
@@ -38,12 +40,12 @@ func TestSweep(t *testing.T) {
 			is := is.New(t)
 			t.Parallel()
 			d := newTestDB(t)
-			clk := newClock()
+			clk := testclock.New()
 			s := d.open(t, pgbackend.Options{Now: clk.Now, SweepBatch: tt.batch})
 			d.insertExpired(t, tt.expired, clk.Now())
 			var live []string
 			for range 10 {
-				key := newKey()
+				key := testkey.New()
 				is.NoErr(s.Write(t.Context(), key, []byte("live"), time.Hour)) // a live session
 				live = append(live, key)
 			}
@@ -71,9 +73,9 @@ func TestSweepBoundary(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	s := d.open(t, pgbackend.Options{Now: clk.Now})
-	is.NoErr(s.Write(t.Context(), newKey(), []byte("x"), time.Minute)) // expires in a minute
+	is.NoErr(s.Write(t.Context(), testkey.New(), []byte("x"), time.Minute)) // expires in a minute
 
 	clk.Add(time.Minute - time.Microsecond)
 	n, err := s.Sweep(t.Context())
@@ -93,7 +95,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
 	d := newTestDB(t)
-	clk := newClock()
+	clk := testclock.New()
 	d.open(t, pgbackend.Options{}) // create the table, no sweeper
 	d.insertExpired(t, 3, clk.Now())
 
@@ -140,7 +142,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 	}
 	is.Equal(d.count(t), int64(3)) // nothing swept the rows added after Close
 
-	key := newKey()
+	key := testkey.New()
 	is.NoErr(s.Write(context.Background(), key, []byte("still works"), time.Hour)) // the Store works after Close
 	got, err := s.Read(context.Background(), key)
 	is.NoErr(err)                        // read after Close

@@ -10,8 +10,8 @@
 // Wire it by handing [New] a client the app owns; chisess does the rest:
 //
 //	rdb := redis.NewClient(&redis.Options{
-//		Addr:                  os.Getenv("REDIS_ADDR"), // "localhost:6379"
-//		ContextTimeoutEnabled: true,                    // let request deadlines bound Redis calls
+//		Addr:                  os.Getenv("CHISESS_REDIS_ADDR"), // "localhost:6379"
+//		ContextTimeoutEnabled: true,                            // let request deadlines bound Redis calls
 //	})
 //	defer rdb.Close() // the Store does not close the client
 //	store, err := redisbackend.New(rdb, redisbackend.Options{})

@@ -1,6 +1,8 @@
 package redisbackend_test
 
 import (
+	"errors"
+	"fmt"
 	"log"
 	"os"
 
@@ -13,8 +15,8 @@ import (
 // but not run.
 func ExampleNew() {
 	rdb := redis.NewClient(&redis.Options{
-		Addr:                  os.Getenv("REDIS_ADDR"), // "localhost:6379"
-		ContextTimeoutEnabled: true,                    // let request deadlines bound Redis calls
+		Addr:                  os.Getenv("CHISESS_REDIS_ADDR"), // "localhost:6379"
+		ContextTimeoutEnabled: true,                            // let request deadlines bound Redis calls
 	})
 	defer rdb.Close() // the Store does not close the client
 
@@ -47,4 +49,18 @@ func ExampleNew_cluster() {
 		log.Fatal(err)
 	}
 	_ = sessions
+}
+
+// New checks the options without calling Redis, so a bad prefix fails at
+// start-up, whether or not the server is up.
+func ExampleNew_invalidPrefix() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
+	defer rdb.Close()
+
+	_, err := redisbackend.New(rdb, redisbackend.Options{Prefix: "{myapp}:session:"})
+	fmt.Println(errors.Is(err, redisbackend.ErrInvalidOptions))
+	fmt.Println(err)
+	// Output:
+	// true
+	// chisess: invalid redis options: Options.Prefix "{myapp}:session:" contains a Redis Cluster hash tag {…}, which would put every session in one hash slot; pass printable text with no spaces and no {hash tag}, such as "myapp:session:", or leave it empty for "chisess:session:"
 }

@@ -3,45 +3,26 @@ package redisbackend_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
 
-// requireService skips tb when env is unset, or fails it when
-// CHISESS_REQUIRE_SERVICES=1 says the services must be there (CI).
-func requireService(tb testing.TB, env, what string) string {
-	tb.Helper()
-	v := os.Getenv(env)
-	if v != "" {
-		return v
-	}
-	if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
-		tb.Fatalf("%s is not set, but CHISESS_REQUIRE_SERVICES=1 requires the Redis tests to run: set it to %s", env, what)
-	}
-	tb.Skipf("set %s=%s to run the Redis tests (scripts/test.sh starts one)", env, what)
-	return ""
-}
-
 // redisClient returns a client of the single-node Redis at
 // CHISESS_REDIS_ADDR, closed when tb ends. It flushes nothing: tests share
-// the server, so each one keeps to its own key prefix ([testPrefix]).
-//
-// The client keeps go-redis's defaults, ContextTimeoutEnabled false
-// included, so the conformance suite's context rule checks that a context
-// already done is honoured even without it.
+// the server, so each one keeps to its own key prefix ([testPrefix]). The
+// client keeps go-redis's defaults, ContextTimeoutEnabled false included.
 func redisClient(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	addr := requireService(tb, "CHISESS_REDIS_ADDR", "host:port")
+	addr := testenv.Lookup(tb, testenv.RedisAddr)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	tb.Cleanup(func() { _ = client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
@@ -55,10 +36,8 @@ func redisClient(tb testing.TB) redis.UniversalClient {
 // [redisClient], it keeps go-redis's defaults.
 func clusterClient(tb testing.TB) *redis.ClusterClient {
 	tb.Helper()
-	addrs := requireService(tb, "CHISESS_REDIS_CLUSTER_ADDRS", "host:port,host:port,host:port")
-	client := redis.NewClusterClient(&redis.ClusterOptions{
-		Addrs: strings.Split(addrs, ","),
-	})
+	addrs := testenv.RedisClusterNodes(tb)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	tb.Cleanup(func() { _ = client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
 		tb.Fatalf("redis cluster at CHISESS_REDIS_CLUSTER_ADDRS=%s does not answer PING: %v", addrs, err)
@@ -84,14 +63,6 @@ func newStore(tb testing.TB, client redis.UniversalClient) (*redisbackend.Store,
 		tb.Fatalf("redisbackend.New: %v", err)
 	}
 	return store, prefix
-}
-
-// newKey returns a random key shaped like the ones chisess makes: 32 random
-// bytes in unpadded base64url, 43 characters.
-func newKey() string {
-	var b [32]byte
-	rand.Read(b[:]) // never returns an error (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // commandLog is a go-redis hook that records every command a client sends

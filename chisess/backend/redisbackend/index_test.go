@@ -19,6 +19,7 @@ import (
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
@@ -47,7 +48,7 @@ func TestIndexRoundTrips(t *testing.T) {
 			client.AddHook(log)
 			store, prefix := newStore(t, client)
 			ctx := t.Context()
-			key, other := newKey(), newKey()
+			key, other := testkey.New(), testkey.New()
 			t.Cleanup(func() {
 				_ = store.Unindex(context.Background(), "ada", key)
 				_ = store.Unindex(context.Background(), "ada", other)
@@ -124,7 +125,7 @@ func TestOwnedNeverScans(t *testing.T) {
 			const owners = 50
 			for i := range owners {
 				owner := fmt.Sprint("user:", i)
-				keys := []string{newKey(), newKey()}
+				keys := []string{testkey.New(), testkey.New()}
 				for _, k := range keys {
 					is.NoErr(store.Index(ctx, owner, k, time.Minute)) // Index
 				}
@@ -203,7 +204,7 @@ func TestIndexLayout(t *testing.T) {
 	owner := "user:{42} *"
 	zkey := ownerKey(prefix, owner)
 	t.Cleanup(func() { client.Del(context.Background(), zkey) })
-	key, other := newKey(), newKey()
+	key, other := testkey.New(), testkey.New()
 
 	serverNow := func() time.Time {
 		now, err := client.Time(ctx).Result()
@@ -270,7 +271,7 @@ func TestOwnersSpreadOverCluster(t *testing.T) {
 		if i%3 == 0 {
 			owner = fmt.Sprint("{team}", i)
 		}
-		keys[owner] = newKey()
+		keys[owner] = testkey.New()
 		is.NoErr(store.Index(ctx, owner, keys[owner], time.Minute)) // Index on the cluster, no CROSSSLOT
 	}
 	t.Cleanup(func() {
@@ -317,8 +318,8 @@ func TestIndexOutage(t *testing.T) {
 		name string
 		call func(ctx context.Context) error
 	}{
-		{"Index", func(ctx context.Context) error { return store.Index(ctx, "ada", newKey(), time.Minute) }},
-		{"Unindex", func(ctx context.Context) error { return store.Unindex(ctx, "ada", newKey()) }},
+		{"Index", func(ctx context.Context) error { return store.Index(ctx, "ada", testkey.New(), time.Minute) }},
+		{"Unindex", func(ctx context.Context) error { return store.Unindex(ctx, "ada", testkey.New()) }},
 		{"Owned", func(ctx context.Context) error { _, err := store.Owned(ctx, "ada"); return err }},
 	}
 	for _, c := range calls {
@@ -419,7 +420,7 @@ func TestIndexHugeTTL(t *testing.T) {
 	store, prefix := newStore(t, client)
 	ctx := t.Context()
 	t.Cleanup(func() { client.Del(context.Background(), ownerKey(prefix, "ada")) })
-	year, forever := newKey(), newKey()
+	year, forever := testkey.New(), testkey.New()
 	is.NoErr(store.Index(ctx, "ada", year, 400*24*time.Hour))          // Index for 400 days
 	is.NoErr(store.Index(ctx, "ada", forever, time.Duration(1<<63-1))) // Index for 292 years
 	now, err := client.Time(ctx).Result()

@@ -69,7 +69,8 @@ var (
 // fast.
 //
 // New returns an error for a nil client, and an error wrapping
-// [ErrInvalidOptions] that names the field for a bad option.
+// [ErrInvalidOptions] for a bad option; each names the argument or field
+// and says what to pass instead.
 //
 // Most applications build the client with redis.NewClient,
 // redis.NewFailoverClient (Sentinel), redis.NewClusterClient or
@@ -77,14 +78,15 @@ var (
 // without calling its methods.
 func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if isNilClient(client) {
-		return nil, errors.New("chisess: redisbackend.New: nil client")
+		return nil, errors.New(`chisess: redisbackend.New: client is nil; pass the app's go-redis client, such as redis.NewClient(&redis.Options{Addr: "localhost:6379"})`)
 	}
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
 	if err := checkPrefix(prefix); err != nil {
-		return nil, fmt.Errorf("%w: Options.Prefix %q %v", ErrInvalidOptions, prefix, err)
+		return nil, fmt.Errorf("%w: Options.Prefix %q %v; pass printable text with no spaces and no {hash tag}, such as %q, or leave it empty for %q",
+			ErrInvalidOptions, prefix, err, "myapp:session:", DefaultPrefix)
 	}
 	return &Store{client: client, prefix: prefix}, nil
 }

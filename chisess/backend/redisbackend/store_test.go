@@ -12,7 +12,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
-	"github.com/chisess/kit/chisess/sessiontest"
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
@@ -38,10 +38,10 @@ func TestNew(t *testing.T) {
 		{name: "open brace only", client: client, prefix: "a{b:"},
 		{name: "empty hash tag", client: client, prefix: "a{}b:"},
 		{name: "close before open", client: client, prefix: "a}b{:"},
-		{name: "nil client", wantErr: "nil client"},
-		{name: "nil *redis.Client", client: nilClient, wantErr: "nil client"},
-		{name: "nil *redis.ClusterClient", client: nilCluster, wantErr: "nil client"},
-		{name: "space", client: client, prefix: "my app:", wantErr: "Options.Prefix \"my app:\" contains a space"},
+		{name: "nil client", wantErr: "redisbackend.New: client is nil; pass the app's go-redis client"},
+		{name: "nil *redis.Client", client: nilClient, wantErr: "client is nil; pass"},
+		{name: "nil *redis.ClusterClient", client: nilCluster, wantErr: "client is nil; pass"},
+		{name: "space", client: client, prefix: "my app:", wantErr: "Options.Prefix \"my app:\" contains a space; pass printable text with no spaces and no {hash tag}, such as \"myapp:session:\", or leave it empty for \"chisess:session:\""},
 		{name: "tab", client: client, prefix: "app\t", wantErr: "Options.Prefix \"app\\t\" contains the white-space character U+0009"},
 		{name: "newline", client: client, prefix: "app\n", wantErr: "Options.Prefix \"app\\n\" contains the white-space character U+000A"},
 		{name: "no-break space", client: client, prefix: "app\u00a0", wantErr: "contains the white-space character U+00A0"},
@@ -62,7 +62,8 @@ func TestNew(t *testing.T) {
 			}
 			is.True(err != nil)                                  // invalid options are refused
 			is.True(store == nil)                                // no Store comes back with an error
-			is.True(strings.Contains(err.Error(), tt.wantErr))   // the error says what is wrong, naming the field
+			is.True(strings.Contains(err.Error(), tt.wantErr))   // the error says what is wrong, naming the argument or field
+			is.True(strings.Contains(err.Error(), "; pass "))    // and what to pass instead
 			is.True(strings.HasPrefix(err.Error(), "chisess: ")) // errors carry the package prefix
 			if tt.prefix != "" {
 				is.True(errors.Is(err, redisbackend.ErrInvalidOptions)) // bad options wrap ErrInvalidOptions
@@ -70,22 +71,6 @@ func TestNew(t *testing.T) {
 		})
 	}
 	is.Equal(redisbackend.DefaultPrefix, "chisess:session:") // documented default
-}
-
-func TestConformance(t *testing.T) {
-	requireService(t, "CHISESS_REDIS_ADDR", "host:port") // skip once, not in every rule
-	sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
-		store, _ := newStore(t, redisClient(t))
-		return store
-	})
-}
-
-func TestConformanceCluster(t *testing.T) {
-	requireService(t, "CHISESS_REDIS_CLUSTER_ADDRS", "host:port,host:port,host:port") // skip once, not in every rule
-	sessiontest.RunConformance(t, func(t *testing.T) backend.Backend {
-		store, _ := newStore(t, clusterClient(t))
-		return store
-	})
 }
 
 // TestRoundTrips counts the commands each method sends, through a go-redis
@@ -100,10 +85,10 @@ func TestRoundTrips(t *testing.T) {
 			client.AddHook(log)
 			store, prefix := newStore(t, client)
 			ctx := t.Context()
-			key := newKey()
+			key := testkey.New()
 			// Warm up: the first call may dial and, on a cluster, load
 			// the slot map and the command table. Count what follows.
-			_, err := store.Read(ctx, newKey())
+			_, err := store.Read(ctx, testkey.New())
 			is.True(errors.Is(err, backend.ErrNotFound)) // warm-up read of a missing key
 			warm, _, dials := log.snapshot()
 			t.Logf("first call: %d commands (%v), %d dials", len(warm), log.names(), dials)
@@ -174,7 +159,7 @@ func TestWriteRelativeTTL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			key := newKey()
+			key := testkey.New()
 			data := []byte("session")
 			log.reset()
 			is.NoErr(store.Write(t.Context(), key, data, tt.ttl)) // write succeeds
@@ -221,7 +206,7 @@ func TestKeyLayout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
 			ctx := t.Context()
-			key := newKey()                                                    // random, so the default prefix shares the server safely
+			key := testkey.New()                                               // random, so the default prefix shares the server safely
 			is.NoErr(tt.store.Write(ctx, key, []byte("session"), time.Minute)) // write succeeds
 			t.Cleanup(func() { _ = tt.store.Delete(context.Background(), key) })
 
@@ -255,7 +240,7 @@ func TestClusterSpread(t *testing.T) {
 	const sessions = 200
 	keys := make([]string, sessions)
 	for i := range keys {
-		keys[i] = newKey()
+		keys[i] = testkey.New()
 		is.NoErr(store.Write(ctx, keys[i], []byte(fmt.Sprint("session ", i)), time.Minute)) // every write succeeds, no CROSSSLOT
 	}
 	t.Cleanup(func() {
@@ -292,7 +277,7 @@ func TestOutage(t *testing.T) {
 	store, err := redisbackend.New(client, redisbackend.Options{})
 	is.NoErr(err) // New makes no Redis call, so it succeeds while Redis is down
 
-	key := newKey()
+	key := testkey.New()
 	calls := []struct {
 		name   string
 		call   func(ctx context.Context) error
@@ -342,7 +327,7 @@ func TestDeadlineWhileWaiting(t *testing.T) {
 	store, err := redisbackend.New(client, redisbackend.Options{})
 	is.NoErr(err) // valid options
 
-	key := newKey()
+	key := testkey.New()
 	calls := []struct {
 		name string
 		call func(ctx context.Context) error
@@ -381,7 +366,7 @@ var payload330 = []byte(strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz", 1
 func BenchmarkRead(b *testing.B) {
 	store, _ := newStore(b, redisClient(b))
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	if err := store.Write(ctx, key, payload330, time.Minute); err != nil {
 		b.Fatal(err)
 	}
@@ -397,7 +382,7 @@ func BenchmarkRead(b *testing.B) {
 func BenchmarkWrite(b *testing.B) {
 	store, _ := newStore(b, redisClient(b))
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	b.Cleanup(func() { _ = store.Delete(context.Background(), key) })
 	b.ReportAllocs()
 	for b.Loop() {

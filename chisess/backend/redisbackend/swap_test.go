@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 )
@@ -24,7 +25,7 @@ func TestSwapRoundTrips(t *testing.T) {
 			client.AddHook(log)
 			store, prefix := newStore(t, client)
 			ctx := t.Context()
-			key := newKey()
+			key := testkey.New()
 			t.Cleanup(func() { _ = store.Delete(context.Background(), key) })
 
 			// Warm up: the first script Swap on the key's node finds the
@@ -92,7 +93,7 @@ func TestSwapArgs(t *testing.T) {
 	client.AddHook(log)
 	store, prefix := newStore(t, client)
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	t.Cleanup(func() { _ = store.Delete(context.Background(), key) })
 	is.NoErr(store.Write(ctx, key, []byte("old"), time.Minute)) // write succeeds
 
@@ -137,7 +138,7 @@ func TestSwapLoadsScriptOnce(t *testing.T) {
 	client.AddHook(log)
 	store, _ := newStore(t, client)
 	ctx := t.Context()
-	key := newKey()
+	key := testkey.New()
 	t.Cleanup(func() { _ = store.Delete(context.Background(), key) })
 	is.NoErr(store.Write(ctx, key, []byte("v0"), time.Minute)) // write succeeds
 	is.NoErr(client.ScriptFlush(ctx).Err())                    // as after a restart
@@ -164,7 +165,7 @@ func TestSwapLoadsScriptOnce(t *testing.T) {
 func BenchmarkSwap(b *testing.B) {
 	store, _ := newStore(b, redisClient(b))
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	cur, next := payload330, bytes.Clone(payload330)
 	next[len(next)-1] ^= 1
 	if err := store.Write(ctx, key, cur, time.Minute); err != nil {
@@ -199,7 +200,7 @@ var noopScript = redis.NewScript(`return 1`)
 func BenchmarkScriptNoop(b *testing.B) {
 	client := redisClient(b)
 	ctx := b.Context()
-	key := newKey()
+	key := testkey.New()
 	next := bytes.Clone(payload330)
 	next[len(next)-1] ^= 1
 	if err := noopScript.Run(ctx, client, []string{key}, payload330, next, 60000).Err(); err != nil {

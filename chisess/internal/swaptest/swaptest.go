@@ -6,9 +6,6 @@
 package swaptest
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testkey"
 )
 
 // Store is a backend that implements Swap.
@@ -93,7 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) Subject, extra ...Case) {
 			sub := open(t)
 			s := sub.Store
 			ctx := t.Context()
-			key, other := newKey(), newKey()
+			key, other := testkey.New(), testkey.New()
 			is.NoErr(s.Write(ctx, other, []byte("bystander"), 2*time.Hour)) // another session, never touched
 			if tt.Stored != nil {
 				is.NoErr(s.Write(ctx, key, tt.Stored, time.Minute)) // the record the swap meets
@@ -123,10 +121,4 @@ func Run(t *testing.T, open func(t *testing.T) Subject, extra ...Case) {
 			is.Equal(string(got), "bystander") // is untouched
 		})
 	}
-}
-
-// newKey returns a key shaped like chisess's: the hash of a random token.
-func newKey() string {
-	sum := sha256.Sum256([]byte(rand.Text()))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -1,0 +1,51 @@
+// Package testenv finds the servers the repository's tests need, through
+// the environment variables that scripts/services.sh exports, and decides
+// what a test does when one is missing: it is skipped on a developer's
+// machine, and fails when CHISESS_REQUIRE_SERVICES=1 (CI, where a skip
+// would hide a broken service).
+package testenv
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// The variables, as scripts/services.sh exports them. The CHISESS_ prefix
+// keeps the tests, which create and drop their own keys and tables, from
+// ever picking up an app's REDIS_ADDR or DATABASE_URL.
+const (
+	RedisAddr         = "CHISESS_REDIS_ADDR"          // host:port of a standalone Redis
+	RedisClusterAddrs = "CHISESS_REDIS_CLUSTER_ADDRS" // host:port,host:port,... of a Redis Cluster's nodes
+	PostgresURL       = "CHISESS_POSTGRES_URL"        // postgres://... of a database the tests may create tables in
+	RequireServices   = "CHISESS_REQUIRE_SERVICES"    // "1": a missing variable fails the test instead of skipping it
+)
+
+// what describes the value each variable holds, for the messages.
+var what = map[string]string{
+	RedisAddr:         "host:port",
+	RedisClusterAddrs: "host:port,host:port,host:port",
+	PostgresURL:       "postgres://...",
+}
+
+// Lookup returns the value of the environment variable name, one of the
+// constants above. When it is empty, Lookup skips tb, or fails it when
+// CHISESS_REQUIRE_SERVICES=1.
+func Lookup(tb testing.TB, name string) string {
+	tb.Helper()
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	if os.Getenv(RequireServices) == "1" {
+		tb.Fatalf("%s is not set, but %s=1 requires this test to run: set it to %s (scripts/services.sh starts one)", name, RequireServices, what[name])
+	}
+	tb.Skipf("set %s=%s to run this test (scripts/services.sh starts one)", name, what[name])
+	return ""
+}
+
+// RedisClusterNodes returns the addresses in CHISESS_REDIS_CLUSTER_ADDRS,
+// as [Lookup] does.
+func RedisClusterNodes(tb testing.TB) []string {
+	tb.Helper()
+	return strings.Split(Lookup(tb, RedisClusterAddrs), ",")
+}
