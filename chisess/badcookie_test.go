@@ -173,28 +173,27 @@ var hostileCookies = []struct {
 	}},
 }
 
-// TestHostileCookie sends every hostile cookie, in both modes, to a handler
+// TestHostileCookie sends every hostile cookie, in every mode, to a handler
 // that only reads the session and to one that sets a value.
 func TestHostileCookie(t *testing.T) {
 	is := is.New(t)
-	for _, mode := range modes {
-		for _, tt := range hostileCookies {
-			if tt.only != "" && tt.only != mode.name {
-				continue
+	for _, tt := range hostileCookies {
+		for _, set := range []bool{false, true} {
+			variant := "read-only"
+			if set {
+				variant = "set"
 			}
-			for _, set := range []bool{false, true} {
-				variant := "read-only"
-				if set {
-					variant = "set"
-				}
-				t.Run(mode.name+"/"+tt.name+"/"+variant, func(t *testing.T) {
+			t.Run(tt.name+"/"+variant, func(t *testing.T) {
+				forEachMode(t, func(t *testing.T, tm mode) {
+					if tt.only != "" && tt.only != tm.name {
+						t.Skipf("the row is about the %s mode", tt.only)
+					}
 					synctest.Test(t, func(t *testing.T) {
 						is := is.New(t)
-						spy := newSpy()
-						cfg := mode.cfg(spy)
+						cfg := tm.cfg
 						cfg.Lifetime = time.Hour
 						value := tt.value(t, cfg)
-						reads, writes, deletes, total := spy.count("read"), spy.count("write"), spy.count("delete"), spy.total()
+						reads, writes, deletes, total := tm.calls("read"), tm.calls("write"), tm.calls("delete"), tm.total()
 
 						m := newManager(t, cfg)
 						var ran, isNew bool
@@ -214,28 +213,28 @@ func TestHostileCookie(t *testing.T) {
 						is.True(ran)                      // the handler runs
 						is.True(isNew)                    // with a new session
 						is.Equal(len(keys), 0)            // that holds nothing of any old session
-						if mode.name == "memory" {
+						if tm.name == "memory" {
 							wantReads := 0
 							if tt.wellFormed {
 								wantReads = 1
 							}
-							is.Equal(spy.count("read")-reads, wantReads) // only a well-formed token costs a backend read
-							is.Equal(spy.count("delete")-deletes, 0)     // and nothing is deleted for it
+							is.Equal(tm.calls("read")-reads, wantReads) // only a well-formed token costs a backend read
+							is.Equal(tm.calls("delete")-deletes, 0)     // and nothing is deleted for it
 						} else {
-							is.Equal(spy.total()-total, 0) // the cookie mode never touches a backend
+							is.Equal(tm.total()-total, 0) // the cookie mode never touches a backend
 						}
 
 						c := setCookie(rec, m.CookieName())
 						if !set {
-							is.Equal(spy.count("write")-writes, 0)               // a bad cookie is never written back
+							is.Equal(tm.calls("write")-writes, 0)                // a bad cookie is never written back
 							is.True(len(rec.Header().Values("Set-Cookie")) <= 1) // at most the client is told to drop it
 							for _, sc := range rec.Result().Cookies() {
 								is.True(sc.MaxAge < 0 && sc.Value == "") // with an expired, empty cookie: never an echo, never a new session
 							}
 							return
 						}
-						if mode.name == "memory" {
-							is.Equal(spy.count("write")-writes, 1) // one write: the new session, under its own token
+						if tm.name == "memory" {
+							is.Equal(tm.calls("write")-writes, 1) // one write: the new session, under its own token
 						}
 						is.True(c != nil)                                   // the new session gets a cookie
 						is.True(c.Value != value)                           // that is not the hostile value (no fixation)
@@ -250,7 +249,7 @@ func TestHostileCookie(t *testing.T) {
 						is.Equal(strings.Join(keys, ","), "k") // with the value set, and no old data
 					})
 				})
-			}
+			})
 		}
 	}
 }
@@ -263,20 +262,19 @@ func TestHostileCookie(t *testing.T) {
 // (tests, serverless adapters, in-process proxies) get them.
 func TestHostileCookieOnlyNewlines(t *testing.T) {
 	is := is.New(t)
-	for _, mode := range modes {
-		// requestCookie trims white space around the value, but not inside
-		// the double quotes it removes.
-		for _, tt := range []struct{ name, value string }{
-			{"44 CR in quotes", `"` + strings.Repeat("\r", 44) + `"`},
-			{"64 LF in quotes", `"` + strings.Repeat("\n", 64) + `"`},
-			{"100 CRLF in quotes", `"` + strings.Repeat("\r\n", 100) + `"`},
-			{"100 CRLF", strings.Repeat("\r\n", 100)},
-		} {
-			v := tt.value
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+	// requestCookie trims white space around the value, but not inside
+	// the double quotes it removes.
+	for _, tt := range []struct{ name, value string }{
+		{"44 CR in quotes", `"` + strings.Repeat("\r", 44) + `"`},
+		{"64 LF in quotes", `"` + strings.Repeat("\n", 64) + `"`},
+		{"100 CRLF in quotes", `"` + strings.Repeat("\r\n", 100) + `"`},
+		{"100 CRLF", strings.Repeat("\r\n", 100)},
+	} {
+		v := tt.value
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				m := newManager(t, mode.cfg(spy))
+				m := newManager(t, tm.cfg)
 				var isNew bool
 				h := chisess.Load(m)(loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 					isNew = s.IsNew()
@@ -285,9 +283,9 @@ func TestHostileCookieOnlyNewlines(t *testing.T) {
 				is.Equal(panicked, nil)           // line breaks never panic
 				is.Equal(rec.Code, http.StatusOK) // nor fail the request
 				is.True(isNew)                    // they give a new session
-				is.Equal(spy.total(), 0)          // at no backend cost
+				is.Equal(tm.total(), 0)           // at no backend cost
 			})
-		}
+		})
 	}
 }
 
@@ -323,46 +321,43 @@ func allocsAndBytes(runs int, f func()) (allocs float64, bytes uint64) {
 // orders of magnitude above the bound, while a few bytes of noise do not.
 func TestHostileCookieSizeCostsNothing(t *testing.T) {
 	is := is.New(t)
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			cfg := mode.cfg(spy)
-			m := newManager(t, cfg)
-			live := issueCookie(t, cfg)
-			var isNew bool
-			h := chisess.Load(m)(loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-				isNew = s.IsNew()
-			}))
-			w := &discardWriter{h: http.Header{}}
-			measure := func(value string) (float64, uint64) {
-				req := httptest.NewRequest(http.MethodGet, "/", nil)
-				req.Header["Cookie"] = []string{m.CookieName() + "=" + value}
-				return allocsAndBytes(50, func() {
-					clear(w.h)
-					h.ServeHTTP(w, req)
-				})
-			}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		m := newManager(t, cfg)
+		live := issueCookie(t, cfg)
+		var isNew bool
+		h := chisess.Load(m)(loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			isNew = s.IsNew()
+		}))
+		w := &discardWriter{h: http.Header{}}
+		measure := func(value string) (float64, uint64) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header["Cookie"] = []string{m.CookieName() + "=" + value}
+			return allocsAndBytes(50, func() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			})
+		}
 
-			liveAllocs, liveBytes := measure(live)
-			is.True(!isNew) // (test check) the normal cookie is a live session
-			shortAllocs, shortBytes := measure("abc")
-			readsBefore := spy.count("read")
-			hugeAllocs, hugeBytes := measure(strings.Repeat("A", 1<<20))
-			is.True(isNew) // a 1 MB cookie gives a new session
-			t.Logf("per request: live session %v allocs / %d B; short malformed %v / %d B; 1 MB %v / %d B",
-				liveAllocs, liveBytes, shortAllocs, shortBytes, hugeAllocs, hugeBytes)
+		liveAllocs, liveBytes := measure(live)
+		is.True(!isNew) // (test check) the normal cookie is a live session
+		shortAllocs, shortBytes := measure("abc")
+		readsBefore := tm.calls("read")
+		hugeAllocs, hugeBytes := measure(strings.Repeat("A", 1<<20))
+		is.True(isNew) // a 1 MB cookie gives a new session
+		t.Logf("per request: live session %v allocs / %d B; short malformed %v / %d B; 1 MB %v / %d B",
+			liveAllocs, liveBytes, shortAllocs, shortBytes, hugeAllocs, hugeBytes)
 
-			is.Equal(spy.count("read"), readsBefore) // a 1 MB cookie costs no backend call
-			// The count may differ from the short cookie's by a few: the
-			// sealer's error boxes the length (Go boxes ints below 256 for
-			// free), and under -race sync.Pool drops a random quarter of Puts.
-			is.True(hugeAllocs <= shortAllocs+4)  // about as many allocations as any malformed cookie
-			is.True(hugeAllocs <= liveAllocs)     // and no more than loading a normal session
-			is.True(hugeBytes <= shortBytes+1024) // and no bytes in proportion to its size
-			is.True(hugeBytes <= liveBytes+1024)  // about what a normal session costs
-		})
-	}
+		is.Equal(tm.calls("read"), readsBefore) // a 1 MB cookie costs no backend call
+		// The count may differ from the short cookie's by a few: the
+		// sealer's error boxes the length (Go boxes ints below 256 for
+		// free), and under -race sync.Pool drops a random quarter of Puts.
+		is.True(hugeAllocs <= shortAllocs+4)  // about as many allocations as any malformed cookie
+		is.True(hugeAllocs <= liveAllocs)     // and no more than loading a normal session
+		is.True(hugeBytes <= shortBytes+1024) // and no bytes in proportion to its size
+		is.True(hugeBytes <= liveBytes+1024)  // about what a normal session costs
+	})
 }
 
 // TestSealedCookieRotation: a cookie sealed with a secret that is now in
@@ -484,13 +479,12 @@ func TestSessionExpiry(t *testing.T) {
 		{"browser-session cookie capped even when used", chisess.Config{}, expiryFlow(set,
 			repeatExpirySteps(23, expiryStep{time.Hour, "/set", "v"}), []expiryStep{{time.Hour, "/", "gone"}})},
 	}
-	for _, mode := range modes {
-		for _, tt := range tests {
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					spy := newSpy()
-					cfg := mode.cfg(spy)
+					cfg := tm.cfg
 					cfg.Lifetime, cfg.IdleTimeout, cfg.Rolling = tt.cfg.Lifetime, tt.cfg.IdleTimeout, tt.cfg.Rolling
 					m := newManager(t, cfg)
 					c := newClient(t, m, expiryHandler(t, m))
@@ -506,7 +500,7 @@ func TestSessionExpiry(t *testing.T) {
 					}
 				})
 			})
-		}
+		})
 	}
 }
 
@@ -524,18 +518,17 @@ func TestExpiryReadOnlyWritesNothingUntilRefreshDue(t *testing.T) {
 		{"inside the IdleTimeout throttle window", chisess.Config{IdleTimeout: 30 * time.Minute}, time.Minute - time.Second},
 		{"inside the Rolling throttle window", chisess.Config{Lifetime: time.Hour, Rolling: true}, time.Minute - time.Second},
 	}
-	for _, mode := range modes {
-		for _, tt := range tests {
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					spy := newSpy()
-					cfg := mode.cfg(spy)
+					cfg := tm.cfg
 					cfg.Lifetime, cfg.IdleTimeout, cfg.Rolling = tt.cfg.Lifetime, tt.cfg.IdleTimeout, tt.cfg.Rolling
 					m := newManager(t, cfg)
 					c := newClient(t, m, expiryHandler(t, m))
 					c.do(http.MethodGet, "/set")
-					writes := spy.count("write")
+					writes := tm.calls("write")
 					for range 3 {
 						time.Sleep(tt.gap / 3)
 						rec := c.do(http.MethodGet, "/")
@@ -543,11 +536,11 @@ func TestExpiryReadOnlyWritesNothingUntilRefreshDue(t *testing.T) {
 						is.Equal(len(rec.Header().Values("Set-Cookie")), 0)     // a read sets no cookie
 						is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // but says the response depends on it
 					}
-					is.Equal(spy.count("write"), writes) // and writes nothing to the backend
-					is.Equal(spy.count("delete"), 0)     // nor deletes anything
+					is.Equal(tm.calls("write"), writes) // and writes nothing to the backend
+					is.Equal(tm.calls("delete"), 0)     // nor deletes anything
 				})
 			})
-		}
+		})
 	}
 }
 
@@ -563,13 +556,12 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 		{"IdleTimeout 30m refreshes each minute", 30 * time.Minute, time.Minute},
 		{"IdleTimeout 5m refreshes each 30s", 5 * time.Minute, 30 * time.Second},
 	}
-	for _, mode := range modes {
-		for _, tt := range tests {
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					spy := newSpy()
-					cfg := mode.cfg(spy)
+					cfg := tm.cfg
 					cfg.IdleTimeout = tt.idle
 					m := newManager(t, cfg)
 					c := newClient(t, m, expiryHandler(t, m))
@@ -578,9 +570,9 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 					// a backend write in memory mode, a re-sealed cookie in
 					// cookie mode.
 					stored := func(rec *httptest.ResponseRecorder, writesBefore int) bool {
-						if mode.name == "memory" {
+						if tm.name == "memory" {
 							is.Equal(len(rec.Header().Values("Set-Cookie")), 0) // (memory mode refreshes without a new cookie)
-							return spy.count("write") > writesBefore
+							return tm.calls("write") > writesBefore
 						}
 						return setCookie(rec, m.CookieName()) != nil
 					}
@@ -596,18 +588,18 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 					}
 					for i, step := range steps {
 						time.Sleep(step.wait)
-						w := spy.count("write")
+						w := tm.calls("write")
 						rec := c.do(http.MethodGet, "/")
 						is.Equal(rec.Body.String(), "v") // the session lives
 						if got := stored(rec, w); got != step.store {
 							t.Fatalf("step %d: stored = %v, want %v", i, got, step.store)
 						}
-						if mode.name == "memory" && step.store {
-							is.Equal(spy.count("write"), w+1) // a refresh is a single write
+						if tm.name == "memory" && step.store {
+							is.Equal(tm.calls("write"), w+1) // a refresh is a single write
 						}
 					}
 				})
 			})
-		}
+		})
 	}
 }

@@ -54,35 +54,32 @@ func (l *eventLog) all() []chisess.Event {
 }
 
 func TestLifecycleEvents(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			log := &eventLog{}
-			cfg := mode.cfg(spy)
-			cfg.OnEvent = log.hook
-			m := newManager(t, cfg)
-			c := newClient(t, m, newRouter(t, m))
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		log := &eventLog{}
+		cfg := tm.cfg
+		cfg.OnEvent = log.hook
+		m := newManager(t, cfg)
+		c := newClient(t, m, newRouter(t, m))
 
-			c.do("GET", "/")
-			is.Equal(log.take(), []string{"created", "committed"}) // a new session stored
-			c.do("GET", "/read")
-			is.Equal(log.take(), []string{"loaded"}) // read only
-			c.do("GET", "/")
-			is.Equal(log.take(), []string{"loaded", "committed"})
-			c.do("POST", "/renew")
-			evs := log.all()
-			is.Equal(log.take(), []string{"loaded", "renewed", "committed"})
-			is.True(evs[1].Previous != "" && evs[1].Previous != evs[1].Session) // renewal names both IDs
-			c.do("POST", "/destroy")
-			is.Equal(log.take(), []string{"loaded", "destroyed"})
+		c.do("GET", "/")
+		is.Equal(log.take(), []string{"created", "committed"}) // a new session stored
+		c.do("GET", "/read")
+		is.Equal(log.take(), []string{"loaded"}) // read only
+		c.do("GET", "/")
+		is.Equal(log.take(), []string{"loaded", "committed"})
+		c.do("POST", "/renew")
+		evs := log.all()
+		is.Equal(log.take(), []string{"loaded", "renewed", "committed"})
+		is.True(evs[1].Previous != "" && evs[1].Previous != evs[1].Session) // renewal names both IDs
+		c.do("POST", "/destroy")
+		is.Equal(log.take(), []string{"loaded", "destroyed"})
 
-			stale := newClient(t, m, newRouter(t, m))
-			stale.cookie = "not-a-token"
-			stale.do("GET", "/read")
-			is.Equal(log.take(), []string{"rejected:malformed"})
-		})
-	}
+		stale := newClient(t, m, newRouter(t, m))
+		stale.cookie = "not-a-token"
+		stale.do("GET", "/read")
+		is.Equal(log.take(), []string{"rejected:malformed"})
+	})
 }
 
 func TestRejectReasons(t *testing.T) {
@@ -132,48 +129,45 @@ func TestErrorEvent(t *testing.T) {
 // chisess's own records or from LogEvents, across a whole flow with
 // failures and hostile input.
 func TestLogsNeverCarryTokensOrSecrets(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			var buf bytes.Buffer
-			logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			spy := newSpy()
-			cfg := mode.cfg(spy)
-			cfg.Secret = testSecret
-			cfg.Logger = logger
-			cfg.OnEvent = chisess.LogEvents(logger)
-			m := newManager(t, cfg)
-			c := newClient(t, m, newRouter(t, m))
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		var buf bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg := tm.cfg
+		cfg.Secret = testSecret
+		cfg.Logger = logger
+		cfg.OnEvent = chisess.LogEvents(logger)
+		m := newManager(t, cfg)
+		c := newClient(t, m, newRouter(t, m))
 
-			var tokens []string
-			remember := func() {
-				if c.cookie != "" {
-					tokens = append(tokens, c.cookie)
-				}
+		var tokens []string
+		remember := func() {
+			if c.cookie != "" {
+				tokens = append(tokens, c.cookie)
 			}
-			c.do("GET", "/")
-			remember()
-			c.do("POST", "/renew")
-			remember()
-			if mode.name == "memory" {
-				spy.failOn("write", errOutage)
-				c.do("GET", "/") // an error record
-				spy.failOn("write", nil)
-			}
-			c.do("POST", "/destroy")
-			hostile := newClient(t, m, newRouter(t, m))
-			hostile.cookie = tokens[0][:20]
-			hostile.do("GET", "/read")
+		}
+		c.do("GET", "/")
+		remember()
+		c.do("POST", "/renew")
+		remember()
+		if tm.name == "memory" {
+			tm.spy.failOn("write", errOutage)
+			c.do("GET", "/") // an error record
+			tm.spy.failOn("write", nil)
+		}
+		c.do("POST", "/destroy")
+		hostile := newClient(t, m, newRouter(t, m))
+		hostile.cookie = tokens[0][:20]
+		hostile.do("GET", "/read")
 
-			out := buf.String()
-			is.True(strings.Contains(out, "event=created")) // the flow was logged
-			is.True(strings.Contains(out, "event=destroyed"))
-			for _, tok := range tokens {
-				is.True(!strings.Contains(out, tok)) // no token in any log line
-			}
-			is.True(!strings.Contains(out, testSecret)) // nor the secret
-		})
-	}
+		out := buf.String()
+		is.True(strings.Contains(out, "event=created")) // the flow was logged
+		is.True(strings.Contains(out, "event=destroyed"))
+		for _, tok := range tokens {
+			is.True(!strings.Contains(out, tok)) // no token in any log line
+		}
+		is.True(!strings.Contains(out, testSecret)) // nor the secret
+	})
 }
 
 // Counting events is all a metrics integration needs.

@@ -16,57 +16,52 @@ import (
 )
 
 func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			m := newManager(t, mode.cfg(newSpy()))
-			c := newClient(t, m, newRouter(t, m))
-			c.do("GET", "/")
-			oldCookie := c.cookie
-			oldID := c.do("GET", "/id").Body.String()
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/")
+		oldCookie := c.cookie
+		oldID := c.do("GET", "/id").Body.String()
 
-			rec := c.do("POST", "/renew")
-			is.True(setCookie(rec, m.CookieName()) != nil) // renewal sends the new cookie
-			is.True(c.cookie != oldCookie)                 // with a new value
-			is.True(c.do("GET", "/id").Body.String() != oldID)
-			is.Equal(c.do("GET", "/read").Body.String(), "1") // data kept
+		rec := c.do("POST", "/renew")
+		is.True(setCookie(rec, m.CookieName()) != nil) // renewal sends the new cookie
+		is.True(c.cookie != oldCookie)                 // with a new value
+		is.True(c.do("GET", "/id").Body.String() != oldID)
+		is.Equal(c.do("GET", "/read").Body.String(), "1") // data kept
 
-			if mode.name == "cookie" {
-				return // a sealed cookie cannot be revoked; see docs/security.md
-			}
-			stale := newClient(t, m, newRouter(t, m))
-			stale.cookie = oldCookie
-			is.Equal(stale.do("GET", "/read").Body.String(), "0") // the old ID is dead
-		})
-	}
+		if tm.name == "cookie" {
+			return // a sealed cookie cannot be revoked; see docs/security.md
+		}
+		stale := newClient(t, m, newRouter(t, m))
+		stale.cookie = oldCookie
+		is.Equal(stale.do("GET", "/read").Body.String(), "0") // the old ID is dead
+	})
 }
 
 func TestDestroyDeletesAndExpiresCookie(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			c := newClient(t, m, newRouter(t, m))
-			c.do("GET", "/")
-			oldCookie := c.cookie
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/")
+		oldCookie := c.cookie
 
-			rec := c.do("POST", "/destroy")
-			sc := setCookie(rec, m.CookieName())
-			is.True(sc != nil)                                      // the cookie is expired
-			is.True(sc.MaxAge < 0)                                  // with Max-Age=0
-			is.Equal(sc.Path, "/")                                  // on the same path it was set on
-			is.Equal(rec.Header().Get("Cache-Control"), "no-store") // never cached
-			is.Equal(c.do("GET", "/read").Body.String(), "0")       // the browser has no session
+		rec := c.do("POST", "/destroy")
+		sc := setCookie(rec, m.CookieName())
+		is.True(sc != nil)                                      // the cookie is expired
+		is.True(sc.MaxAge < 0)                                  // with Max-Age=0
+		is.Equal(sc.Path, "/")                                  // on the same path it was set on
+		is.Equal(rec.Header().Get("Cache-Control"), "no-store") // never cached
+		is.Equal(c.do("GET", "/read").Body.String(), "0")       // the browser has no session
 
-			if mode.name == "memory" {
-				is.Equal(spy.count("delete"), 1) // the record is deleted
-				stale := newClient(t, m, newRouter(t, m))
-				stale.cookie = oldCookie
-				is.Equal(stale.do("GET", "/read").Body.String(), "0") // and the old cookie is dead
-			}
-		})
-	}
+		if tm.name == "memory" {
+			is.Equal(tm.calls("delete"), 1) // the record is deleted
+			stale := newClient(t, m, newRouter(t, m))
+			stale.cookie = oldCookie
+			is.Equal(stale.do("GET", "/read").Body.String(), "0") // and the old cookie is dead
+		}
+	})
 }
 
 func TestRotateOnLoginDefeatsFixation(t *testing.T) {
@@ -113,24 +108,22 @@ func TestRenewFailsWhenOldTokenCannotBeRetired(t *testing.T) {
 // with; a browser ignores an expiry that does not match them and would
 // keep the old cookie.
 func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			cfg := mode.cfg(newSpy())
-			cfg.Path = "/app"
-			cfg.Domain = "example.com"
-			m := newManager(t, cfg)
-			c := newClient(t, m, newRouter(t, m))
-			issued := setCookie(c.do("GET", "/"), m.CookieName())
-			rec := c.do("POST", "/destroy")
-			sc := setCookie(rec, m.CookieName())
-			is.True(sc != nil && sc.MaxAge < 0) // expired
-			is.Equal(sc.Path, issued.Path)      // on the issued Path
-			is.Equal(sc.Path, "/app")
-			is.Equal(sc.Domain, issued.Domain) // and Domain
-			is.Equal(sc.Domain, "example.com")
-			raw := rec.Header().Get("Set-Cookie")
-			is.True(strings.Contains(raw, "Secure") && strings.Contains(raw, "HttpOnly")) // with the same attributes
-		})
-	}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		cfg.Path = "/app"
+		cfg.Domain = "example.com"
+		m := newManager(t, cfg)
+		c := newClient(t, m, newRouter(t, m))
+		issued := setCookie(c.do("GET", "/"), m.CookieName())
+		rec := c.do("POST", "/destroy")
+		sc := setCookie(rec, m.CookieName())
+		is.True(sc != nil && sc.MaxAge < 0) // expired
+		is.Equal(sc.Path, issued.Path)      // on the issued Path
+		is.Equal(sc.Path, "/app")
+		is.Equal(sc.Domain, issued.Domain) // and Domain
+		is.Equal(sc.Domain, "example.com")
+		raw := rec.Header().Get("Set-Cookie")
+		is.True(strings.Contains(raw, "Secure") && strings.Contains(raw, "HttpOnly")) // with the same attributes
+	})
 }

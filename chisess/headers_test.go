@@ -11,64 +11,56 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/chisess/kit/chisess/backend"
 	"github.com/matryer/is"
 )
 
 func TestEverySetCookieIsUncacheable(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				is := is.New(t)
-				cfg := mode.cfg(nil)
-				if cfg.Backend != nil {
-					cfg.Backend = backend.NewMemoryWithCleanup(0)
+	forEachMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) {
+			is := is.New(t)
+			cfg := tm.cfg
+			cfg.Lifetime = 24 * time.Hour
+			cfg.Rolling = true
+			cfg.IdleTimeout = time.Hour
+			m := newManager(t, cfg)
+			c := newClient(t, m, newRouter(t, m))
+			sent := 0
+			for _, step := range []struct {
+				method, path string
+				wait         time.Duration
+			}{
+				{"GET", "/", 0},
+				{"GET", "/read", 10 * time.Minute}, // a rolling refresh
+				{"POST", "/renew", 0},
+				{"POST", "/clear", 0},
+				{"GET", "/", 0},
+				{"POST", "/destroy", 0},
+			} {
+				time.Sleep(step.wait)
+				rec := c.do(step.method, step.path)
+				is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // every response that read the session varies on Cookie
+				if len(rec.Header().Values("Set-Cookie")) > 0 {
+					sent++
+					is.Equal(rec.Header().Get("Cache-Control"), "no-store") // and every Set-Cookie is uncacheable
 				}
-				cfg.Lifetime = 24 * time.Hour
-				cfg.Rolling = true
-				cfg.IdleTimeout = time.Hour
-				m := newManager(t, cfg)
-				c := newClient(t, m, newRouter(t, m))
-				sent := 0
-				for _, step := range []struct {
-					method, path string
-					wait         time.Duration
-				}{
-					{"GET", "/", 0},
-					{"GET", "/read", 10 * time.Minute}, // a rolling refresh
-					{"POST", "/renew", 0},
-					{"POST", "/clear", 0},
-					{"GET", "/", 0},
-					{"POST", "/destroy", 0},
-				} {
-					time.Sleep(step.wait)
-					rec := c.do(step.method, step.path)
-					is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // every response that read the session varies on Cookie
-					if len(rec.Header().Values("Set-Cookie")) > 0 {
-						sent++
-						is.Equal(rec.Header().Get("Cache-Control"), "no-store") // and every Set-Cookie is uncacheable
-					}
-				}
-				is.True(sent >= 5) // the flow sent cookies at almost every step
-			})
+			}
+			is.True(sent >= 5) // the flow sent cookies at almost every step
 		})
-	}
+	})
 }
 
 func TestCookieValuesAreBase64URLOnly(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			m := newManager(t, mode.cfg(newSpy()))
-			c := newClient(t, m, newRouter(t, m))
-			rec := c.do("GET", "/")
-			sc := setCookie(rec, m.CookieName())
-			is.True(sc != nil)
-			for _, ch := range sc.Value {
-				ok := 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'
-				is.True(ok) // nothing a header or a cookie parser could misread
-			}
-			is.Equal(rec.Code, http.StatusOK)
-		})
-	}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		rec := c.do("GET", "/")
+		sc := setCookie(rec, m.CookieName())
+		is.True(sc != nil)
+		for _, ch := range sc.Value {
+			ok := 'a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'
+			is.True(ok) // nothing a header or a cookie parser could misread
+		}
+		is.Equal(rec.Code, http.StatusOK)
+	})
 }

@@ -90,14 +90,50 @@ func (b *spyBackend) Delete(ctx context.Context, key string) error {
 
 var errOutage = errors.New("backend is down")
 
-// modes are the two ways chisess stores sessions; most behaviour must be
-// the same in both.
+// mode is one of the ways a manager stores sessions; most behaviour must be
+// the same in each. A test runs in every mode with forEachMode.
+type mode struct {
+	name string
+	// spy is the backend behind cfg, nil in the cookie mode.
+	spy *spyBackend
+	// cfg configures a manager to store its sessions this way.
+	cfg chisess.Config
+}
+
+// modes make a fresh mode for each run, so that no two tests share a store.
 var modes = []struct {
 	name string
-	cfg  func(b *spyBackend) chisess.Config
+	make func() mode
 }{
-	{"memory", func(b *spyBackend) chisess.Config { return chisess.Config{Backend: b} }},
-	{"cookie", func(*spyBackend) chisess.Config { return chisess.Config{Secret: testSecret} }},
+	{"memory", func() mode {
+		spy := newSpy()
+		return mode{name: "memory", spy: spy, cfg: chisess.Config{Backend: spy}}
+	}},
+	{"cookie", func() mode { return mode{name: "cookie", cfg: chisess.Config{Secret: testSecret}} }},
+}
+
+// forEachMode runs test as a subtest of t once in each mode, named for it.
+func forEachMode(t *testing.T, test func(t *testing.T, tm mode)) {
+	t.Helper()
+	for _, mk := range modes {
+		t.Run(mk.name, func(t *testing.T) { test(t, mk.make()) })
+	}
+}
+
+// calls counts the backend calls of op so far; the cookie mode makes none.
+func (tm mode) calls(op string) int {
+	if tm.spy == nil {
+		return 0
+	}
+	return tm.spy.count(op)
+}
+
+// total counts every backend call so far.
+func (tm mode) total() int {
+	if tm.spy == nil {
+		return 0
+	}
+	return tm.spy.total()
 }
 
 func newManager(t *testing.T, cfg chisess.Config) *chisess.Manager {

@@ -133,11 +133,11 @@ func TestCookieSizeCheckedAtSet(t *testing.T) {
 // and one with a sub-second lifetime died at once.
 func TestExpiryPrecisionIsTheSameOnEveryBackend(t *testing.T) {
 	for _, lifetime := range []time.Duration{1500 * time.Millisecond, 500 * time.Millisecond, 3 * time.Second} {
-		for _, mode := range modes {
-			t.Run(fmt.Sprint(mode.name, "/", lifetime), func(t *testing.T) {
+		t.Run(fmt.Sprint(lifetime), func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					cfg := mode.cfg(newSpy())
+					cfg := tm.cfg
 					cfg.Lifetime = lifetime
 					m := newManager(t, cfg)
 					c := newClient(t, m, newRouter(t, m))
@@ -148,7 +148,7 @@ func TestExpiryPrecisionIsTheSameOnEveryBackend(t *testing.T) {
 					is.Equal(c.do("GET", "/read").Body.String(), "0") // and over at its end
 				})
 			})
-		}
+		})
 	}
 }
 
@@ -157,26 +157,24 @@ func TestExpiryPrecisionIsTheSameOnEveryBackend(t *testing.T) {
 // a sealed cookie copied before logout stops working then too, however
 // often the thief uses it.
 func TestMaxLifetimeHoldsAgainstActivity(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				is := is.New(t)
-				cfg := mode.cfg(newSpy())
-				cfg.Rolling = true
-				cfg.Lifetime = 24 * time.Hour
-				m := newManager(t, cfg)
-				c := newClient(t, m, newRouter(t, m))
-				c.do("GET", "/")
-				start := time.Now()
-				for time.Since(start)+23*time.Hour < chisess.DefaultMaxLifetime {
-					time.Sleep(23 * time.Hour)
-					is.True(c.do("GET", "/").Body.String() != "1") // used every 23 hours, it lives on
-				}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) {
+			is := is.New(t)
+			cfg := tm.cfg
+			cfg.Rolling = true
+			cfg.Lifetime = 24 * time.Hour
+			m := newManager(t, cfg)
+			c := newClient(t, m, newRouter(t, m))
+			c.do("GET", "/")
+			start := time.Now()
+			for time.Since(start)+23*time.Hour < chisess.DefaultMaxLifetime {
 				time.Sleep(23 * time.Hour)
-				is.Equal(c.do("GET", "/read").Body.String(), "0") // until MaxLifetime after its creation
-			})
+				is.True(c.do("GET", "/").Body.String() != "1") // used every 23 hours, it lives on
+			}
+			time.Sleep(23 * time.Hour)
+			is.Equal(c.do("GET", "/read").Body.String(), "0") // until MaxLifetime after its creation
 		})
-	}
+	})
 }
 
 // A cookie planted for a deeper Path by a sibling subdomain comes first in
@@ -184,50 +182,48 @@ func TestMaxLifetimeHoldsAgainstActivity(t *testing.T) {
 // it was dead, and its deletion then removed the victim's valid cookie; a
 // planted live cookie put the victim in the attacker's session.
 func TestCookieTossing(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			cfg := mode.cfg(newSpy())
-			var rejected []chisess.RejectReason
-			cfg.OnEvent = func(_ context.Context, e chisess.Event) {
-				if e.Kind == chisess.EventRejected {
-					rejected = append(rejected, e.Reason)
-				}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		var rejected []chisess.RejectReason
+		cfg.OnEvent = func(_ context.Context, e chisess.Event) {
+			if e.Kind == chisess.EventRejected {
+				rejected = append(rejected, e.Reason)
 			}
-			m := newManager(t, cfg)
-			h := newRouter(t, m)
-			victim := newClient(t, m, h)
-			victim.do("GET", "/")
-			victim.do("GET", "/") // visits 2
-			attacker := newClient(t, m, h)
-			attacker.do("GET", "/") // visits 1, the attacker's own session
-			name := m.CookieName()
-			// serve sends a request to path with one cookie of the
-			// session's name per value, in that order.
-			serve := func(path string, values ...string) *httptest.ResponseRecorder {
-				req := httptest.NewRequest(http.MethodGet, path, nil)
-				for _, v := range values {
-					req.AddCookie(&http.Cookie{Name: name, Value: v})
-				}
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				return rec
+		}
+		m := newManager(t, cfg)
+		h := newRouter(t, m)
+		victim := newClient(t, m, h)
+		victim.do("GET", "/")
+		victim.do("GET", "/") // visits 2
+		attacker := newClient(t, m, h)
+		attacker.do("GET", "/") // visits 1, the attacker's own session
+		name := m.CookieName()
+		// serve sends a request to path with one cookie of the
+		// session's name per value, in that order.
+		serve := func(path string, values ...string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			for _, v := range values {
+				req.AddCookie(&http.Cookie{Name: name, Value: v})
 			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec
+		}
 
-			rec := serve("/read", "dead-planted-value", victim.cookie)
-			is.Equal(rec.Body.String(), "2")                 // the cookie that leads to a session is used
-			is.Equal(setCookie(rec, name), nil)              // and no cookie is expired for the dead one
-			rec = serve("/", attacker.cookie, victim.cookie) // two live sessions: which is the victim's?
-			is.Equal(rec.Body.String(), "1")                 // neither: a new session
-			is.Equal(rejected[len(rejected)-1], chisess.ReasonAmbiguous)
-			for _, v := range rec.Result().Cookies() {
-				is.True(v.MaxAge >= 0) // and no cookie is expired
-			}
-			is.Equal(serve("/read", victim.cookie, victim.cookie).Body.String(), "2") // the same session twice is no ambiguity
-			rec = serve("/read", "dead", "also-dead")
-			is.True(setCookie(rec, name).MaxAge < 0) // when every cookie is dead, expiring them loses nothing
-		})
-	}
+		rec := serve("/read", "dead-planted-value", victim.cookie)
+		is.Equal(rec.Body.String(), "2")                 // the cookie that leads to a session is used
+		is.Equal(setCookie(rec, name), nil)              // and no cookie is expired for the dead one
+		rec = serve("/", attacker.cookie, victim.cookie) // two live sessions: which is the victim's?
+		is.Equal(rec.Body.String(), "1")                 // neither: a new session
+		is.Equal(rejected[len(rejected)-1], chisess.ReasonAmbiguous)
+		for _, v := range rec.Result().Cookies() {
+			is.True(v.MaxAge >= 0) // and no cookie is expired
+		}
+		is.Equal(serve("/read", victim.cookie, victim.cookie).Body.String(), "2") // the same session twice is no ambiguity
+		rec = serve("/read", "dead", "also-dead")
+		is.True(setCookie(rec, name).MaxAge < 0) // when every cookie is dead, expiring them loses nothing
+	})
 }
 
 // The default cookie name carries the __Host- prefix when the cookie is
@@ -337,11 +333,11 @@ func TestLateChangesReturnErrors(t *testing.T) {
 		{"SetDescription", func(s *chisess.Session) error { return s.SetDescription("laptop") }},
 		{"Pop", func(s *chisess.Session) error { _, err := chisess.Pop[int](s, "visits"); return err }},
 	}
-	for _, mode := range modes {
-		for _, tt := range changes {
-			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+	for _, tt := range changes {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				m := newManager(t, mode.cfg(newSpy()))
+				m := newManager(t, tm.cfg)
 				var err error
 				r := newRouter(t, m)
 				r.Post("/late", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
@@ -358,7 +354,7 @@ func TestLateChangesReturnErrors(t *testing.T) {
 				is.Equal(c.cookie, before)                        // the client keeps its token
 				is.Equal(c.do("GET", "/read").Body.String(), "1") // and its session, unchanged
 			})
-		}
+		})
 	}
 }
 

@@ -53,131 +53,114 @@ func newRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 }
 
 func TestVisitCounterPersists(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			m := newManager(t, mode.cfg(newSpy()))
-			c := newClient(t, m, newRouter(t, m))
-			for want := 1; want <= 3; want++ {
-				rec := c.do("GET", "/")
-				is.Equal(rec.Code, http.StatusOK)
-				is.Equal(rec.Body.String(), fmt.Sprint(want)) // the counter survives between requests
-			}
-		})
-	}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		for want := 1; want <= 3; want++ {
+			rec := c.do("GET", "/")
+			is.Equal(rec.Code, http.StatusOK)
+			is.Equal(rec.Body.String(), fmt.Sprint(want)) // the counter survives between requests
+		}
+	})
 }
 
 func TestUntouchedRouteCostsNothing(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			c := newClient(t, m, newRouter(t, m))
-			c.do("GET", "/") // a live session
-			before := spy.total()
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/") // a live session
+		before := tm.total()
 
-			rec := c.do("GET", "/untouched")
-			is.Equal(rec.Code, http.StatusOK)
-			is.Equal(spy.total(), before)                 // no backend call for a route that never loads
-			is.Equal(setCookie(rec, m.CookieName()), nil) // no Set-Cookie
-			is.Equal(rec.Header().Get("Vary"), "")        // nothing read, so nothing varies
-		})
-	}
+		rec := c.do("GET", "/untouched")
+		is.Equal(rec.Code, http.StatusOK)
+		is.Equal(tm.total(), before)                  // no backend call for a route that never loads
+		is.Equal(setCookie(rec, m.CookieName()), nil) // no Set-Cookie
+		is.Equal(rec.Header().Get("Vary"), "")        // nothing read, so nothing varies
+	})
 }
 
 func TestReadOnlyRequestWritesNothing(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			c := newClient(t, m, newRouter(t, m))
-			c.do("GET", "/")
-			writes := spy.count("write")
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/")
+		writes := tm.calls("write")
 
-			rec := c.do("GET", "/read")
-			is.Equal(rec.Body.String(), "1")
-			is.Equal(spy.count("write"), writes)                    // reading does not write
-			is.Equal(setCookie(rec, m.CookieName()), nil)           // nor set a cookie
-			is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // but the response depends on the cookie
-		})
-	}
+		rec := c.do("GET", "/read")
+		is.Equal(rec.Body.String(), "1")
+		is.Equal(tm.calls("write"), writes)                     // reading does not write
+		is.Equal(setCookie(rec, m.CookieName()), nil)           // nor set a cookie
+		is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // but the response depends on the cookie
+	})
 }
 
 func TestAnonymousVisitorGetsNoSession(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			c := newClient(t, m, newRouter(t, m))
-			rec := c.do("GET", "/read")
-			is.Equal(rec.Code, http.StatusOK)
-			is.Equal(setCookie(rec, m.CookieName()), nil) // a new session left empty is not stored
-			is.Equal(spy.count("write"), 0)               // and nothing is written
-			is.Equal(spy.count("read"), 0)                // with no cookie there is nothing to read
-		})
-	}
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		rec := c.do("GET", "/read")
+		is.Equal(rec.Code, http.StatusOK)
+		is.Equal(setCookie(rec, m.CookieName()), nil) // a new session left empty is not stored
+		is.Equal(tm.calls("write"), 0)                // and nothing is written
+		is.Equal(tm.calls("read"), 0)                 // with no cookie there is nothing to read
+	})
 }
 
 func TestClearEmptiesSession(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			c := newClient(t, m, newRouter(t, m))
-			c.do("GET", "/")
-			c.do("GET", "/")
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/")
+		c.do("GET", "/")
 
-			rec := c.do("POST", "/clear")
-			sc := setCookie(rec, m.CookieName())
-			is.True(sc != nil && sc.MaxAge < 0)               // an emptied session expires its cookie
-			is.Equal(c.do("GET", "/read").Body.String(), "0") // and holds nothing
-			if mode.name == "memory" {
-				is.Equal(spy.count("delete"), 1) // its record is deleted, not written empty
-			}
-		})
-	}
+		rec := c.do("POST", "/clear")
+		sc := setCookie(rec, m.CookieName())
+		is.True(sc != nil && sc.MaxAge < 0)               // an emptied session expires its cookie
+		is.Equal(c.do("GET", "/read").Body.String(), "0") // and holds nothing
+		if tm.name == "memory" {
+			is.Equal(tm.calls("delete"), 1) // its record is deleted, not written empty
+		}
+	})
 }
 
 func TestDestroyThenFlashStartsNewSession(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, mode.cfg(spy))
-			r := newRouter(t, m)
-			r.Post("/logout", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-				oldID := s.Token()
-				s.Destroy()
-				if err := s.AddFlash("info", "logged out"); err != nil {
-					t.Error(err)
-				}
-				fmt.Fprint(w, s.Token() != oldID, s.IsNew())
-			}))
-			r.Get("/flashes", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-				flashes, err := s.Flashes()
-				if err != nil {
-					t.Error(err)
-				}
-				for _, f := range flashes {
-					fmt.Fprintf(w, "%s:%s;", f.Kind, f.Message)
-				}
-			}))
-			c := newClient(t, m, r)
-			c.do("GET", "/")
-			old := c.cookie
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		r := newRouter(t, m)
+		r.Post("/logout", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			oldID := s.Token()
+			s.Destroy()
+			if err := s.AddFlash("info", "logged out"); err != nil {
+				t.Error(err)
+			}
+			fmt.Fprint(w, s.Token() != oldID, s.IsNew())
+		}))
+		r.Get("/flashes", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			flashes, err := s.Flashes()
+			if err != nil {
+				t.Error(err)
+			}
+			for _, f := range flashes {
+				fmt.Fprintf(w, "%s:%s;", f.Kind, f.Message)
+			}
+		}))
+		c := newClient(t, m, r)
+		c.do("GET", "/")
+		old := c.cookie
 
-			rec := c.do("POST", "/logout")
-			is.Equal(rec.Body.String(), "true true")                            // a new session with a new ID
-			is.True(c.cookie != "" && c.cookie != old)                          // its cookie replaces the old one
-			is.Equal(c.do("GET", "/read").Body.String(), "0")                   // the old data is gone
-			is.Equal(c.do("GET", "/flashes").Body.String(), "info:logged out;") // the flash survives
-			is.Equal(c.do("GET", "/flashes").Body.String(), "")                 // exactly once
-		})
-	}
+		rec := c.do("POST", "/logout")
+		is.Equal(rec.Body.String(), "true true")                            // a new session with a new ID
+		is.True(c.cookie != "" && c.cookie != old)                          // its cookie replaces the old one
+		is.Equal(c.do("GET", "/read").Body.String(), "0")                   // the old data is gone
+		is.Equal(c.do("GET", "/flashes").Body.String(), "info:logged out;") // the flash survives
+		is.Equal(c.do("GET", "/flashes").Body.String(), "")                 // exactly once
+	})
 }
 
 func TestFlashesQueueInOrder(t *testing.T) {
@@ -275,36 +258,34 @@ func TestAutoloadPathsRejectsBadPatterns(t *testing.T) {
 }
 
 func TestRequire(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode.name, func(t *testing.T) {
-			is := is.New(t)
-			m := newManager(t, mode.cfg(newSpy()))
-			r := chi.NewRouter()
-			r.Use(chisess.Load(m))
-			r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
-				is.NoErr(chisess.From(r.Context()).Set("user_id", 42))
-			})
-			r.Group(func(r chi.Router) {
-				r.Use(chisess.Require("user_id", http.RedirectHandler("/login", http.StatusSeeOther)))
-				r.Get("/account", func(w http.ResponseWriter, r *http.Request) {
-					id, err := chisess.Get[int](chisess.From(r.Context()), "user_id")
-					is.NoErr(err)
-					fmt.Fprint(w, "account ", id)
-				})
-			})
-			r.With(chisess.Require("admin", nil)).Get("/admin", func(w http.ResponseWriter, r *http.Request) {})
-			c := newClient(t, m, r)
-
-			rec := c.do("GET", "/account")
-			is.Equal(rec.Code, http.StatusSeeOther) // logged out: sent to login
-			is.Equal(rec.Header().Get("Location"), "/login")
-			c.do("POST", "/login")
-			rec = c.do("GET", "/account")
-			is.Equal(rec.Code, http.StatusOK) // logged in: let through
-			is.Equal(rec.Body.String(), "account 42")
-			is.Equal(c.do("GET", "/admin").Code, http.StatusUnauthorized) // nil otherwise answers 401
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m))
+		r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+			is.NoErr(chisess.From(r.Context()).Set("user_id", 42))
 		})
-	}
+		r.Group(func(r chi.Router) {
+			r.Use(chisess.Require("user_id", http.RedirectHandler("/login", http.StatusSeeOther)))
+			r.Get("/account", func(w http.ResponseWriter, r *http.Request) {
+				id, err := chisess.Get[int](chisess.From(r.Context()), "user_id")
+				is.NoErr(err)
+				fmt.Fprint(w, "account ", id)
+			})
+		})
+		r.With(chisess.Require("admin", nil)).Get("/admin", func(w http.ResponseWriter, r *http.Request) {})
+		c := newClient(t, m, r)
+
+		rec := c.do("GET", "/account")
+		is.Equal(rec.Code, http.StatusSeeOther) // logged out: sent to login
+		is.Equal(rec.Header().Get("Location"), "/login")
+		c.do("POST", "/login")
+		rec = c.do("GET", "/account")
+		is.Equal(rec.Code, http.StatusOK) // logged in: let through
+		is.Equal(rec.Body.String(), "account 42")
+		is.Equal(c.do("GET", "/admin").Code, http.StatusUnauthorized) // nil otherwise answers 401
+	})
 }
 
 func TestLoadFailureReachesHandlerAndErrorHandler(t *testing.T) {

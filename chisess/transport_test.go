@@ -64,11 +64,11 @@ func apiRouter(m *chisess.Manager, header string) http.Handler {
 }
 
 func TestTokenHeader(t *testing.T) {
-	for _, mode := range modes {
-		for _, header := range []string{"Authorization", "X-Session-Token"} {
-			t.Run(mode.name+"/"+header, func(t *testing.T) {
+	for _, header := range []string{"Authorization", "X-Session-Token"} {
+		t.Run(header, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				m := newManager(t, mode.cfg(newSpy()))
+				m := newManager(t, tm.cfg)
 				h := apiRouter(m, header)
 				c := &apiClient{h: h, header: header}
 
@@ -85,7 +85,7 @@ func TestTokenHeader(t *testing.T) {
 
 				rec = c.do("GET", "/api/me")
 				is.Equal(rec.Body.String(), "ada") // the header carries the session
-				if mode.name == "memory" {
+				if tm.name == "memory" {
 					is.Equal(c.token, loginToken) // an unchanged token is not sent again
 					_, sent := rec.Header()[header]
 					is.True(!sent)
@@ -102,7 +102,7 @@ func TestTokenHeader(t *testing.T) {
 				is.True(sent && v[0] == "") // logout clears the token
 				is.Equal(c.do("GET", "/api/me").Body.String(), "")
 			})
-		}
+		})
 	}
 }
 

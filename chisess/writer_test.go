@@ -174,12 +174,11 @@ var firstBytePaths = []struct {
 }
 
 func TestCommitBeforeFirstByte(t *testing.T) {
-	for _, mode := range modes {
-		for _, p := range firstBytePaths {
-			t.Run(mode.name+"/"+p.name, func(t *testing.T) {
+	for _, p := range firstBytePaths {
+		t.Run(p.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				m := newManager(t, mode.cfg(spy))
+				m := newManager(t, tm.cfg)
 				var setErr, sendErr error
 				h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 					setErr = s.Set("k", "v")
@@ -198,12 +197,12 @@ func TestCommitBeforeFirstByte(t *testing.T) {
 				is.True(setCookie(rec, m.CookieName()) != nil)                   // Set-Cookie went out with the first byte
 				is.True(hasHeaderValue(res.Header, "Vary", "Cookie"))            // Vary: Cookie went out with it
 				is.True(hasHeaderValue(res.Header, "Cache-Control", "no-store")) // and Cache-Control: no-store
-				if mode.name == "memory" {
-					is.Equal(spy.count("write"), 1) // one backend write
+				if tm.name == "memory" {
+					is.Equal(tm.calls("write"), 1) // one backend write
 				}
 				is.Equal(c.do(http.MethodGet, "/get").Body.String(), "v") // the next request sees the key
 			})
-		}
+		})
 	}
 }
 
@@ -242,11 +241,11 @@ func TestCommitBeforeFirstByteOnServer(t *testing.T) {
 		{"empty handler", func(http.ResponseWriter) error { return nil }, ""},
 	}
 	for _, proto := range writerProtos {
-		for _, mode := range modes {
-			for _, p := range paths {
-				t.Run(proto.name+"/"+mode.name+"/"+p.name, func(t *testing.T) {
+		for _, p := range paths {
+			t.Run(proto.name+"/"+p.name, func(t *testing.T) {
+				forEachMode(t, func(t *testing.T, tm mode) {
 					is := is.New(t)
-					m := newManager(t, mode.cfg(newSpy()))
+					m := newManager(t, tm.cfg)
 					errs := make(chan error, 1)
 					h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 						if err := s.Set("k", "v"); err != nil {
@@ -268,7 +267,7 @@ func TestCommitBeforeFirstByteOnServer(t *testing.T) {
 					is.True(cookie != nil)                          // Set-Cookie on the wire
 					is.Equal(storedKey(t, m, h, cookie.Value), "v") // the stored session has the key
 				})
-			}
+			})
 		}
 	}
 }
@@ -282,11 +281,11 @@ func TestFlushSendsCookieAndFirstChunkBeforeHandlerReturns(t *testing.T) {
 		{"flush before write", true},
 	}
 	for _, proto := range writerProtos {
-		for _, mode := range modes {
-			for _, st := range starts {
-				t.Run(proto.name+"/"+mode.name+"/"+st.name, func(t *testing.T) {
+		for _, st := range starts {
+			t.Run(proto.name+"/"+st.name, func(t *testing.T) {
+				forEachMode(t, func(t *testing.T, tm mode) {
 					is := is.New(t)
-					m := newManager(t, mode.cfg(newSpy()))
+					m := newManager(t, tm.cfg)
 					release := make(chan struct{})
 					flushed := make(chan error, 1)
 					h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
@@ -341,7 +340,7 @@ func TestFlushSendsCookieAndFirstChunkBeforeHandlerReturns(t *testing.T) {
 					is.Equal(string(rest), "\ndata: 2\n\n")         // the rest of the stream follows
 					is.Equal(storedKey(t, m, h, cookie.Value), "v") // the session committed at the flush has the key
 				})
-			}
+			})
 		}
 	}
 }
@@ -532,12 +531,11 @@ func TestPanicCommitsNothing(t *testing.T) {
 			r.Use(chisess.Load(m), l.middleware, middleware.Recoverer)
 		}},
 	}
-	for _, mode := range modes {
-		for _, mt := range mounts {
-			t.Run(mode.name+"/"+mt.name, func(t *testing.T) {
+	for _, mt := range mounts {
+		t.Run(mt.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				m := newManager(t, mode.cfg(spy))
+				m := newManager(t, tm.cfg)
 				l := &panicLog{}
 				r := chi.NewRouter()
 				mt.mount(r, m, l)
@@ -551,9 +549,9 @@ func TestPanicCommitsNothing(t *testing.T) {
 				is.Equal(l.panics, []any{"boom"})                  // Recoverer caught the handler's panic
 				is.Equal(rec.Code, http.StatusInternalServerError) // and answered 500
 				is.Equal(setCookie(rec, m.CookieName()), nil)      // with no Set-Cookie
-				is.Equal(spy.count("write"), 0)                    // and no backend write
+				is.Equal(tm.calls("write"), 0)                     // and no backend write
 			})
-		}
+		})
 	}
 }
 
@@ -566,12 +564,11 @@ func TestServerErrorKeepsNoChangesByDefault(t *testing.T) {
 		{"default", false, false},
 		{"KeepChangesOnServerError", true, true},
 	}
-	for _, mode := range modes {
-		for _, p := range policies {
-			t.Run(mode.name+"/"+p.name, func(t *testing.T) {
+	for _, p := range policies {
+		t.Run(p.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				cfg := mode.cfg(spy)
+				cfg := tm.cfg
 				cfg.KeepChangesOnServerError = p.keep
 				m := newManager(t, cfg)
 				var setErr error
@@ -587,26 +584,25 @@ func TestServerErrorKeepsNoChangesByDefault(t *testing.T) {
 				is.Equal(rec.Body.String(), "oops\n")              // with the handler's body
 				if !p.saved {
 					is.Equal(setCookie(rec, m.CookieName()), nil) // no Set-Cookie on a 5xx
-					is.Equal(spy.count("write"), 0)               // and no backend write
+					is.Equal(tm.calls("write"), 0)                // and no backend write
 					return
 				}
 				is.True(setCookie(rec, m.CookieName()) != nil) // the change is kept on request
-				if mode.name == "memory" {
-					is.Equal(spy.count("write"), 1) // with one backend write
+				if tm.name == "memory" {
+					is.Equal(tm.calls("write"), 1) // with one backend write
 				}
 				is.Equal(c.do(http.MethodGet, "/get").Body.String(), "v") // and the next request sees it
 			})
-		}
+		})
 	}
 }
 
 func TestInformationalResponseDoesNotCommit(t *testing.T) {
 	for _, proto := range writerProtos {
-		for _, mode := range modes {
-			t.Run(proto.name+"/"+mode.name, func(t *testing.T) {
+		t.Run(proto.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				m := newManager(t, mode.cfg(spy))
+				m := newManager(t, tm.cfg)
 				setErrs := make(chan error, 1)
 				h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 					w.Header().Set("Link", "</app.css>; rel=preload; as=style")
@@ -644,12 +640,12 @@ func TestInformationalResponseDoesNotCommit(t *testing.T) {
 				is.Equal(string(body), "ok")                    // the final body
 				cookie := responseCookie(res, m.CookieName())
 				is.True(cookie != nil) // the final response carries the session
-				if mode.name == "memory" {
-					is.Equal(spy.count("write"), 1) // saved once, at the final status
+				if tm.name == "memory" {
+					is.Equal(tm.calls("write"), 1) // saved once, at the final status
 				}
 				is.Equal(storedKey(t, m, h, cookie.Value), "v") // with the change made after the 103
 			})
-		}
+		})
 	}
 }
 
@@ -729,12 +725,11 @@ func TestChangeAfterCommitIsReturnedNotReported(t *testing.T) {
 		{"custom ErrorHandler", true},
 		{"default ErrorHandler", false},
 	}
-	for _, mode := range modes {
-		for _, eh := range handlers {
-			t.Run(mode.name+"/"+eh.name, func(t *testing.T) {
+	for _, eh := range handlers {
+		t.Run(eh.name, func(t *testing.T) {
+			forEachMode(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				spy := newSpy()
-				cfg := mode.cfg(spy)
+				cfg := tm.cfg
 				var logs bytes.Buffer
 				cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 				var reported []error
@@ -756,11 +751,11 @@ func TestChangeAfterCommitIsReturnedNotReported(t *testing.T) {
 				is.Equal(rec.Code, http.StatusOK)                      // the response that went out is intact
 				is.Equal(rec.Body.String(), "body")                    // with no error text appended
 				is.Equal(setCookie(rec, m.CookieName()), nil)          // nothing was saved at the commit
-				is.Equal(spy.count("write"), 0)                        // and nothing later
+				is.Equal(tm.calls("write"), 0)                         // and nothing later
 				is.Equal(len(reported), 0)                             // the ErrorHandler did not hear of it: the caller did
 				is.Equal(logs.String(), "")                            // nor did the log
 			})
-		}
+		})
 	}
 }
 
