@@ -15,6 +15,7 @@ import (
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 )
@@ -112,13 +113,13 @@ func TestRejectReasons(t *testing.T) {
 
 func TestErrorEvent(t *testing.T) {
 	is := is.New(t)
-	spy := newSpy()
+	b := sessiontest.NewBackend()
 	log := &eventLog{}
-	m := newManager(t, chisess.Config{Backend: spy, OnEvent: log.hook})
+	m := newManager(t, chisess.Config{Backend: b, OnEvent: log.hook})
 	c := newClient(t, m, newRouter(t, m))
 	c.do("GET", "/")
 	log.take()
-	spy.failOn("write", errOutage)
+	b.FailNext("swap", 1, errOutage) // the save of the change
 	c.do("GET", "/")
 	evs := log.all()
 	is.Equal(log.take(), []string{"loaded", "error"})
@@ -150,10 +151,9 @@ func TestLogsNeverCarryTokensOrSecrets(t *testing.T) {
 		remember()
 		c.do("POST", "/renew")
 		remember()
-		if tm.name == "memory" {
-			tm.spy.failOn("write", errOutage)
+		if tm.b != nil {
+			tm.b.FailNext(tm.update, 1, errOutage)
 			c.do("GET", "/") // an error record
-			tm.spy.failOn("write", nil)
 		}
 		c.do("POST", "/destroy")
 		hostile := newClient(t, m, newRouter(t, m))

@@ -1,139 +1,115 @@
 package chisess_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chisess/kit/chisess"
-	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
 )
 
 const testSecret = "test-secret-0123456789-abcdefghijklmnop"
 
-// spyBackend wraps a real backend, counts every call by operation, and can
-// be told to fail an operation.
-type spyBackend struct {
-	backend.Backend
-	mu    sync.Mutex
-	calls map[string]int
-	keys  []string // every key written
-	fail  map[string]error
-}
-
-func newSpy() *spyBackend {
-	return &spyBackend{
-		Backend: backend.NewMemoryWithCleanup(0),
-		calls:   map[string]int{},
-		fail:    map[string]error{},
-	}
-}
-
-func (b *spyBackend) count(op string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.calls[op]
-}
-
-func (b *spyBackend) total() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, c := range b.calls {
-		n += c
-	}
-	return n
-}
-
-func (b *spyBackend) failOn(op string, err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.fail[op] = err
-}
-
-func (b *spyBackend) record(op, key string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls[op]++
-	if op == "write" {
-		b.keys = append(b.keys, key)
-	}
-	return b.fail[op]
-}
-
-func (b *spyBackend) Read(ctx context.Context, key string) ([]byte, error) {
-	if err := b.record("read", key); err != nil {
-		return nil, err
-	}
-	return b.Backend.Read(ctx, key)
-}
-
-func (b *spyBackend) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
-	if err := b.record("write", key); err != nil {
-		return err
-	}
-	return b.Backend.Write(ctx, key, data, ttl)
-}
-
-func (b *spyBackend) Delete(ctx context.Context, key string) error {
-	if err := b.record("delete", key); err != nil {
-		return err
-	}
-	return b.Backend.Delete(ctx, key)
-}
-
 var errOutage = errors.New("backend is down")
 
 // mode is one of the ways a manager stores sessions; most behaviour must be
-// the same in each. A test runs in every mode with forEachMode.
+// the same in each. forEachMode runs a test once in every mode.
 type mode struct {
 	name string
-	// spy is the backend behind cfg, nil in the cookie mode.
-	spy *spyBackend
+	// b is the fake backend behind cfg, nil in the cookie mode.
+	b *sessiontest.Backend
 	// cfg configures a manager to store its sessions this way.
 	cfg chisess.Config
+	// update is the op that saves a change to a session the request
+	// loaded: "swap", or "write" when the backend has no Swap; "" in the
+	// cookie mode.
+	update string
 }
 
-// modes make a fresh mode for each run, so that no two tests share a store.
-var modes = []struct {
-	name string
-	make func() mode
-}{
-	{"memory", func() mode {
-		spy := newSpy()
-		return mode{name: "memory", spy: spy, cfg: chisess.Config{Backend: spy}}
-	}},
-	{"cookie", func() mode { return mode{name: "cookie", cfg: chisess.Config{Secret: testSecret}} }},
+// The ways a manager stores sessions:
+//
+//   - memory: on a sessiontest.Backend, which has backend.Swapper and
+//     backend.Indexer, so chisess takes the path it takes in production:
+//     a change to a loaded session is one swap against the record it
+//     loaded (a swap to nothing deletes), with no read before it;
+//   - base-only: on the same backend with only the three methods of
+//     backend.Backend showing (baseOnly), as a minimal custom backend has them:
+//     chisess reads the record again before it writes or deletes it;
+//   - cookie: in the sealed cookie, with no backend at all.
+var (
+	serverModes = []string{"memory", "base-only"}
+	allModes    = []string{"memory", "base-only", "cookie"}
+)
+
+// newMode returns the mode of that name, with a store of its own.
+func newMode(name string) mode {
+	b := sessiontest.NewBackend()
+	switch name {
+	case "memory":
+		return mode{name: name, b: b, cfg: chisess.Config{Backend: b}, update: "swap"}
+	case "base-only":
+		return mode{name: name, b: b, cfg: chisess.Config{Backend: baseOnly{b}}, update: "write"}
+	}
+	return mode{name: name, cfg: chisess.Config{Secret: testSecret}}
 }
 
-// forEachMode runs test as a subtest of t once in each mode, named for it.
+// forEachMode runs test as a subtest of t once in every mode, named for it.
 func forEachMode(t *testing.T, test func(t *testing.T, tm mode)) {
 	t.Helper()
-	for _, mk := range modes {
-		t.Run(mk.name, func(t *testing.T) { test(t, mk.make()) })
+	runModes(t, allModes, test)
+}
+
+// forEachServerMode is forEachMode for the modes with a server-side
+// backend, for tests of what chisess does to the store.
+func forEachServerMode(t *testing.T, test func(t *testing.T, tm mode)) {
+	t.Helper()
+	runModes(t, serverModes, test)
+}
+
+func runModes(t *testing.T, names []string, test func(t *testing.T, tm mode)) {
+	t.Helper()
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) { test(t, newMode(name)) })
 	}
 }
 
 // calls counts the backend calls of op so far; the cookie mode makes none.
 func (tm mode) calls(op string) int {
-	if tm.spy == nil {
-		return 0
-	}
-	return tm.spy.count(op)
+	return tm.count(func(c sessiontest.Call) bool { return c.Op == op })
 }
 
 // total counts every backend call so far.
 func (tm mode) total() int {
-	if tm.spy == nil {
+	return tm.count(func(sessiontest.Call) bool { return true })
+}
+
+// writes counts the calls so far that store a record: a write, or a swap
+// to a record (the memory mode's save of a change).
+func (tm mode) writes() int {
+	return tm.count(func(c sessiontest.Call) bool { return c.Op == "write" || c.Op == "swap" && c.Data != nil })
+}
+
+// deletes counts the calls so far that remove a record: a delete, or a
+// swap to nothing (the memory mode's way to end a session).
+func (tm mode) deletes() int {
+	return tm.count(func(c sessiontest.Call) bool { return c.Op == "delete" || c.Op == "swap" && c.Data == nil })
+}
+
+func (tm mode) count(match func(sessiontest.Call) bool) int {
+	if tm.b == nil {
 		return 0
 	}
-	return tm.spy.total()
+	n := 0
+	for _, c := range tm.b.Calls() {
+		if match(c) {
+			n++
+		}
+	}
+	return n
 }
 
 func newManager(t *testing.T, cfg chisess.Config) *chisess.Manager {

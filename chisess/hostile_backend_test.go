@@ -14,6 +14,7 @@ import (
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 )
 
@@ -127,12 +128,14 @@ func mustHandle(t *testing.T, m *chisess.Manager, cookie string) string {
 
 func TestServerKeysAreHashesNotTokens(t *testing.T) {
 	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
+	b := sessiontest.NewBackend()
+	m := newManager(t, chisess.Config{Backend: b})
 	c := newClient(t, m, newRouter(t, m))
 	c.do("GET", "/")
-	is.Equal(len(spy.keys), 1)
-	is.True(spy.keys[0] != c.cookie)                  // the backend never sees the token
-	is.True(!strings.Contains(spy.keys[0], c.cookie)) // not even inside the key
-	is.Equal(len(c.cookie), 43)                       // 256 bits in base64url
+	calls := b.Calls()
+	is.Equal(len(calls), 1)
+	is.Equal(calls[0].Op, "write")                     // the new session, written
+	is.True(calls[0].Key != c.cookie)                  // the backend never sees the token
+	is.True(!strings.Contains(calls[0].Key, c.cookie)) // not even inside the key
+	is.Equal(len(c.cookie), 43)                        // 256 bits in base64url
 }

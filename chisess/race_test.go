@@ -25,71 +25,60 @@ type baseOnly struct{ backend.Backend }
 // must pass for the refresh to come due (it is throttled to once per
 // min(IdleTimeout/10, 1 minute)), so this runs on synctest's fake clock.
 func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
-	tests := []struct {
-		name string
-		wrap func(*backend.Memory) backend.Backend
-	}{
-		{"swapper", func(m *backend.Memory) backend.Backend { return m }},
-		{"base-only", func(m *backend.Memory) backend.Backend { return baseOnly{m} }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				is := is.New(t)
-				mem := backend.NewMemoryWithCleanup(0)
-				var reported []error
-				m := newManager(t, chisess.Config{
-					Backend:     tt.wrap(mem),
-					IdleTimeout: time.Hour,
-					ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-						reported = append(reported, err)
-						http.Error(w, "session error", http.StatusInternalServerError)
-					},
-				})
-				r := newRouter(t, m)
-				held, release := make(chan struct{}), make(chan struct{})
-				r.Get("/held", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-					close(held)
-					<-release
-					n, _ := chisess.Get[int](s, "visits")
-					fmt.Fprint(w, n)
-				}))
-				c := newClient(t, m, r)
-				c.do("GET", "/") // visits=1
-				token := c.cookie
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) {
+			is := is.New(t)
+			var reported []error
+			cfg := tm.cfg
+			cfg.IdleTimeout = time.Hour
+			cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+				reported = append(reported, err)
+				http.Error(w, "session error", http.StatusInternalServerError)
+			}
+			m := newManager(t, cfg)
+			r := newRouter(t, m)
+			held, release := make(chan struct{}), make(chan struct{})
+			r.Get("/held", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				close(held)
+				<-release
+				n, _ := chisess.Get[int](s, "visits")
+				fmt.Fprint(w, n)
+			}))
+			c := newClient(t, m, r)
+			c.do("GET", "/") // visits=1
+			token := c.cookie
 
-				// Without a logout, a read-only request two minutes on
-				// refreshes the last use: the refresh is due.
-				time.Sleep(2 * time.Minute)
-				is.Equal(c.do("GET", "/read").Body.String(), "1")
-				s, err := m.Inspect(t.Context(), token)
-				is.NoErr(err)
-				is.True(s.LastUsed().Equal(time.Now())) // the read-only request wrote its refresh
-				time.Sleep(2 * time.Minute)             // and now the next one is due
+			// Without a logout, a read-only request two minutes on
+			// refreshes the last use: the refresh is due.
+			time.Sleep(2 * time.Minute)
+			is.Equal(c.do("GET", "/read").Body.String(), "1")
+			s, err := m.Inspect(t.Context(), token)
+			is.NoErr(err)
+			is.True(s.LastUsed().Equal(time.Now())) // the read-only request wrote its refresh
+			time.Sleep(2 * time.Minute)             // and now the next one is due
 
-				done := make(chan *httptest.ResponseRecorder)
-				go func() {
-					req := httptest.NewRequest("GET", "/held", nil)
-					req.AddCookie(&http.Cookie{Name: m.CookieName(), Value: token})
-					rec := httptest.NewRecorder()
-					r.ServeHTTP(rec, req)
-					done <- rec
-				}()
-				<-held
-				is.Equal(c.do("POST", "/destroy").Code, http.StatusOK) // B logs out while A is held
-				is.Equal(c.cookie, "")
-				is.Equal(mem.Len(), 0) // the record is gone
-				close(release)
-				rec := <-done
+			done := make(chan *httptest.ResponseRecorder)
+			go func() {
+				req := httptest.NewRequest("GET", "/held", nil)
+				req.AddCookie(&http.Cookie{Name: m.CookieName(), Value: token})
+				rec := httptest.NewRecorder()
+				r.ServeHTTP(rec, req)
+				done <- rec
+			}()
+			<-held
+			is.Equal(c.do("POST", "/destroy").Code, http.StatusOK) // B logs out while A is held
+			is.Equal(c.cookie, "")
+			is.Equal(tm.b.Len(), 0) // the record is gone
+			close(release)
+			rec := <-done
 
-				is.Equal(rec.Code, http.StatusOK)             // A answers 200
-				is.Equal(rec.Body.String(), "1")              // from the session it loaded
-				is.Equal(setCookie(rec, m.CookieName()), nil) // and hands out no cookie
-				is.Equal(len(reported), 0)                    // no error was reported
-				is.Equal(mem.Len(), 0)                        // its refresh recreated no record
-				_, err = m.Inspect(t.Context(), token)
-				is.True(errors.Is(err, chisess.ErrUnknownSession)) // the session stays gone
-			})
+			is.Equal(rec.Code, http.StatusOK)             // A answers 200
+			is.Equal(rec.Body.String(), "1")              // from the session it loaded
+			is.Equal(setCookie(rec, m.CookieName()), nil) // and hands out no cookie
+			is.Equal(len(reported), 0)                    // no error was reported
+			is.Equal(tm.b.Len(), 0)                       // its refresh recreated no record
+			_, err = m.Inspect(t.Context(), token)
+			is.True(errors.Is(err, chisess.ErrUnknownSession)) // the session stays gone
 		})
-	}
+	})
 }

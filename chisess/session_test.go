@@ -87,11 +87,12 @@ func TestReadOnlyRequestWritesNothing(t *testing.T) {
 		m := newManager(t, tm.cfg)
 		c := newClient(t, m, newRouter(t, m))
 		c.do("GET", "/")
-		writes := tm.calls("write")
+		writes, deletes := tm.writes(), tm.deletes()
 
 		rec := c.do("GET", "/read")
 		is.Equal(rec.Body.String(), "1")
-		is.Equal(tm.calls("write"), writes)                     // reading does not write
+		is.Equal(tm.writes(), writes)                           // reading does not write
+		is.Equal(tm.deletes(), deletes)                         // or delete
 		is.Equal(setCookie(rec, m.CookieName()), nil)           // nor set a cookie
 		is.True(hasHeaderValue(rec.Header(), "Vary", "Cookie")) // but the response depends on the cookie
 	})
@@ -105,7 +106,7 @@ func TestAnonymousVisitorGetsNoSession(t *testing.T) {
 		rec := c.do("GET", "/read")
 		is.Equal(rec.Code, http.StatusOK)
 		is.Equal(setCookie(rec, m.CookieName()), nil) // a new session left empty is not stored
-		is.Equal(tm.calls("write"), 0)                // and nothing is written
+		is.Equal(tm.writes(), 0)                      // and nothing is written
 		is.Equal(tm.calls("read"), 0)                 // with no cookie there is nothing to read
 	})
 }
@@ -122,8 +123,51 @@ func TestClearEmptiesSession(t *testing.T) {
 		sc := setCookie(rec, m.CookieName())
 		is.True(sc != nil && sc.MaxAge < 0)               // an emptied session expires its cookie
 		is.Equal(c.do("GET", "/read").Body.String(), "0") // and holds nothing
-		if tm.name == "memory" {
-			is.Equal(tm.calls("delete"), 1) // its record is deleted, not written empty
+		if tm.b != nil {
+			is.Equal(tm.deletes(), 1) // its record is deleted, not written empty
+		}
+	})
+}
+
+// What each step of a session's life asks of the backend, on both paths
+// chisess has. With backend.Swapper (the memory mode, as with every
+// backend we ship) a change is one swap against the record the request
+// loaded, and a swap to nothing, "swap(nil)", deletes. With the three base
+// methods alone (a minimal custom backend) chisess reads the record again
+// just before it writes or deletes it, so that a session another request
+// ended stays dead.
+func TestBackendCallsOfEachPath(t *testing.T) {
+	steps := []struct {
+		method, path     string
+		memory, baseOnly string
+	}{
+		{"GET", "/", "write", "write"},                                 // a new session is written
+		{"GET", "/read", "read", "read"},                               // a read-only request only reads
+		{"GET", "/", "read swap", "read read write"},                   // a change is merged into the stored session
+		{"POST", "/renew", "read write swap", "read read write write"}, // the new token's record, then the old one's forward record
+		{"POST", "/clear", "read swap(nil)", "read read delete"},       // an emptied session is deleted
+		{"GET", "/", "write", "write"},                                 // so the next change starts a new one
+		{"POST", "/destroy", "read swap(nil)", "read read delete"},     // a destroyed session is deleted
+	}
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		for _, step := range steps {
+			before := len(tm.b.Calls())
+			c.do(step.method, step.path)
+			var ops []string
+			for _, call := range tm.b.Calls()[before:] {
+				if call.Op == "swap" && call.Data == nil {
+					call.Op = "swap(nil)"
+				}
+				ops = append(ops, call.Op)
+			}
+			want := step.memory
+			if tm.name == "base-only" {
+				want = step.baseOnly
+			}
+			is.Equal(strings.Join(ops, " "), want) // the backend calls of the step
 		}
 	})
 }
@@ -186,32 +230,33 @@ func TestFlashesQueueInOrder(t *testing.T) {
 }
 
 func TestAutoloadGroup(t *testing.T) {
-	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
-	r := chi.NewRouter()
-	r.Use(chisess.Load(m))
-	r.Get("/set", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-		is.NoErr(s.Set("name", "ada"))
-	}))
-	r.Get("/public", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, chisess.From(r.Context()).Loaded())
-	})
-	r.Group(func(r chi.Router) {
-		r.Use(chisess.Autoload)
-		r.Get("/private", func(w http.ResponseWriter, r *http.Request) {
-			s := chisess.From(r.Context())
-			name, _ := chisess.Get[string](s, "name")
-			fmt.Fprintf(w, "%v %s", s.Loaded(), name)
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m))
+		r.Get("/set", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			is.NoErr(s.Set("name", "ada"))
+		}))
+		r.Get("/public", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, chisess.From(r.Context()).Loaded())
 		})
+		r.Group(func(r chi.Router) {
+			r.Use(chisess.Autoload)
+			r.Get("/private", func(w http.ResponseWriter, r *http.Request) {
+				s := chisess.From(r.Context())
+				name, _ := chisess.Get[string](s, "name")
+				fmt.Fprintf(w, "%v %s", s.Loaded(), name)
+			})
+		})
+		c := newClient(t, m, r)
+		c.do("GET", "/set")
+		reads := tm.calls("read")
+		is.Equal(c.do("GET", "/public").Body.String(), "false")     // outside the group the session stays lazy
+		is.Equal(tm.calls("read"), reads)                           // and unread
+		is.Equal(c.do("GET", "/private").Body.String(), "true ada") // inside it is loaded before the handler
+		is.Equal(tm.calls("read"), reads+1)
 	})
-	c := newClient(t, m, r)
-	c.do("GET", "/set")
-	reads := spy.count("read")
-	is.Equal(c.do("GET", "/public").Body.String(), "false")     // outside the group the session stays lazy
-	is.Equal(spy.count("read"), reads)                          // and unread
-	is.Equal(c.do("GET", "/private").Body.String(), "true ada") // inside it is loaded before the handler
-	is.Equal(spy.count("read"), reads+1)
 }
 
 func TestAutoloadPaths(t *testing.T) {
@@ -289,51 +334,53 @@ func TestRequire(t *testing.T) {
 }
 
 func TestLoadFailureReachesHandlerAndErrorHandler(t *testing.T) {
-	is := is.New(t)
-	spy := newSpy()
-	var reported []error
-	m := newManager(t, chisess.Config{Backend: spy, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-		reported = append(reported, err)
-		http.Error(w, "try later", http.StatusServiceUnavailable)
-	}})
-	r := newRouter(t, m)
-	var loadErr error
-	r.Get("/explicit", func(w http.ResponseWriter, r *http.Request) {
-		loadErr = chisess.From(r.Context()).Load(r.Context())
-	})
-	r.With(chisess.Require("user", http.RedirectHandler("/login", http.StatusSeeOther))).Get("/private", func(w http.ResponseWriter, r *http.Request) {
-		t.Error("the guarded handler must not run when the session cannot load")
-	})
-	c := newClient(t, m, r)
-	c.do("GET", "/")
-	spy.failOn("read", errOutage)
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		var reported []error
+		cfg := tm.cfg
+		cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			reported = append(reported, err)
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+		}
+		m := newManager(t, cfg)
+		r := newRouter(t, m)
+		var loadErr error
+		r.Get("/explicit", func(w http.ResponseWriter, r *http.Request) {
+			loadErr = chisess.From(r.Context()).Load(r.Context())
+		})
+		r.With(chisess.Require("user", http.RedirectHandler("/login", http.StatusSeeOther))).Get("/private", func(w http.ResponseWriter, r *http.Request) {
+			t.Error("the guarded handler must not run when the session cannot load")
+		})
+		c := newClient(t, m, r)
+		c.do("GET", "/")
+		tm.b.FailNext("read", 2, errOutage) // the loads of /explicit and /private
 
-	is.Equal(c.do("GET", "/untouched").Code, http.StatusOK) // a route that never loads is unaffected
-	c.do("GET", "/explicit")
-	is.True(errors.Is(loadErr, errOutage)) // Load returns an error wrapping the cause
-	rec := c.do("GET", "/private")
-	is.Equal(rec.Code, http.StatusServiceUnavailable) // Require answers through ErrorHandler...
-	is.Equal(rec.Header().Get("Location"), "")        // ...not with a redirect to login
-	is.Equal(setCookie(rec, m.CookieName()), nil)     // and no new session
-	is.Equal(len(reported), 1)
-	is.True(errors.Is(reported[0], errOutage))
+		is.Equal(c.do("GET", "/untouched").Code, http.StatusOK) // a route that never loads is unaffected
+		c.do("GET", "/explicit")
+		is.True(errors.Is(loadErr, errOutage)) // Load returns an error wrapping the cause
+		rec := c.do("GET", "/private")
+		is.Equal(rec.Code, http.StatusServiceUnavailable) // Require answers through ErrorHandler...
+		is.Equal(rec.Header().Get("Location"), "")        // ...not with a redirect to login
+		is.Equal(setCookie(rec, m.CookieName()), nil)     // and no new session
+		is.Equal(len(reported), 1)
+		is.True(errors.Is(reported[0], errOutage))
 
-	spy.failOn("read", nil)
-	is.Equal(c.do("GET", "/read").Body.String(), "1") // the session survived the outage
+		is.Equal(c.do("GET", "/read").Body.String(), "1") // the session survived the outage
+	})
 }
 
 func TestCommitFailureKeepsOldSession(t *testing.T) {
-	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
-	c := newClient(t, m, newRouter(t, m))
-	c.do("GET", "/")
-	spy.failOn("write", errOutage)
-	rec := c.do("GET", "/")
-	is.Equal(rec.Code, http.StatusInternalServerError) // the failed save is an error, not a 200
-	is.Equal(setCookie(rec, m.CookieName()), nil)      // with no Set-Cookie
-	spy.failOn("write", nil)
-	is.Equal(c.do("GET", "/read").Body.String(), "1") // and the stored session is intact
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, newRouter(t, m))
+		c.do("GET", "/")
+		tm.b.FailNext(tm.update, 1, errOutage) // the save of the change
+		rec := c.do("GET", "/")
+		is.Equal(rec.Code, http.StatusInternalServerError) // the failed save is an error, not a 200
+		is.Equal(setCookie(rec, m.CookieName()), nil)      // with no Set-Cookie
+		is.Equal(c.do("GET", "/read").Body.String(), "1")  // and the stored session is intact
+	})
 }
 
 func TestGetTypes(t *testing.T) {
@@ -433,18 +480,19 @@ func TestMisuseWithoutLoadPanics(t *testing.T) {
 }
 
 func TestLoadIsIdempotent(t *testing.T) {
-	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
-	r := newRouter(t, m)
-	r.With(chisess.Autoload).Get("/twice", func(w http.ResponseWriter, r *http.Request) {
-		s := chisess.From(r.Context())
-		is.NoErr(s.Load(r.Context()))
-		is.NoErr(s.Load(r.Context()))
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		r := newRouter(t, m)
+		r.With(chisess.Autoload).Get("/twice", func(w http.ResponseWriter, r *http.Request) {
+			s := chisess.From(r.Context())
+			is.NoErr(s.Load(r.Context()))
+			is.NoErr(s.Load(r.Context()))
+		})
+		c := newClient(t, m, r)
+		c.do("GET", "/")
+		reads := tm.calls("read")
+		c.do("GET", "/twice")
+		is.Equal(tm.calls("read"), reads+1) // three Loads, one read
 	})
-	c := newClient(t, m, r)
-	c.do("GET", "/")
-	reads := spy.count("read")
-	c.do("GET", "/twice")
-	is.Equal(spy.count("read"), reads+1) // three Loads, one read
 }

@@ -19,26 +19,27 @@ import (
 // stop the logout half-way: the commit runs detached from the request's
 // context.
 func TestLogoutSurvivesClientHangingUp(t *testing.T) {
-	is := is.New(t)
-	spy := newSpy()
-	m := newManager(t, chisess.Config{Backend: spy})
-	cookie, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
-	is.NoErr(err)
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		cookie, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+		is.NoErr(err)
 
-	ctx, hangUp := context.WithCancel(context.Background())
-	r := chi.NewRouter()
-	r.Use(chisess.Load(m))
-	r.With(chisess.Autoload).Post("/logout", func(w http.ResponseWriter, r *http.Request) {
-		chisess.From(r.Context()).Destroy()
-		hangUp() // the client is gone before the response starts
+		ctx, hangUp := context.WithCancel(context.Background())
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m))
+		r.With(chisess.Autoload).Post("/logout", func(w http.ResponseWriter, r *http.Request) {
+			chisess.From(r.Context()).Destroy()
+			hangUp() // the client is gone before the response starts
+		})
+		req := httptest.NewRequestWithContext(ctx, "POST", "/logout", nil)
+		req.AddCookie(cookie)
+		r.ServeHTTP(httptest.NewRecorder(), req)
+
+		is.Equal(tm.deletes(), 1) // the record was deleted anyway
+		_, err = m.Inspect(context.Background(), cookie.Value)
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // and the session is gone
 	})
-	req := httptest.NewRequestWithContext(ctx, "POST", "/logout", nil)
-	req.AddCookie(cookie)
-	r.ServeHTTP(httptest.NewRecorder(), req)
-
-	is.Equal(spy.count("delete"), 1) // the record was deleted anyway
-	_, err = m.Inspect(context.Background(), cookie.Value)
-	is.True(errors.Is(err, chisess.ErrUnknownSession)) // and the session is gone
 }
 
 // hangingBackend never answers until its context is done.

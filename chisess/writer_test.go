@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess"
-	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/matryer/is"
@@ -197,8 +197,8 @@ func TestCommitBeforeFirstByte(t *testing.T) {
 				is.True(setCookie(rec, m.CookieName()) != nil)                   // Set-Cookie went out with the first byte
 				is.True(hasHeaderValue(res.Header, "Vary", "Cookie"))            // Vary: Cookie went out with it
 				is.True(hasHeaderValue(res.Header, "Cache-Control", "no-store")) // and Cache-Control: no-store
-				if tm.name == "memory" {
-					is.Equal(tm.calls("write"), 1) // one backend write
+				if tm.b != nil {
+					is.Equal(tm.writes(), 1) // one backend write
 				}
 				is.Equal(c.do(http.MethodGet, "/get").Body.String(), "v") // the next request sees the key
 			})
@@ -349,8 +349,8 @@ func TestHijackSavesSessionOnHTTP1(t *testing.T) {
 	for _, hj := range hijackers {
 		t.Run(hj.name, func(t *testing.T) {
 			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, chisess.Config{Backend: spy})
+			tm := newMode("memory")
+			m := newManager(t, tm.cfg)
 			type result struct {
 				id     string
 				err    error
@@ -364,7 +364,7 @@ func TestHijackSavesSessionOnHTTP1(t *testing.T) {
 				}
 				id := s.Token()
 				conn, brw, err := hj.hijack(w)
-				got <- result{id, err, spy.count("write")}
+				got <- result{id, err, tm.writes()}
 				if err != nil {
 					return
 				}
@@ -381,7 +381,7 @@ func TestHijackSavesSessionOnHTTP1(t *testing.T) {
 			is.Equal(body, "raw ok")                           // written on the hijacked connection
 			is.Equal(responseCookie(res, m.CookieName()), nil) // a hijacked response never carries our Set-Cookie (documented)
 			is.Equal(r.writes, 1)                              // the session was saved before the hand-over
-			is.Equal(spy.count("write"), 1)                    // once
+			is.Equal(tm.writes(), 1)                           // once
 			is.Equal(storedKey(t, m, h, r.id), "v")            // under the session's token
 		})
 	}
@@ -391,7 +391,7 @@ func TestHijackOnHTTP2IsNotSupported(t *testing.T) {
 	for _, hj := range hijackers {
 		t.Run(hj.name, func(t *testing.T) {
 			is := is.New(t)
-			m := newManager(t, chisess.Config{Backend: newSpy()})
+			m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend()})
 			errs := make(chan error, 1)
 			h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 				if err := s.Set("k", "v"); err != nil {
@@ -447,8 +447,10 @@ func TestFailedHijackDoesNotCommit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			spy := newSpy()
-			m := newManager(t, chisess.Config{Backend: spy, ErrorHandler: func(http.ResponseWriter, *http.Request, error) {}})
+			tm := newMode("memory")
+			cfg := tm.cfg
+			cfg.ErrorHandler = func(http.ResponseWriter, *http.Request, error) {}
+			m := newManager(t, cfg)
 			var hijackErr, afterErr error
 			h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 				s.Set("k", "v")
@@ -466,7 +468,7 @@ func TestFailedHijackDoesNotCommit(t *testing.T) {
 				is.Equal(c.do(http.MethodGet, "/get").Body.String(), "later") // with the change made after the failed hijack
 			} else {
 				is.Equal(setCookie(rec, m.CookieName()), nil) // no Set-Cookie on the 500
-				is.Equal(spy.count("write"), 0)               // and no backend write
+				is.Equal(tm.writes(), 0)                      // and no backend write
 			}
 		})
 	}
@@ -476,7 +478,7 @@ func TestDeadlinesReachableThroughUnwrap(t *testing.T) {
 	for _, proto := range writerProtos {
 		t.Run(proto.name, func(t *testing.T) {
 			is := is.New(t)
-			m := newManager(t, chisess.Config{Backend: newSpy()})
+			m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend()})
 			type result struct{ write, read, duplex error }
 			got := make(chan result, 1)
 			h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
@@ -549,7 +551,7 @@ func TestPanicCommitsNothing(t *testing.T) {
 				is.Equal(l.panics, []any{"boom"})                  // Recoverer caught the handler's panic
 				is.Equal(rec.Code, http.StatusInternalServerError) // and answered 500
 				is.Equal(setCookie(rec, m.CookieName()), nil)      // with no Set-Cookie
-				is.Equal(tm.calls("write"), 0)                     // and no backend write
+				is.Equal(tm.writes(), 0)                           // and no backend write
 			})
 		})
 	}
@@ -584,12 +586,12 @@ func TestServerErrorKeepsNoChangesByDefault(t *testing.T) {
 				is.Equal(rec.Body.String(), "oops\n")              // with the handler's body
 				if !p.saved {
 					is.Equal(setCookie(rec, m.CookieName()), nil) // no Set-Cookie on a 5xx
-					is.Equal(tm.calls("write"), 0)                // and no backend write
+					is.Equal(tm.writes(), 0)                      // and no backend write
 					return
 				}
 				is.True(setCookie(rec, m.CookieName()) != nil) // the change is kept on request
-				if tm.name == "memory" {
-					is.Equal(tm.calls("write"), 1) // with one backend write
+				if tm.b != nil {
+					is.Equal(tm.writes(), 1) // with one backend write
 				}
 				is.Equal(c.do(http.MethodGet, "/get").Body.String(), "v") // and the next request sees it
 			})
@@ -640,8 +642,8 @@ func TestInformationalResponseDoesNotCommit(t *testing.T) {
 				is.Equal(string(body), "ok")                    // the final body
 				cookie := responseCookie(res, m.CookieName())
 				is.True(cookie != nil) // the final response carries the session
-				if tm.name == "memory" {
-					is.Equal(tm.calls("write"), 1) // saved once, at the final status
+				if tm.b != nil {
+					is.Equal(tm.writes(), 1) // saved once, at the final status
 				}
 				is.Equal(storedKey(t, m, h, cookie.Value), "v") // with the change made after the 103
 			})
@@ -652,27 +654,27 @@ func TestInformationalResponseDoesNotCommit(t *testing.T) {
 func TestCommitFailureBecomesErrorResponse(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     func(spy *spyBackend) chisess.Config
+		cfg     func(b *sessiontest.Backend) chisess.Config
 		value   string
 		custom  bool // a custom ErrorHandler that answers 503
 		code    int
 		body    string
 		wantErr error
 	}{
-		{"backend outage/default ErrorHandler", func(spy *spyBackend) chisess.Config {
-			spy.failOn("write", errOutage)
-			return chisess.Config{Backend: spy}
+		{"backend outage/default ErrorHandler", func(b *sessiontest.Backend) chisess.Config {
+			b.FailNext("write", 1, errOutage) // the write of the new session
+			return chisess.Config{Backend: b}
 		}, "v", false, http.StatusInternalServerError, "Internal Server Error\n", errOutage},
-		{"backend outage/custom ErrorHandler", func(spy *spyBackend) chisess.Config {
-			spy.failOn("write", errOutage)
-			return chisess.Config{Backend: spy}
+		{"backend outage/custom ErrorHandler", func(b *sessiontest.Backend) chisess.Config {
+			b.FailNext("write", 1, errOutage) // the write of the new session
+			return chisess.Config{Backend: b}
 		}, "v", true, http.StatusServiceUnavailable, "try again later\n", errOutage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			spy := newSpy()
-			cfg := tt.cfg(spy)
+			b := sessiontest.NewBackend()
+			cfg := tt.cfg(b)
 			var logs bytes.Buffer
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			var reported []error
@@ -704,10 +706,10 @@ func TestCommitFailureBecomesErrorResponse(t *testing.T) {
 			} else {
 				is.True(strings.Contains(logs.String(), tt.wantErr.Error())) // the default handler logged the cause
 			}
-			if spy.count("write") > 0 {
-				is.Equal(spy.count("write"), 1) // one attempt
-				_, err := spy.Backend.Read(t.Context(), spy.keys[0])
-				is.True(errors.Is(err, backend.ErrNotFound)) // and nothing half-written is stored
+			if calls := b.Calls(); len(calls) > 0 {
+				is.Equal(len(calls), 1)        // one attempt
+				is.Equal(calls[0].Op, "write") // to store the new session
+				is.Equal(b.Len(), 0)           // and nothing half-written is stored
 			}
 		})
 	}
@@ -751,7 +753,7 @@ func TestChangeAfterCommitIsReturnedNotReported(t *testing.T) {
 				is.Equal(rec.Code, http.StatusOK)                      // the response that went out is intact
 				is.Equal(rec.Body.String(), "body")                    // with no error text appended
 				is.Equal(setCookie(rec, m.CookieName()), nil)          // nothing was saved at the commit
-				is.Equal(tm.calls("write"), 0)                         // and nothing later
+				is.Equal(tm.writes(), 0)                               // and nothing later
 				is.Equal(len(reported), 0)                             // the ErrorHandler did not hear of it: the caller did
 				is.Equal(logs.String(), "")                            // nor did the log
 			})
@@ -761,7 +763,7 @@ func TestChangeAfterCommitIsReturnedNotReported(t *testing.T) {
 
 func TestWriterCapabilities(t *testing.T) {
 	is := is.New(t)
-	m := newManager(t, chisess.Config{Backend: newSpy()})
+	m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend()})
 	var (
 		flusher, hijacker, readerFrom, stringWriter bool
 		inner                                       http.ResponseWriter
@@ -795,7 +797,7 @@ func TestWriterCapabilities(t *testing.T) {
 // Flush, and ReadFrom falls back to a copy.
 func TestFlushWithoutFlusherStillCommits(t *testing.T) {
 	is := is.New(t)
-	m := newManager(t, chisess.Config{Backend: newSpy()})
+	m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend()})
 	var flushErr, copyErr error
 	h := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 		s.Set("k", "v")
