@@ -444,6 +444,17 @@ func expiryHandler(t *testing.T, m *chisess.Manager) http.Handler {
 	}))
 }
 
+// newExpiryApp returns a manager in mode tm with the expiry settings of
+// exp (its Lifetime, IdleTimeout and Rolling), and a client of
+// expiryHandler on it.
+func newExpiryApp(t *testing.T, tm mode, exp chisess.Config) (*chisess.Manager, *client) {
+	t.Helper()
+	cfg := tm.cfg
+	cfg.Lifetime, cfg.IdleTimeout, cfg.Rolling = exp.Lifetime, exp.IdleTimeout, exp.Rolling
+	m := newManager(t, cfg)
+	return m, newClient(t, m, expiryHandler(t, m))
+}
+
 // TestSessionExpiry runs request sequences on a fake clock: each session
 // lives exactly as long as its config says, in both modes, enforced on the
 // server (the client here keeps every cookie regardless of its Max-Age).
@@ -486,10 +497,7 @@ func TestSessionExpiry(t *testing.T) {
 			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime, cfg.IdleTimeout, cfg.Rolling = tt.cfg.Lifetime, tt.cfg.IdleTimeout, tt.cfg.Rolling
-					m := newManager(t, cfg)
-					c := newClient(t, m, expiryHandler(t, m))
+					_, c := newExpiryApp(t, tm, tt.cfg)
 					var elapsed time.Duration
 					for i, step := range tt.steps {
 						time.Sleep(step.wait)
@@ -525,10 +533,7 @@ func TestExpiryReadOnlyWritesNothingUntilRefreshDue(t *testing.T) {
 			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime, cfg.IdleTimeout, cfg.Rolling = tt.cfg.Lifetime, tt.cfg.IdleTimeout, tt.cfg.Rolling
-					m := newManager(t, cfg)
-					c := newClient(t, m, expiryHandler(t, m))
+					_, c := newExpiryApp(t, tm, tt.cfg)
 					c.do(http.MethodGet, "/set")
 					writes := tm.writes()
 					for range 3 {
@@ -563,10 +568,7 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 			forEachMode(t, func(t *testing.T, tm mode) {
 				synctest.Test(t, func(t *testing.T) {
 					is := is.New(t)
-					cfg := tm.cfg
-					cfg.IdleTimeout = tt.idle
-					m := newManager(t, cfg)
-					c := newClient(t, m, expiryHandler(t, m))
+					m, c := newExpiryApp(t, tm, chisess.Config{IdleTimeout: tt.idle})
 					c.do(http.MethodGet, "/set") // last use recorded at 0
 					// stored reports whether the request stored the session:
 					// a backend write (or, in the memory mode, a swap), or a

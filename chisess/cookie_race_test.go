@@ -22,18 +22,6 @@ import (
 // TestIdleRefreshDoesNotBringBackLoggedOutSession, and the dead token after
 // logout in internal/flowtest).
 
-// sendCookie sends one request carrying the session cookie value to h. It
-// touches no shared state, so it may run on any goroutine.
-func sendCookie(h http.Handler, method, target, value string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, target, nil)
-	if value != "" {
-		req.AddCookie(&http.Cookie{Name: "__Host-session", Value: value})
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // Two concurrent requests load the same cookie and each set a different
 // key. Both answer 200 with a cookie, but each cookie holds only its own
 // request's change: the browser keeps the one it receives last, and the
@@ -57,7 +45,7 @@ func TestCookieBackendLastWriterWins(t *testing.T) {
 
 	done := map[string]chan *httptest.ResponseRecorder{"first": make(chan *httptest.ResponseRecorder), "second": make(chan *httptest.ResponseRecorder)}
 	for key, ch := range done {
-		go func() { ch <- sendCookie(r, "POST", "/set?key="+key, start.Value) }()
+		go func() { ch <- send(r, "POST", "/set?key="+key, m.CookieName(), start.Value) }()
 	}
 	<-loadedBoth // both requests hold the same sealed session
 	<-loadedBoth
@@ -97,14 +85,14 @@ func TestCookieBackendReplayedCookieOutlivesLogout(t *testing.T) {
 		is.True(setCookie(rec, "__Host-session").MaxAge < 0) // the logout expires the cookie
 		is.Equal(c.cookie, "")                               // and the browser drops it
 
-		is.Equal(sendCookie(r, "GET", "/read", copied).Body.String(), "1") // a replayed copy still opens the old session
+		is.Equal(send(r, "GET", "/read", m.CookieName(), copied).Body.String(), "1") // a replayed copy still opens the old session
 		_, err := m.Inspect(t.Context(), copied)
 		is.NoErr(err) // and the server cannot tell it was logged out
 
 		time.Sleep(59 * time.Minute)
-		is.Equal(sendCookie(r, "GET", "/read", copied).Body.String(), "1") // until just before its sealed expiry
+		is.Equal(send(r, "GET", "/read", m.CookieName(), copied).Body.String(), "1") // until just before its sealed expiry
 		time.Sleep(time.Minute)
-		is.Equal(sendCookie(r, "GET", "/read", copied).Body.String(), "0") // which ends it at last
+		is.Equal(send(r, "GET", "/read", m.CookieName(), copied).Body.String(), "0") // which ends it at last
 		_, err = m.Inspect(t.Context(), copied)
 		is.True(errors.Is(err, chisess.ErrUnknownSession)) // expired
 	})
@@ -147,7 +135,7 @@ func TestCookieBackendSlowRequestBringsBackLoggedOutSession(t *testing.T) {
 				time.Sleep(2 * time.Minute) // an idle refresh is due on the next load
 
 				done := make(chan *httptest.ResponseRecorder)
-				go func() { done <- sendCookie(r, "POST", "/held", token) }()
+				go func() { done <- send(r, "POST", "/held", m.CookieName(), token) }()
 				<-held
 				rec := c.do("POST", "/destroy")
 				is.True(setCookie(rec, "__Host-session").MaxAge < 0) // B's logout expires the cookie

@@ -60,8 +60,7 @@ func TestLifecycleEvents(t *testing.T) {
 		log := &eventLog{}
 		cfg := tm.cfg
 		cfg.OnEvent = log.hook
-		m := newManager(t, cfg)
-		c := newClient(t, m, newRouter(t, m))
+		_, c := newApp(t, cfg)
 
 		c.do("GET", "/")
 		is.Equal(log.take(), []string{"created", "committed"}) // a new session stored
@@ -76,8 +75,7 @@ func TestLifecycleEvents(t *testing.T) {
 		c.do("POST", "/destroy")
 		is.Equal(log.take(), []string{"loaded", "destroyed"})
 
-		stale := newClient(t, m, newRouter(t, m))
-		stale.cookie = "not-a-token"
+		stale := c.withCookie("not-a-token")
 		stale.do("GET", "/read")
 		is.Equal(log.take(), []string{"rejected:malformed"})
 	})
@@ -115,8 +113,7 @@ func TestErrorEvent(t *testing.T) {
 	is := is.New(t)
 	b := sessiontest.NewBackend()
 	log := &eventLog{}
-	m := newManager(t, chisess.Config{Backend: b, OnEvent: log.hook})
-	c := newClient(t, m, newRouter(t, m))
+	_, c := newApp(t, chisess.Config{Backend: b, OnEvent: log.hook})
 	c.do("GET", "/")
 	log.take()
 	b.FailNext("swap", 1, errOutage) // the save of the change
@@ -138,8 +135,7 @@ func TestLogsNeverCarryTokensOrSecrets(t *testing.T) {
 		cfg.Secret = testSecret
 		cfg.Logger = logger
 		cfg.OnEvent = chisess.LogEvents(logger)
-		m := newManager(t, cfg)
-		c := newClient(t, m, newRouter(t, m))
+		_, c := newApp(t, cfg)
 
 		var tokens []string
 		remember := func() {
@@ -156,8 +152,7 @@ func TestLogsNeverCarryTokensOrSecrets(t *testing.T) {
 			c.do("GET", "/") // an error record
 		}
 		c.do("POST", "/destroy")
-		hostile := newClient(t, m, newRouter(t, m))
-		hostile.cookie = tokens[0][:20]
+		hostile := c.withCookie(tokens[0][:20])
 		hostile.do("GET", "/read")
 
 		out := buf.String()

@@ -18,8 +18,7 @@ import (
 func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/")
 		oldCookie := c.cookie
 		oldID := c.do("GET", "/id").Body.String()
@@ -33,8 +32,7 @@ func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
 		if tm.name == "cookie" {
 			return // a sealed cookie cannot be revoked; see docs/security.md
 		}
-		stale := newClient(t, m, newRouter(t, m))
-		stale.cookie = oldCookie
+		stale := c.withCookie(oldCookie)
 		is.Equal(stale.do("GET", "/read").Body.String(), "0") // the old ID is dead
 	})
 }
@@ -42,8 +40,7 @@ func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
 func TestDestroyDeletesAndExpiresCookie(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/")
 		oldCookie := c.cookie
 
@@ -57,8 +54,7 @@ func TestDestroyDeletesAndExpiresCookie(t *testing.T) {
 
 		if tm.b != nil {
 			is.Equal(tm.deletes(), 1) // the record is deleted
-			stale := newClient(t, m, newRouter(t, m))
-			stale.cookie = oldCookie
+			stale := c.withCookie(oldCookie)
 			is.Equal(stale.do("GET", "/read").Body.String(), "0") // and the old cookie is dead
 		}
 	})
@@ -92,8 +88,7 @@ func TestRotateOnLoginDefeatsFixation(t *testing.T) {
 func TestRenewFailsWhenOldTokenCannotBeRetired(t *testing.T) {
 	is := is.New(t)
 	b := sessiontest.NewBackend()
-	m := newManager(t, chisess.Config{Backend: b})
-	c := newClient(t, m, newRouter(t, m))
+	m, c := newApp(t, chisess.Config{Backend: b})
 	c.do("GET", "/")
 	old := c.cookie
 	b.FailNext("swap", 1, errOutage) // the swap that retires the old token
@@ -114,8 +109,7 @@ func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
 		cfg := tm.cfg
 		cfg.Path = "/app"
 		cfg.Domain = "example.com"
-		m := newManager(t, cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, cfg)
 		issued := setCookie(c.do("GET", "/"), m.CookieName())
 		rec := c.do("POST", "/destroy")
 		sc := setCookie(rec, m.CookieName())

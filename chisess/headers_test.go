@@ -22,8 +22,7 @@ func TestEverySetCookieIsUncacheable(t *testing.T) {
 			cfg.Lifetime = 24 * time.Hour
 			cfg.Rolling = true
 			cfg.IdleTimeout = time.Hour
-			m := newManager(t, cfg)
-			c := newClient(t, m, newRouter(t, m))
+			_, c := newApp(t, cfg)
 			sent := 0
 			for _, step := range []struct {
 				method, path string
@@ -52,8 +51,7 @@ func TestEverySetCookieIsUncacheable(t *testing.T) {
 func TestCookieValuesAreBase64URLOnly(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		rec := c.do("GET", "/")
 		sc := setCookie(rec, m.CookieName())
 		is.True(sc != nil)

@@ -124,6 +124,14 @@ func newManager(t *testing.T, cfg chisess.Config) *chisess.Manager {
 	return m
 }
 
+// newApp returns a manager made with cfg and a client of newRouter's
+// routes on it.
+func newApp(t *testing.T, cfg chisess.Config) (*chisess.Manager, *client) {
+	t.Helper()
+	m := newManager(t, cfg)
+	return m, newClient(t, m, newRouter(t, m))
+}
+
 // client sends requests to h like a browser with one cookie: it sends the
 // session cookie it holds and keeps what Set-Cookie says.
 type client struct {
@@ -137,14 +145,15 @@ func newClient(t *testing.T, m *chisess.Manager, h http.Handler) *client {
 	return &client{t: t, h: h, name: m.CookieName()}
 }
 
+// withCookie returns another client of the same handler that holds the
+// cookie value v, as a second browser, a stale tab or an attacker would.
+func (c *client) withCookie(v string) *client {
+	return &client{t: c.t, h: c.h, name: c.name, cookie: v}
+}
+
 func (c *client) do(method, target string) *httptest.ResponseRecorder {
 	c.t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	if c.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: c.name, Value: c.cookie})
-	}
-	rec := httptest.NewRecorder()
-	c.h.ServeHTTP(rec, req)
+	rec := send(c.h, method, target, c.name, c.cookie)
 	for _, sc := range rec.Result().Cookies() {
 		if sc.Name != c.name {
 			continue
@@ -158,9 +167,29 @@ func (c *client) do(method, target string) *httptest.ResponseRecorder {
 	return rec
 }
 
-// setCookie returns the response's session Set-Cookie, or nil.
+// send sends one request to h with a cookie name=value for each value that
+// is not empty, and returns the response. It touches no shared state, so
+// it may run on any goroutine.
+func send(h http.Handler, method, target, name string, values ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, nil)
+	for _, v := range values {
+		if v != "" {
+			req.AddCookie(&http.Cookie{Name: name, Value: v})
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// setCookie returns the recorded response's Set-Cookie named name, or nil.
 func setCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
-	for _, c := range rec.Result().Cookies() {
+	return responseCookie(rec.Result(), name)
+}
+
+// responseCookie returns the Set-Cookie of res named name, or nil.
+func responseCookie(res *http.Response, name string) *http.Cookie {
+	for _, c := range res.Cookies() {
 		if c.Name == name {
 			return c
 		}
@@ -168,8 +197,8 @@ func setCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 	return nil
 }
 
-// handlerFunc adapts a func that may fail into a handler that fails the
-// test (via is) on error; it runs on the test goroutine under httptest.
+// loaded adapts f into a handler that loads the session first and answers
+// 503 when it cannot, so that f gets a loaded session.
 func loaded(t *testing.T, f func(w http.ResponseWriter, r *http.Request, s *chisess.Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := chisess.From(r.Context())

@@ -80,8 +80,7 @@ func TestCorruptStoredSessionIsNotFound(t *testing.T) {
 			is := is.New(t)
 			var logs bytes.Buffer
 			mem := backend.NewMemoryWithCleanup(0)
-			m := newManager(t, chisess.Config{Backend: mem, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			c := newClient(t, m, newRouter(t, m))
+			m, c := newApp(t, chisess.Config{Backend: mem, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			c.do("GET", "/")
 			s, err := m.Inspect(context.Background(), c.cookie)
 			is.NoErr(err)
@@ -129,8 +128,7 @@ func mustHandle(t *testing.T, m *chisess.Manager, cookie string) string {
 func TestServerKeysAreHashesNotTokens(t *testing.T) {
 	is := is.New(t)
 	b := sessiontest.NewBackend()
-	m := newManager(t, chisess.Config{Backend: b})
-	c := newClient(t, m, newRouter(t, m))
+	_, c := newApp(t, chisess.Config{Backend: b})
 	c.do("GET", "/")
 	calls := b.Calls()
 	is.Equal(len(calls), 1)

@@ -139,8 +139,7 @@ func TestExpiryPrecisionIsTheSameOnEveryBackend(t *testing.T) {
 					is := is.New(t)
 					cfg := tm.cfg
 					cfg.Lifetime = lifetime
-					m := newManager(t, cfg)
-					c := newClient(t, m, newRouter(t, m))
+					_, c := newApp(t, cfg)
 					c.do("GET", "/") // visits 1
 					time.Sleep(lifetime - time.Millisecond)
 					is.Equal(c.do("GET", "/read").Body.String(), "1") // alive a millisecond before its end
@@ -163,8 +162,7 @@ func TestMaxLifetimeHoldsAgainstActivity(t *testing.T) {
 			cfg := tm.cfg
 			cfg.Rolling = true
 			cfg.Lifetime = 24 * time.Hour
-			m := newManager(t, cfg)
-			c := newClient(t, m, newRouter(t, m))
+			_, c := newApp(t, cfg)
 			c.do("GET", "/")
 			start := time.Now()
 			for time.Since(start)+23*time.Hour < chisess.DefaultMaxLifetime {
@@ -202,13 +200,7 @@ func TestCookieTossing(t *testing.T) {
 		// serve sends a request to path with one cookie of the
 		// session's name per value, in that order.
 		serve := func(path string, values ...string) *httptest.ResponseRecorder {
-			req := httptest.NewRequest(http.MethodGet, path, nil)
-			for _, v := range values {
-				req.AddCookie(&http.Cookie{Name: name, Value: v})
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			return rec
+			return send(h, http.MethodGet, path, name, values...)
 		}
 
 		rec := serve("/read", "dead-planted-value", victim.cookie)

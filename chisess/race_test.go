@@ -58,13 +58,7 @@ func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
 			time.Sleep(2 * time.Minute)             // and now the next one is due
 
 			done := make(chan *httptest.ResponseRecorder)
-			go func() {
-				req := httptest.NewRequest("GET", "/held", nil)
-				req.AddCookie(&http.Cookie{Name: m.CookieName(), Value: token})
-				rec := httptest.NewRecorder()
-				r.ServeHTTP(rec, req)
-				done <- rec
-			}()
+			go func() { done <- send(r, "GET", "/held", m.CookieName(), token) }()
 			<-held
 			is.Equal(c.do("POST", "/destroy").Code, http.StatusOK) // B logs out while A is held
 			is.Equal(c.cookie, "")

@@ -37,8 +37,7 @@ func TestRenewEvery(t *testing.T) {
 		// A request still carrying the old ID within the grace window (a
 		// parallel fetch, another tab) reaches the same session and is
 		// handed the new ID.
-		late := newClient(t, m, newRouter(t, m))
-		late.cookie = first
+		late := c.withCookie(first)
 		rec = late.do("GET", "/")
 		is.Equal(rec.Code, http.StatusOK)
 		is.Equal(rec.Body.String(), "2")
@@ -46,8 +45,7 @@ func TestRenewEvery(t *testing.T) {
 		is.Equal(c.do("GET", "/read").Body.String(), "2")
 
 		time.Sleep(31 * time.Second)
-		stale := newClient(t, m, newRouter(t, m))
-		stale.cookie = first
+		stale := c.withCookie(first)
 		is.Equal(stale.do("GET", "/read").Body.String(), "0") // after the grace window the old ID is dead
 	})
 }
@@ -93,8 +91,7 @@ func TestRenewEveryKeepsInFlightRequests(t *testing.T) {
 func TestRenewEveryCookieBackend(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		m := newManager(t, chisess.Config{Secret: testSecret, RenewEvery: time.Hour})
-		c := newClient(t, m, newRouter(t, m))
+		_, c := newApp(t, chisess.Config{Secret: testSecret, RenewEvery: time.Hour})
 		c.do("GET", "/")
 		id1 := c.do("GET", "/id").Body.String()
 		time.Sleep(2 * time.Hour)

@@ -55,8 +55,7 @@ func newRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 func TestVisitCounterPersists(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		_, c := newApp(t, tm.cfg)
 		for want := 1; want <= 3; want++ {
 			rec := c.do("GET", "/")
 			is.Equal(rec.Code, http.StatusOK)
@@ -68,8 +67,7 @@ func TestVisitCounterPersists(t *testing.T) {
 func TestUntouchedRouteCostsNothing(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/") // a live session
 		before := tm.total()
 
@@ -84,8 +82,7 @@ func TestUntouchedRouteCostsNothing(t *testing.T) {
 func TestReadOnlyRequestWritesNothing(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/")
 		writes, deletes := tm.writes(), tm.deletes()
 
@@ -101,8 +98,7 @@ func TestReadOnlyRequestWritesNothing(t *testing.T) {
 func TestAnonymousVisitorGetsNoSession(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		rec := c.do("GET", "/read")
 		is.Equal(rec.Code, http.StatusOK)
 		is.Equal(setCookie(rec, m.CookieName()), nil) // a new session left empty is not stored
@@ -114,8 +110,7 @@ func TestAnonymousVisitorGetsNoSession(t *testing.T) {
 func TestClearEmptiesSession(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/")
 		c.do("GET", "/")
 
@@ -151,8 +146,7 @@ func TestBackendCallsOfEachPath(t *testing.T) {
 	}
 	forEachServerMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		_, c := newApp(t, tm.cfg)
 		for _, step := range steps {
 			before := len(tm.b.Calls())
 			c.do(step.method, step.path)
@@ -372,8 +366,7 @@ func TestLoadFailureReachesHandlerAndErrorHandler(t *testing.T) {
 func TestCommitFailureKeepsOldSession(t *testing.T) {
 	forEachServerMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		c := newClient(t, m, newRouter(t, m))
+		m, c := newApp(t, tm.cfg)
 		c.do("GET", "/")
 		tm.b.FailNext(tm.update, 1, errOutage) // the save of the change
 		rec := c.do("GET", "/")

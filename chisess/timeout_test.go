@@ -80,10 +80,7 @@ func TestBackendCallsTimeOut(t *testing.T) {
 		r.Get("/new", func(w http.ResponseWriter, r *http.Request) {})
 
 		start := time.Now()
-		req := httptest.NewRequest("GET", "/", nil)
-		req.AddCookie(cookie)
-		rec := httptest.NewRecorder()
-		r.ServeHTTP(rec, req)
+		rec := send(r, "GET", "/", cookie.Name, cookie.Value)
 		is.Equal(rec.Code, http.StatusServiceUnavailable)      // the load gave up
 		is.True(errors.Is(reported, context.DeadlineExceeded)) // because of the timeout
 		is.Equal(time.Since(start), 2*time.Second)             // after exactly Config.Timeout

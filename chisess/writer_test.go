@@ -103,16 +103,6 @@ func serverGet(t *testing.T, ts *httptest.Server, name, path, cookie string) (*h
 	return res, string(body)
 }
 
-// responseCookie returns the Set-Cookie of res named name, or nil.
-func responseCookie(res *http.Response, name string) *http.Cookie {
-	for _, c := range res.Cookies() {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
-}
-
 // hijackers are the two routes to Hijack that handlers use.
 var hijackers = []struct {
 	name   string
