@@ -456,7 +456,7 @@ func newExpiryApp(t *testing.T, tm mode, exp chisess.Config) (*chisess.Manager, 
 }
 
 // TestSessionExpiry runs request sequences on a fake clock: each session
-// lives exactly as long as its config says, in both modes, enforced on the
+// lives exactly as long as its config says, in every mode, enforced on the
 // server (the client here keeps every cookie regardless of its Max-Age).
 func TestSessionExpiry(t *testing.T) {
 	is := is.New(t)

@@ -98,13 +98,13 @@ func TestCookieBackendReplayedCookieOutlivesLogout(t *testing.T) {
 	})
 }
 
-// Issue 3 on the cookie backend: request A loads the session and is held;
-// request B logs out and expires the cookie; A is released. A answers 200
-// with a cookie that carries the old session, so if the browser receives
-// A's response last the logged-out session is back. It happens both when A
-// changes the session and when A only reads it with an idle refresh due
-// (the refresh re-seals the cookie). The server-side backends prevent both
-// (racetest's destroy-beats-slow-writer,
+// The logout race on the cookie backend: request A loads the session and
+// is held; request B logs out and expires the cookie; A is released. A
+// answers 200 with a cookie that carries the old session, so if the
+// browser receives A's response last the logged-out session is back. It
+// happens both when A changes the session and when A only reads it with an
+// idle refresh due (the refresh re-seals the cookie). The server-side
+// backends prevent both (racetest's destroy-beats-slow-writer,
 // TestIdleRefreshDoesNotBringBackLoggedOutSession).
 func TestCookieBackendSlowRequestBringsBackLoggedOutSession(t *testing.T) {
 	tests := []struct {

@@ -17,11 +17,12 @@ import (
 // baseOnly hides every optional interface of the backend it wraps.
 type baseOnly struct{ backend.Backend }
 
-// Issue 3, read-only variant of the logout race: request A loads the
-// session when its idle refresh is due and is held; request B logs out; A
-// is released without changing anything. A still answers 200 (a refresh
-// that fails never fails a read-only request) and hands out no cookie, and
-// its refresh does not write the record back: the session stays gone. Time
+// A request that only reads a session cannot bring it back after a logout
+// with its idle refresh, on either backend path: request A loads the
+// session when its refresh is due and is held; request B logs out; A is
+// released without changing anything. A still answers 200 (a refresh that
+// fails never fails a read-only request) and hands out no cookie, and its
+// refresh does not write the record back: the session stays gone. Time
 // must pass for the refresh to come due (it is throttled to once per
 // min(IdleTimeout/10, 1 minute)), so this runs on synctest's fake clock.
 func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
