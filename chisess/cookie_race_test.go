@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -82,8 +83,8 @@ func TestCookieBackendReplayedCookieOutlivesLogout(t *testing.T) {
 
 		rec := c.do("POST", "/destroy")
 		is.Equal(rec.Code, http.StatusOK)
-		is.True(setCookie(rec, "__Host-session").MaxAge < 0) // the logout expires the cookie
-		is.Equal(c.cookie, "")                               // and the browser drops it
+		is.True(mustSetCookie(t, rec, "__Host-session").MaxAge < 0) // the logout expires the cookie
+		is.Equal(c.cookie, "")                                      // and the browser drops it
 
 		is.Equal(send(r, "GET", "/read", m.CookieName(), copied).Body.String(), "1") // a replayed copy still opens the old session
 		_, err := m.Inspect(t.Context(), copied)
@@ -122,6 +123,9 @@ func TestCookieBackendSlowRequestBringsBackLoggedOutSession(t *testing.T) {
 				m := newManager(t, chisess.Config{Secret: testSecret, IdleTimeout: time.Hour})
 				r := newRouter(t, m)
 				held, release := make(chan struct{}), make(chan struct{})
+				var once sync.Once
+				free := func() { once.Do(func() { close(release) }) }
+				defer free() // a failed assertion must not leave A held
 				r.Post("/held", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 					close(held)
 					<-release
@@ -134,12 +138,12 @@ func TestCookieBackendSlowRequestBringsBackLoggedOutSession(t *testing.T) {
 				token := c.cookie
 				time.Sleep(2 * time.Minute) // an idle refresh is due on the next load
 
-				done := make(chan *httptest.ResponseRecorder)
+				done := make(chan *httptest.ResponseRecorder, 1)
 				go func() { done <- send(r, "POST", "/held", m.CookieName(), token) }()
 				<-held
 				rec := c.do("POST", "/destroy")
-				is.True(setCookie(rec, "__Host-session").MaxAge < 0) // B's logout expires the cookie
-				close(release)
+				is.True(mustSetCookie(t, rec, "__Host-session").MaxAge < 0) // B's logout expires the cookie
+				free()
 				rec = <-done
 
 				is.Equal(rec.Code, http.StatusOK) // A answers 200

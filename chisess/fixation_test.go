@@ -110,7 +110,7 @@ func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
 		cfg.Path = "/app"
 		cfg.Domain = "example.com"
 		m, c := newApp(t, cfg)
-		issued := setCookie(c.do("GET", "/"), m.CookieName())
+		issued := mustSetCookie(t, c.do("GET", "/"), m.CookieName())
 		rec := c.do("POST", "/destroy")
 		sc := setCookie(rec, m.CookieName())
 		is.True(sc != nil && sc.MaxAge < 0) // expired

@@ -187,6 +187,18 @@ func setCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 	return responseCookie(rec.Result(), name)
 }
 
+// mustSetCookie is setCookie for a response that must carry the cookie:
+// without one it fails the test at once, rather than leave a nil for the
+// test to dereference.
+func mustSetCookie(t *testing.T, rec *httptest.ResponseRecorder, name string) *http.Cookie {
+	t.Helper()
+	c := setCookie(rec, name)
+	if c == nil {
+		t.Fatalf("the response has no Set-Cookie %s", name)
+	}
+	return c
+}
+
 // responseCookie returns the Set-Cookie of res named name, or nil.
 func responseCookie(res *http.Response, name string) *http.Cookie {
 	for _, c := range res.Cookies() {

@@ -120,9 +120,9 @@ func TestCookieSizeCheckedAtSet(t *testing.T) {
 	}))
 	c := newClient(t, m, r)
 	rec := c.do("POST", "/fill")
-	is.Equal(rec.Code, http.StatusOK)                              // the commit of the largest value accepted succeeds
-	is.True(largest > 2500)                                        // the check leaves most of the 4096 bytes usable
-	sc := setCookie(rec, m.CookieName())                           //
+	is.Equal(rec.Code, http.StatusOK) // the commit of the largest value accepted succeeds
+	is.True(largest > 2500)           // the check leaves most of the 4096 bytes usable
+	sc := mustSetCookie(t, rec, m.CookieName())
 	is.True(len(sc.Name)+1+len(sc.Value) <= 4096)                  // within the browsers' limit
 	is.Equal(c.do("GET", "/v").Body.String(), fmt.Sprint(largest)) // and it reads back whole
 }
@@ -214,7 +214,7 @@ func TestCookieTossing(t *testing.T) {
 		}
 		is.Equal(serve("/read", victim.cookie, victim.cookie).Body.String(), "2") // the same session twice is no ambiguity
 		rec = serve("/read", "dead", "also-dead")
-		is.True(setCookie(rec, name).MaxAge < 0) // when every cookie is dead, expiring them loses nothing
+		is.True(mustSetCookie(t, rec, name).MaxAge < 0) // when every cookie is dead, expiring them loses nothing
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -39,6 +40,9 @@ func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
 			m := newManager(t, cfg)
 			r := newRouter(t, m)
 			held, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			free := func() { once.Do(func() { close(release) }) }
+			defer free() // a failed assertion must not leave A held
 			r.Get("/held", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 				close(held)
 				<-release
@@ -58,13 +62,13 @@ func TestIdleRefreshDoesNotBringBackLoggedOutSession(t *testing.T) {
 			is.True(s.LastUsed().Equal(time.Now())) // the read-only request wrote its refresh
 			time.Sleep(2 * time.Minute)             // and now the next one is due
 
-			done := make(chan *httptest.ResponseRecorder)
+			done := make(chan *httptest.ResponseRecorder, 1)
 			go func() { done <- send(r, "GET", "/held", m.CookieName(), token) }()
 			<-held
 			is.Equal(c.do("POST", "/destroy").Code, http.StatusOK) // B logs out while A is held
 			is.Equal(c.cookie, "")
 			is.Equal(tm.b.Len(), 0) // the record is gone
-			close(release)
+			free()
 			rec := <-done
 
 			is.Equal(rec.Code, http.StatusOK)             // A answers 200

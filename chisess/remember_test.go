@@ -31,11 +31,11 @@ func TestRememberMe(t *testing.T) {
 
 			plain := newClient(t, m, r)
 			rec := plain.do("POST", "/login")
-			is.Equal(setCookie(rec, m.CookieName()).MaxAge, 0) // without remember-me: a browser-session cookie
+			is.Equal(mustSetCookie(t, rec, m.CookieName()).MaxAge, 0) // without remember-me: a browser-session cookie
 
 			kept := newClient(t, m, r)
 			rec = kept.do("POST", "/login?remember=1")
-			is.Equal(setCookie(rec, m.CookieName()).MaxAge, int((30 * 24 * time.Hour).Seconds())) // remembered: persists for RememberFor
+			is.Equal(mustSetCookie(t, rec, m.CookieName()).MaxAge, int((30 * 24 * time.Hour).Seconds())) // remembered: persists for RememberFor
 
 			time.Sleep(2 * time.Hour)                             // longer than IdleTimeout
 			is.Equal(plain.do("GET", "/read").Body.String(), "0") // the plain session idled out
@@ -44,7 +44,7 @@ func TestRememberMe(t *testing.T) {
 			is.True(s.Remembered())
 
 			rec = kept.do("POST", "/forget")
-			is.Equal(setCookie(rec, m.CookieName()).MaxAge, 0) // forgetting turns it back into a browser-session cookie
+			is.Equal(mustSetCookie(t, rec, m.CookieName()).MaxAge, 0) // forgetting turns it back into a browser-session cookie
 		})
 	})
 }

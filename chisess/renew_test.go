@@ -3,6 +3,7 @@ package chisess_test
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,6 +60,9 @@ func TestRenewEveryKeepsInFlightRequests(t *testing.T) {
 		m := newManager(t, chisess.Config{Backend: backend.NewMemoryWithCleanup(0), RenewEvery: time.Hour})
 		r := newRouter(t, m)
 		loaded, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		defer free() // a failed assertion must not leave the slow request held
 		r.Post("/slow", loaded2(t, func(s *chisess.Session) {
 			close(loaded)
 			<-release
@@ -70,14 +74,13 @@ func TestRenewEveryKeepsInFlightRequests(t *testing.T) {
 		old := c.cookie
 		time.Sleep(2 * time.Hour)
 
-		slow := newClient(t, m, r)
-		slow.cookie = old
-		done := make(chan int)
+		slow := c.withCookie(old)
+		done := make(chan int, 1)
 		go func() { done <- slow.do("POST", "/slow").Code }()
 		<-loaded
 		c.do("GET", "/read") // renews the ID meanwhile
 		is.True(c.cookie != old)
-		close(release)
+		free()
 		is.Equal(<-done, http.StatusOK) // the in-flight request did not fail
 		is.Equal(slow.cookie, c.cookie) // it was handed the new ID
 		s, err := m.Inspect(t.Context(), c.cookie)
