@@ -60,7 +60,7 @@ func TestDocSnippetsAreCompiledCode(t *testing.T) {
 
 // TestDocSnippetRule holds the rule of TestDocSnippetsAreCompiledCode to
 // blocks it must accept and blocks it must refuse, taken from the
-// repository's own code. Issue 14: seven blocks of docs/backends.md had
+// repository's own code. Before it, seven blocks of docs/backends.md had
 // been cut after their first line ("type Options struct {" and one
 // comment line) and passed the old test, which only looked for each
 // block's lines somewhere in a .go file.
