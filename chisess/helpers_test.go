@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/sessiontest"
 )
 
@@ -36,9 +37,10 @@ type mode struct {
 //     backend.Indexer, so chisess takes the path it takes in production:
 //     a change to a loaded session is one swap against the record it
 //     loaded (a swap to nothing deletes), with no read before it;
-//   - base-only: on the same backend with only the three methods of
-//     backend.Backend showing (baseOnly), as a minimal custom backend has them:
-//     chisess reads the record again before it writes or deletes it;
+//   - base-only: on the same backend behind baseOnly, which shows only
+//     the three methods of backend.Backend, as a minimal custom backend
+//     has them: chisess reads the record again before it writes or
+//     deletes it;
 //   - cookie: in the sealed cookie, with no backend at all.
 var (
 	serverModes = []string{"memory", "base-only"}
@@ -56,6 +58,9 @@ func newMode(name string) mode {
 	}
 	return mode{name: name, cfg: chisess.Config{Secret: testSecret}}
 }
+
+// baseOnly hides every optional interface of the backend it wraps.
+type baseOnly struct{ backend.Backend }
 
 // forEachMode runs test as a subtest of t once in every mode, named for it.
 func forEachMode(t *testing.T, test func(t *testing.T, tm mode)) {

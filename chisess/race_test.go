@@ -11,12 +11,8 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess"
-	"github.com/chisess/kit/chisess/backend"
 	"github.com/matryer/is"
 )
-
-// baseOnly hides every optional interface of the backend it wraps.
-type baseOnly struct{ backend.Backend }
 
 // A request that only reads a session cannot bring it back after a logout
 // with its idle refresh, on either backend path: request A loads the
