@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess"
-	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 )
@@ -42,38 +42,28 @@ func TestLogoutSurvivesClientHangingUp(t *testing.T) {
 	})
 }
 
-// hangingBackend never answers until its context is done.
-type hangingBackend struct{ backend.Backend }
-
-func (hangingBackend) Read(ctx context.Context, key string) ([]byte, error) {
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-func (hangingBackend) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-
 // Every backend call gets Config.Timeout, so a hanging store turns into an
 // error response instead of a hanging request.
 func TestBackendCallsTimeOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		mem := backend.NewMemoryWithCleanup(0)
-		good := newManager(t, chisess.Config{Backend: mem})
-		cookie, err := good.Issue(context.Background(), map[string]any{"user": "ada"})
-		is.NoErr(err)
-
+		b := sessiontest.NewBackend()
 		var reported error
 		m := newManager(t, chisess.Config{
-			Backend: hangingBackend{mem},
+			Backend: b,
 			Timeout: 2 * time.Second,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				reported = err
 				w.WriteHeader(http.StatusServiceUnavailable)
 			},
 		})
+		cookie, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+		is.NoErr(err)
+		// From here the store hangs: the next read and the next write
+		// wait at gates that are never opened, until their context ends.
+		defer b.Hold("read").Release()
+		defer b.Hold("write").Release()
+
 		r := chi.NewRouter()
 		r.Use(chisess.Load(m), chisess.Autoload)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {})
@@ -92,8 +82,7 @@ func TestBackendCallsTimeOut(t *testing.T) {
 			s.Set("x", 1)
 		}))
 		start = time.Now()
-		rec = httptest.NewRecorder()
-		r2.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		rec = send(r2, "GET", "/", m.CookieName())
 		is.Equal(rec.Code, http.StatusServiceUnavailable)
 		is.True(errors.Is(reported, context.DeadlineExceeded))
 		is.Equal(time.Since(start), 2*time.Second)
