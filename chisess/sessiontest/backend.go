@@ -84,9 +84,11 @@ type Call struct {
 	// TTL is the time to live of a "write", "swap" or "index", zero for
 	// the others.
 	TTL time.Duration
+	// Swapped reports, for a "swap", whether it took effect; a swap that
+	// found a different record returns no error and changes nothing.
+	Swapped bool
 	// Err is what the call returned. A read of a missing key returns an
-	// error wrapping backend.ErrNotFound; a swap that found a different
-	// record returns no error and changes nothing.
+	// error wrapping backend.ErrNotFound.
 	Err error
 }
 
@@ -334,20 +336,20 @@ func (b *Backend) Swap(ctx context.Context, key string, old, data []byte, ttl ti
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !kit {
-		b.calls = append(b.calls, Call{Op: opSwap, Key: key, Data: bytes.Clone(data), TTL: ttl})
-	}
 	r, ok := b.recs[key]
 	live := ok && time.Now().Before(r.expires)
-	if old == nil && live || old != nil && (!live || !bytes.Equal(r.data, old)) {
-		return false, nil
+	swapped := !(old == nil && live || old != nil && (!live || !bytes.Equal(r.data, old)))
+	if !kit {
+		b.calls = append(b.calls, Call{Op: opSwap, Key: key, Data: bytes.Clone(data), TTL: ttl, Swapped: swapped})
 	}
-	if data == nil {
+	switch {
+	case !swapped:
+	case data == nil:
 		delete(b.recs, key)
-		return true, nil
+	default:
+		b.put(key, data, ttl)
 	}
-	b.put(key, data, ttl)
-	return true, nil
+	return swapped, nil
 }
 
 // Index implements [backend.Indexer].

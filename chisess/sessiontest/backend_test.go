@@ -100,7 +100,7 @@ func TestBackendCallFields(t *testing.T) {
 		{Op: "write", Key: "k", Data: []byte("v1"), TTL: time.Hour},
 		{Op: "read", Key: "k", Data: []byte("v1")},
 		{Op: "read", Key: "missing", Err: backend.ErrNotFound},
-		{Op: "swap", Key: "k", Data: []byte("v2"), TTL: time.Minute},
+		{Op: "swap", Key: "k", Data: []byte("v2"), TTL: time.Minute, Swapped: true},
 		{Op: "swap", Key: "k"},
 		{Op: "delete", Key: "k"},
 	}
@@ -111,6 +111,7 @@ func TestBackendCallFields(t *testing.T) {
 		is.Equal(got[i].Key, want[i].Key)
 		is.Equal(string(got[i].Data), string(want[i].Data))
 		is.Equal(got[i].TTL, want[i].TTL)
+		is.Equal(got[i].Swapped, want[i].Swapped) // whether a swap took effect
 		is.Equal(got[i].Err, want[i].Err)
 	}
 
