@@ -1,0 +1,346 @@
+package modeltest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// The properties, each named as in the failures it reports:
+//
+//   - no-resurrection: once a logout (Destroy) answered 2xx, no token of the
+//     session's lineage (every token any response handed out for it, old or
+//     renewed) leads to a live session, and no request that starts later
+//     loads it; the same for every session whose owner logged in (2xx)
+//     before a DestroyOwner that answered 2xx. Checked after every response
+//     and at the end.
+//   - no-dead-cookie: a token a response hands out leads to a live session
+//     right after that response.
+//   - isolation: the other app's manager never loads a session of this
+//     app's managers.
+//   - no-spurious-failure: a request that no other request's step
+//     overlapped answers 2xx.
+//   - only-stale-errors: the one error a request may see is ErrSessionGone,
+//     and no handler panics.
+//   - headers: a 2xx response that loads the session varies on its
+//     transport, and one that sets or drops the token is not cacheable.
+//   - data (no lost update, no stale or phantom read) and flashes: per
+//     session lineage and key, the values read at load and at the end are
+//     those of a linearizable register under the 2xx writes (Set, Delete,
+//     Clear, Login's user), each taking effect somewhere between its
+//     request's start and answer; the flash queue likewise, AddFlash
+//     appending and a 2xx Flashes taking all. Checked with porcupine.
+//   - no-fork: at the end, all the live tokens of one lineage lead to the
+//     same session.
+
+// checkResponse checks what can be checked right after c answered.
+func (r *run) checkResponse(c *call) {
+	if c.panicked != nil {
+		r.violate("only-stale-errors", "%s panicked: %v", r.label(c), c.panicked)
+	}
+	for _, err := range c.errs {
+		if !isStale(err) {
+			r.violate("only-stale-errors", "%s failed with an error other than ErrSessionGone: %v", r.label(c), err)
+		}
+	}
+	if c.req.Kind == OtherApp {
+		if c.observed && (!c.isNew || len(c.vals) > 0 || len(c.queued) > 0) {
+			r.violate("isolation", "%s: the other app (cookie %q) loaded this app's session %s %v with the token %s",
+				r.label(c), otherCookieName, r.alias(c.loaded), c.vals, r.alias(c.sent))
+		}
+		return
+	}
+	if ok(c) {
+		if c.setsToken && !strings.Contains(c.header.Get("Cache-Control"), "no-store") {
+			r.violate("headers", "%s sets or drops the token without Cache-Control: no-store (got %q)", r.label(c), c.header.Get("Cache-Control"))
+		}
+		if c.observed && !c.hasVary {
+			r.violate("headers", "%s loaded the session but does not vary on its transport (Vary: %q)", r.label(c), c.header.Values("Vary"))
+		}
+		if c.observed && c.isNew && c.newTok == "" && (c.req.Kind == Set || c.req.Kind == AddFlash || c.req.Kind == Login) {
+			r.violate("data", "%s stored data in a new session but handed out no token for it", r.label(c))
+		}
+	}
+	if c.newTok != "" && !r.renewedAway(c) {
+		if s := r.inspect(c.newTok); !s.alive {
+			r.violate("no-dead-cookie", "%s answered %d handing out token %s, which leads to no live session right after the response (%s)",
+				r.label(c), c.status, r.alias(c.newTok), s.why)
+		}
+	}
+	if c.observed && !c.isNew {
+		for _, e := range r.endings {
+			if e.at < c.start && r.lin.find(e.tok) == r.lin.find(c.loaded) {
+				r.violate("no-resurrection", "%s started at step %d, after %s ended its session at step %d, and still loaded it (token %s, values %v)",
+					r.label(c), c.start, r.label(r.calls[e.by]), e.at, r.alias(c.loaded), c.vals)
+			}
+		}
+	}
+	r.checkEndings()
+}
+
+// renewedAway reports whether the token c hands out may be dead because a
+// login (RenewID or Rotate) that overlapped c gave the session a new ID:
+// the case docs/guide.md ("Concurrent requests") leaves uncovered, where
+// the browser keeps whichever Set-Cookie arrives last. Only an explicit
+// renewal excuses a dead token; a logout or an expiry never does.
+func (r *run) renewedAway(c *call) bool {
+	for _, x := range r.calls {
+		if x == c || x.start == 0 || x.start > c.end || x.end != 0 && x.end < c.start {
+			continue
+		}
+		if (x.req.Kind == Login || x.req.Kind == RenewID) && x.observed && !x.isNew &&
+			(x.loaded == c.newTok || r.lin.find(x.loaded) != "" && r.lin.find(x.loaded) == r.lin.find(c.newTok)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEndings checks that every ended lineage is dead.
+func (r *run) checkEndings() {
+	for _, e := range r.endings {
+		for _, t := range r.lin.members(e.tok) {
+			if s := r.inspect(t); s.alive {
+				r.violate("no-resurrection", "%s answered %d at step %d, ending the session of %s; yet after step %d token %s leads to a live session %s %v",
+					r.label(r.calls[e.by]), r.calls[e.by].status, e.at, r.alias(e.tok), len(r.moves), r.alias(t), r.alias(s.token), s.vals)
+				return
+			}
+		}
+	}
+}
+
+// checkEnd checks the history once every request has answered.
+func (r *run) checkEnd() {
+	r.checkEndings()
+	for _, c := range r.calls {
+		if ok(c) || c.start == 0 {
+			continue
+		}
+		alone := true
+		for n := c.start; n <= c.end; n++ {
+			if r.moves[n-1].req != c.i {
+				alone = false
+				break
+			}
+		}
+		if alone {
+			r.violate("no-spurious-failure", "%s answered %d though no other request ran between its start (step %d) and its answer (step %d)",
+				r.label(c), c.status, c.start, c.end)
+		}
+	}
+	if len(r.found) == 0 {
+		r.checkData()
+	}
+}
+
+// session is what Manager.Inspect found for a token.
+type session struct {
+	alive  bool
+	token  string // the token the session is stored under now (a forward followed)
+	vals   map[string]string
+	queued []string
+	why    string // when not alive
+}
+
+func (r *run) inspect(tok string) session {
+	s, err := r.a.managers[0].Inspect(context.Background(), tok)
+	if err != nil {
+		if !isNoSession(err) {
+			r.violate("only-stale-errors", "Manager.Inspect(%s) failed: %v", r.alias(tok), err)
+		}
+		return session{why: err.Error()}
+	}
+	return session{alive: true, token: token(s), vals: values(s), queued: queuedFlashes(s)}
+}
+
+// dataOp is one operation on one partition (a key, or the flash queue, of
+// one lineage) of the data model. Its output is carried in val.
+type dataOp struct {
+	part string
+	kind string // "write", "read", "append", "take", "peek"
+	val  string
+	by   string // what did it, for the report
+}
+
+// dataModel is the sequential specification of one partition: a register
+// for a key ("" is absent), a queue of messages joined by "," for flashes.
+var dataModel = porcupine.Model{
+	Init: func() any { return "" },
+	Step: func(state, input, _ any) (bool, any) {
+		st, op := state.(string), input.(dataOp)
+		switch op.kind {
+		case "write":
+			return true, op.val
+		case "append":
+			if st == "" {
+				return true, op.val
+			}
+			return true, st + "," + op.val
+		case "take":
+			return st == op.val, ""
+		default: // "read", "peek"
+			return st == op.val, st
+		}
+	},
+	DescribeOperation: func(input, _ any) string {
+		op := input.(dataOp)
+		return fmt.Sprintf("%s %s %q", op.by, op.kind, op.val)
+	},
+}
+
+// checkData checks the values every request read and the values left at
+// the end against the 2xx writes, per lineage and key, with porcupine.
+func (r *run) checkData() {
+	lineageName := map[string]string{} // root token → "S(T3)"
+	name := func(tok string) string {
+		root := r.lin.find(tok)
+		if n, ok := lineageName[root]; ok {
+			return n
+		}
+		var aliases []string
+		for _, m := range r.lin.members(root) {
+			aliases = append(aliases, r.alias(m))
+		}
+		slices.SortFunc(aliases, compareAliases)
+		n := "session " + strings.Join(aliases, "/")
+		lineageName[root] = n
+		return n
+	}
+	keys := append(slices.Clone(dataKeys), userKey)
+	parts := map[string][]porcupine.Operation{}
+	add := func(client int, tok, part, kind, val, by string, call, ret int) {
+		p := name(tok) + " " + part
+		parts[p] = append(parts[p], porcupine.Operation{ClientId: client, Input: dataOp{part: p, kind: kind, val: val, by: by}, Call: int64(call), Return: int64(ret)})
+	}
+	for _, c := range r.calls {
+		if !c.observed || c.req.Kind == OtherApp {
+			continue
+		}
+		by := r.label(c) + fmt.Sprintf(" [%d-%d]", c.start, c.end)
+		if !c.isNew {
+			for _, k := range keys {
+				add(c.i, c.loaded, k, "read", c.vals[k], by+" at load", c.start, c.load)
+			}
+			add(c.i, c.loaded, "flashes", "peek", strings.Join(c.queued, ","), by+" at load", c.start, c.load)
+		}
+		if !ok(c) {
+			continue
+		}
+		tok := c.loaded
+		if c.isNew {
+			tok = c.newTok
+		}
+		if tok == "" {
+			continue // a new session that stored nothing
+		}
+		w := func(part, kind, val string) { add(c.i, tok, part, kind, val, by, c.start, c.end) }
+		switch c.req.Kind {
+		case Set:
+			w(c.req.Key, "write", value(c.i))
+		case Delete:
+			w(c.req.Key, "write", "")
+		case Clear:
+			for _, k := range keys {
+				w(k, "write", "")
+			}
+			w("flashes", "write", "")
+		case Login:
+			w(userKey, "write", userValue(c.i))
+		case AddFlash:
+			w("flashes", "append", flashMessage(c.i))
+		case Flashes:
+			w("flashes", "take", strings.Join(c.shown, ","))
+		}
+	}
+	end := len(r.moves) + 1
+	final := len(r.calls)
+	roots := map[string]bool{}
+	for t := range r.lin.parent {
+		roots[r.lin.find(t)] = true
+	}
+	for _, root := range slices.Sorted(maps.Keys(roots)) {
+		var live []session
+		resolved := map[string]bool{}
+		for _, t := range r.lin.members(root) {
+			if s := r.inspect(t); s.alive {
+				if !resolved[s.token] {
+					live = append(live, s)
+				}
+				resolved[s.token] = true
+			}
+		}
+		switch {
+		case len(live) > 1:
+			var desc []string
+			for _, s := range live {
+				desc = append(desc, fmt.Sprintf("%s %v", r.alias(s.token), s.vals))
+			}
+			r.violate("no-fork", "%s lives on as %d sessions at the end: %s", name(root), len(live), strings.Join(desc, ", "))
+			return
+		case len(live) == 1:
+			for _, k := range keys {
+				add(final, root, k, "read", live[0].vals[k], "the end", end, end)
+			}
+			add(final, root, "flashes", "peek", strings.Join(live[0].queued, ","), "the end", end, end)
+		case !r.possiblyEnded(root):
+			for _, k := range keys {
+				add(final, root, k, "read", "", "the end (session gone)", end, end)
+			}
+			add(final, root, "flashes", "peek", "", "the end (session gone)", end, end)
+		}
+	}
+	for _, p := range slices.Sorted(maps.Keys(parts)) {
+		ops := parts[p]
+		if porcupine.CheckOperations(dataModel, ops) {
+			continue
+		}
+		prop := "data"
+		if strings.HasSuffix(p, " flashes") {
+			prop = "flashes"
+		}
+		slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return int(a.Call - b.Call) })
+		var lines []string
+		for _, op := range ops {
+			d := op.Input.(dataOp)
+			lines = append(lines, fmt.Sprintf("    %s: %s %q", d.by, d.kind, d.val))
+		}
+		r.violate(prop, "no order of the 2xx writes explains what was read of %s (each operation takes effect once between its start and its answer; [start-answer] in steps):\n%s",
+			p, strings.Join(lines, "\n"))
+	}
+}
+
+// compareAliases orders T2 before T10.
+func compareAliases(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
+}
+
+// possiblyEnded reports whether a request may have ended the lineage of
+// root on purpose: a logout of it, or a DestroyOwner while it was logged
+// in. Only such a lineage may be gone at the end while the data model says
+// it still holds something.
+func (r *run) possiblyEnded(root string) bool {
+	for _, c := range r.calls {
+		if c.req.Kind == Logout && c.observed && !c.isNew && r.lin.find(c.loaded) == root {
+			return true
+		}
+		if c.req.Kind != DestroyOwner || c.start == 0 {
+			continue
+		}
+		for _, l := range r.calls {
+			if l.req.Kind != Login || l.start == 0 || l.start > c.end {
+				continue
+			}
+			if l.newTok != "" && r.lin.find(l.newTok) == root || l.observed && !l.isNew && r.lin.find(l.loaded) == root {
+				return true
+			}
+		}
+	}
+	return false
+}

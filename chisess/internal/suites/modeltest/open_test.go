@@ -1,0 +1,29 @@
+//go:build !modeltest_known
+
+package modeltest_test
+
+import "github.com/chisess/kit/chisess/internal/suites/modeltest"
+
+// knownOpen keeps the failures that the checker finds on the code as it
+// is, and that are not fixed yet, from failing CI, so that CI can land and
+// go on looking for the next one. Each is kept as a regression test in
+// known_test.go, built with -tags modeltest_known. Once the fixes of issue
+// 13 are in, delete this file and the build tag of known_test.go.
+var knownOpen = modeltest.Options{
+	Ignore: []string{
+		// Issue 13, failure 1: a logout (or DestroyOwner) that loaded the
+		// session before a concurrent ID renewal (RenewEvery, Rotate)
+		// answers 200 and the renewed session lives on.
+		"no-resurrection",
+		// Issue 13, failure 11: two concurrent AddFlash, one message lost.
+		"flashes",
+		// Issue 13, failure 12: a read-only request with an idle refresh
+		// due hands out the cookie of a session ended meanwhile.
+		"no-dead-cookie",
+	},
+	// Issue 13, failure 3: another manager on the same store loads this
+	// app's sessions. Not drawn at all, rather than ignored: the other
+	// app renews and refreshes the sessions it should not see, which
+	// breaks other properties downstream.
+	Without: []modeltest.Kind{modeltest.OtherApp},
+}
