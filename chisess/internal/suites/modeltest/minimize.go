@@ -53,10 +53,15 @@ func minimize(open Open, r *run, ignore map[string]bool) *run {
 	return best
 }
 
-// dropRequest returns c without request i and its steps.
+// dropRequest returns c without request i and its steps. The clock move
+// before i goes to the request after it, so that what comes due later
+// still does.
 func dropRequest(c Case, i int) Case {
 	out := c
 	out.Requests = slices.Delete(slices.Clone(c.Requests), i, i+1)
+	if i < len(out.Requests) {
+		out.Requests[i].Before += c.Requests[i].Before
+	}
 	out.Schedule = nil
 	for _, s := range c.Schedule {
 		switch {

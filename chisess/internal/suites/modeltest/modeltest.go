@@ -3,6 +3,7 @@ package modeltest
 import (
 	"flag"
 	"fmt"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -43,6 +44,9 @@ type Options struct {
 	// hiding the next one. Say why next to each entry.
 	Ignore  []string
 	Without []Kind
+	// Configure, when set, changes the drawn configuration of every
+	// history, to leave out a feature.
+	Configure func(*Config)
 }
 
 // Check draws histories at random and runs each on a backend from open,
@@ -78,7 +82,11 @@ func Find(t *testing.T, open Open, opts Options) string {
 	go func() {
 		defer close(done)
 		rapid.Check(tb, func(rt *rapid.T) {
-			r := execute(open(), drawCase(rt, kinds), drawChooser{rt}, ignore)
+			c := drawCase(rt, kinds)
+			if opts.Configure != nil {
+				opts.Configure(&c.Config)
+			}
+			r := execute(open(), c, drawChooser{rt}, ignore)
 			runs.Add(1)
 			if len(r.found) > 0 {
 				mu.Lock()
@@ -102,7 +110,18 @@ func Find(t *testing.T, open Open, opts Options) string {
 		return "modeltest: rapid failed without a counterexample: " + tb.message()
 	}
 	r := minimize(open, last, ignore)
-	return fmt.Sprintf("%s\nfound by rapid: %s\n", r.report(), tb.message())
+	return fmt.Sprintf("%s\n%s\n", r.report(), again(t, tb.message()))
+}
+
+// again says how to draw the failing history again: rapid names the seed
+// of the failing history, and -modeltest.seed starts there.
+func again(t *testing.T, rapidSaid string) string {
+	m := regexp.MustCompile(`failed after (\d+) tests.*-rapid\.seed=(\d+)`).FindStringSubmatch(strings.ReplaceAll(rapidSaid, "\n", " "))
+	if m == nil {
+		return "rapid: " + rapidSaid
+	}
+	return fmt.Sprintf("found after %s passing histories; to draw it again: go test -run '^%s$' -modeltest.seed=%s -modeltest.n=1 (with the same -tags, -modeltest.kinds and -modeltest.ignore)",
+		m[1], t.Name(), m[2])
 }
 
 func (o Options) kinds() ([]Kind, error) {
