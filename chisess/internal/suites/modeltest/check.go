@@ -1,8 +1,11 @@
 package modeltest
 
 import (
+	"time"
+
 	"context"
 	"fmt"
+	"github.com/chisess/kit/chisess"
 	"maps"
 	"slices"
 	"strings"
@@ -22,8 +25,9 @@ import (
 //     right after that response.
 //   - isolation: the other app's manager never loads a session of this
 //     app's managers.
-//   - no-spurious-failure: a request that no other request's step
-//     overlapped answers 2xx.
+//   - no-spurious-failure: a request answers 2xx if no other request
+//     changed the store (a write, swap, delete, index or unindex) while it
+//     ran.
 //   - only-stale-errors: the one error a request may see is ErrSessionGone,
 //     and no handler panics.
 //   - headers: a 2xx response that loads the session varies on its
@@ -36,6 +40,16 @@ import (
 //     appending and a 2xx Flashes taking all. Checked with porcupine.
 //   - no-fork: at the end, all the live tokens of one lineage lead to the
 //     same session.
+//   - old-id-dead: right after a RenewID or Rotate answered 2xx, the token
+//     the request came with (and the one it loaded, after a forward) leads
+//     to no live session (no fixation).
+//   - renewal-not-an-ending: a request fails with ErrSessionGone only if a
+//     request that can end a session or renew it explicitly (Logout,
+//     Clear, Delete, Flashes, DestroyOwner, RenewID, Login) overlapped it,
+//     or the clock passed RenewGrace while it ran: a periodic renewal
+//     alone is not an ending (docs/guide.md, "No resurrection").
+//   - headers also: a 2xx logout of a loaded session tells the client to
+//     drop its token.
 
 // checkResponse checks what can be checked right after c answered.
 func (r *run) checkResponse(c *call) {
@@ -60,6 +74,18 @@ func (r *run) checkResponse(c *call) {
 		}
 		if c.observed && !c.hasVary {
 			r.violate("headers", "%s loaded the session but does not vary on its transport (Vary: %q)", r.label(c), c.header.Values("Vary"))
+		}
+		if c.req.Kind == Logout && c.observed && !c.isNew && !c.dropped {
+			r.violate("headers", "%s ended the session but did not tell the client to drop its token", r.label(c))
+		}
+		if (c.req.Kind == Login || c.req.Kind == RenewID) && c.observed && !c.isNew {
+			for _, t := range []string{c.sent, c.loaded} {
+				if s := r.inspect(t); s.alive && t != c.newTok {
+					r.violate("old-id-dead", "%s answered %d with the new token %s, but the token %s it came with still leads to the live session %s %v",
+						r.label(c), c.status, r.alias(c.newTok), r.alias(t), r.alias(s.token), s.vals)
+					break
+				}
+			}
 		}
 		if c.observed && c.isNew && c.newTok == "" && (c.req.Kind == Set || c.req.Kind == AddFlash || c.req.Kind == Login) {
 			r.violate("data", "%s stored data in a new session but handed out no token for it", r.label(c))
@@ -120,21 +146,68 @@ func (r *run) checkEnd() {
 		if ok(c) || c.start == 0 {
 			continue
 		}
-		alone := true
-		for n := c.start; n <= c.end; n++ {
-			if r.moves[n-1].req != c.i {
-				alone = false
-				break
-			}
+		if slices.ContainsFunc(c.errs, isStale) && !r.endingOverlaps(c) {
+			r.violate("renewal-not-an-ending", "%s failed with ErrSessionGone though nothing that ends a session or renews it explicitly ran between its start (step %d) and its answer (step %d), and the clock stayed within RenewGrace",
+				r.label(c), c.start, c.end)
 		}
-		if alone {
-			r.violate("no-spurious-failure", "%s answered %d though no other request ran between its start (step %d) and its answer (step %d)",
+		if !r.changedBetween(c) {
+			r.violate("no-spurious-failure", "%s answered %d though no other request changed the store between its start (step %d) and its answer (step %d)",
 				r.label(c), c.status, c.start, c.end)
 		}
 	}
 	if len(r.found) == 0 {
 		r.checkData()
 	}
+}
+
+// changedBetween reports whether a request other than c made a backend
+// call that changes the store (write, swap, delete, index, unindex) while c
+// ran. A step runs the call its request was parked at.
+func (r *run) changedBetween(c *call) bool {
+	parkedAt := map[int]string{} // request → where it was parked before the step
+	for n, mv := range r.moves {
+		step := n + 1
+		op := parkedAt[mv.req]
+		parkedAt[mv.req] = mv.park
+		if mv.req == c.i || step < c.start || step > c.end {
+			continue
+		}
+		switch op {
+		case "write", "swap", "delete", "index", "unindex":
+			return true
+		}
+	}
+	return false
+}
+
+// enders are the kinds of request that may end a session (explicitly, or
+// by emptying it) or renew its ID without a grace window.
+var enders = []Kind{Logout, Clear, Delete, Flashes, DestroyOwner, RenewID, Login}
+
+// endingOverlaps reports whether a request that may end or explicitly renew
+// a session ran while c did, or the clock moved past RenewGrace while c or
+// a request overlapping it ran (a renewal that started before c may have
+// sealed its forward record before the clock moved).
+func (r *run) endingOverlaps(c *call) bool {
+	overlaps := func(x *call) bool {
+		return x != c && x.start != 0 && x.start <= c.end && (x.end == 0 || x.end >= c.start)
+	}
+	first := c.start
+	for _, x := range r.calls {
+		if overlaps(x) {
+			if slices.Contains(enders, x.req.Kind) {
+				return true
+			}
+			first = min(first, x.start)
+		}
+	}
+	var moved time.Duration
+	for _, x := range r.calls {
+		if x.start > first && x.start <= c.end {
+			moved += x.req.Before
+		}
+	}
+	return moved >= chisess.DefaultRenewGrace
 }
 
 // session is what Manager.Inspect found for a token.

@@ -287,3 +287,30 @@ func TestEmptyingRenewalLeavesNoCopy(t *testing.T) {
 		},
 	})
 }
+
+// Not in issue 13's list. A read (#1) loads T1 and starts its own periodic
+// renewal; meanwhile #2 renews T1 to T2 and #3 renews T2 to T3. #1's swap
+// fails, it follows T1's forward record to T2, finds T2's forward record
+// there, and gives up with ErrSessionGone (409 for a plain page view): the
+// commit follows one forward record, while loading follows any number.
+// It takes RenewEvery shorter than RenewGrace, as in the guide's example.
+func TestSlowRequestFollowsTwoRenewals(t *testing.T) {
+	replay(t, modeltest.Case{
+		Config:  modeltest.Config{RenewEvery: time.Nanosecond},
+		Clients: []modeltest.Transport{modeltest.Cookie},
+		Requests: []modeltest.Request{
+			{Client: 0, Server: 0, Kind: modeltest.Login}, // #0
+			{Client: 0, Server: 0, Kind: modeltest.Get},   // #1
+			{Client: 0, Server: 0, Kind: modeltest.Get},   // #2
+			{Client: 0, Server: 0, Kind: modeltest.Get},   // #3
+		},
+		Schedule: []modeltest.Step{
+			{Req: 0, To: "done"},
+			{Req: 1, To: "swap"},
+			{Req: 2, To: "done"},
+			{Req: 3, To: "done"},
+			{Req: 1, To: "read"},
+			{Req: 1, To: "done"},
+		},
+	})
+}
