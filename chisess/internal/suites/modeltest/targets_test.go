@@ -38,16 +38,16 @@ type target struct {
 }
 
 var targets = []target{
-	{"memory", 400, func(*testing.T) modeltest.Open {
+	{"memory", 1000, func(*testing.T) modeltest.Open {
 		return func() backend.Backend { return backend.NewMemoryWithCleanup(0) }
 	}},
-	{"fake", 400, func(*testing.T) modeltest.Open {
+	{"fake", 1000, func(*testing.T) modeltest.Open {
 		return func() backend.Backend { return sessiontest.NewBackend() }
 	}},
-	{"bbolt", 250, openBolt},
-	{"redis", 250, func(t *testing.T) modeltest.Open { return openRedis(t, redisClient(t)) }},
-	{"redis-cluster", 200, func(t *testing.T) modeltest.Open { return openRedis(t, clusterClient(t)) }},
-	{"postgres", 250, openPostgres},
+	{"bbolt", 600, openBolt},
+	{"redis", 600, func(t *testing.T) modeltest.Open { return openRedis(t, redisClient(t)) }},
+	{"redis-cluster", 400, func(t *testing.T) modeltest.Open { return openRedis(t, clusterClient(t)) }},
+	{"postgres", 400, openPostgres},
 }
 
 // requireService returns the value of env, or skips t when it is unset,
