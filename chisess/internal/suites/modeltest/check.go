@@ -268,106 +268,15 @@ var dataModel = porcupine.Model{
 // checkData checks the values every request read and the values left at
 // the end against the 2xx writes, per lineage and key, with porcupine.
 func (r *run) checkData() {
-	lineageName := map[string]string{} // root token → "S(T3)"
-	name := func(tok string) string {
-		root := r.lin.find(tok)
-		if n, ok := lineageName[root]; ok {
-			return n
-		}
-		var aliases []string
-		for _, m := range r.lin.members(root) {
-			aliases = append(aliases, r.alias(m))
-		}
-		slices.SortFunc(aliases, compareAliases)
-		n := "session " + strings.Join(aliases, "/")
-		lineageName[root] = n
-		return n
-	}
-	keys := append(slices.Clone(dataKeys), userKey)
-	parts := map[string][]porcupine.Operation{}
-	add := func(client int, tok, part, kind, val, by string, call, ret int) {
-		p := name(tok) + " " + part
-		parts[p] = append(parts[p], porcupine.Operation{ClientId: client, Input: dataOp{part: p, kind: kind, val: val, by: by}, Call: int64(call), Return: int64(ret)})
-	}
+	h := &dataHistory{r: r, names: map[string]string{}, parts: map[string][]porcupine.Operation{}}
 	for _, c := range r.calls {
-		if !c.observed || c.req.Kind == OtherApp {
-			continue
-		}
-		by := r.label(c) + fmt.Sprintf(" [%d-%d]", c.start, c.end)
-		if !c.isNew {
-			for _, k := range keys {
-				add(c.i, c.loaded, k, "read", c.vals[k], by+" at load", c.start, c.load)
-			}
-			add(c.i, c.loaded, "flashes", "peek", strings.Join(c.queued, ","), by+" at load", c.start, c.load)
-		}
-		if !ok(c) {
-			continue
-		}
-		tok := c.loaded
-		if c.isNew {
-			tok = c.newTok
-		}
-		if tok == "" {
-			continue // a new session that stored nothing
-		}
-		w := func(part, kind, val string) { add(c.i, tok, part, kind, val, by, c.start, c.end) }
-		switch c.req.Kind {
-		case Set:
-			w(c.req.Key, "write", value(c.i))
-		case Delete:
-			w(c.req.Key, "write", "")
-		case Clear:
-			for _, k := range keys {
-				w(k, "write", "")
-			}
-			w("flashes", "write", "")
-		case Login:
-			w(userKey, "write", userValue(c.i))
-		case AddFlash:
-			w("flashes", "append", flashMessage(c.i))
-		case Flashes:
-			w("flashes", "take", strings.Join(c.shown, ","))
-		}
+		h.addRequest(c)
 	}
-	end := len(r.moves) + 1
-	final := len(r.calls)
-	roots := map[string]bool{}
-	for t := range r.lin.parent {
-		roots[r.lin.find(t)] = true
+	if !h.addEnd() {
+		return
 	}
-	for _, root := range slices.Sorted(maps.Keys(roots)) {
-		var live []session
-		resolved := map[string]bool{}
-		for _, t := range r.lin.members(root) {
-			if s := r.inspect(t); s.alive {
-				if !resolved[s.token] {
-					live = append(live, s)
-				}
-				resolved[s.token] = true
-			}
-		}
-		switch {
-		case len(live) > 1:
-			var desc []string
-			for _, s := range live {
-				desc = append(desc, fmt.Sprintf("%s %v", r.alias(s.token), s.vals))
-			}
-			r.violate("no-fork", "%s lives on as %d sessions at the end: %s", name(root), len(live), strings.Join(desc, ", "))
-			return
-		case len(live) == 1:
-			for _, k := range keys {
-				add(final, root, k, "read", live[0].vals[k], "the end", end, end)
-			}
-			add(final, root, "flashes", "peek", strings.Join(live[0].queued, ","), "the end", end, end)
-		case !r.possiblyEnded(root):
-			for _, k := range keys {
-				add(final, root, k, "read", "", "the end (session gone)", end, end)
-			}
-			add(final, root, "flashes", "peek", "", "the end (session gone)", end, end)
-		}
-	}
-	for _, p := range slices.Sorted(maps.Keys(parts)) {
-		ops := parts[p]
+	for _, p := range slices.Sorted(maps.Keys(h.parts)) {
+		ops := h.parts[p]
 		if porcupine.CheckOperations(dataModel, ops) {
 			continue
 		}
@@ -384,6 +293,129 @@ func (r *run) checkData() {
 		r.violate(prop, "no order of the 2xx writes explains what was read of %s (each operation takes effect once between its start and its answer; [start-answer] in steps):\n%s",
 			p, strings.Join(lines, "\n"))
 	}
+}
+
+// dataHistory is the history of the data model: the operations of every
+// partition, a partition being one key, or the flash queue, of one
+// session lineage.
+type dataHistory struct {
+	r     *run
+	names map[string]string // lineage root → "session T1/T3"
+	parts map[string][]porcupine.Operation
+}
+
+// dataKeysAndUser are the keys a request can write.
+var dataKeysAndUser = append(slices.Clone(dataKeys), userKey)
+
+// name names the lineage of tok by its tokens.
+func (h *dataHistory) name(tok string) string {
+	root := h.r.lin.find(tok)
+	if n, ok := h.names[root]; ok {
+		return n
+	}
+	var aliases []string
+	for _, m := range h.r.lin.members(root) {
+		aliases = append(aliases, h.r.alias(m))
+	}
+	slices.SortFunc(aliases, compareAliases)
+	n := "session " + strings.Join(aliases, "/")
+	h.names[root] = n
+	return n
+}
+
+// add adds an operation on part of the lineage of tok, over steps
+// [call, ret].
+func (h *dataHistory) add(client int, tok, part, kind, val, by string, call, ret int) {
+	p := h.name(tok) + " " + part
+	h.parts[p] = append(h.parts[p], porcupine.Operation{
+		ClientId: client, Input: dataOp{part: p, kind: kind, val: val, by: by}, Call: int64(call), Return: int64(ret),
+	})
+}
+
+// addRequest adds what request c read when it loaded the session, and, if
+// it answered 2xx, what it wrote.
+func (h *dataHistory) addRequest(c *call) {
+	if !c.observed || c.req.Kind == OtherApp {
+		return
+	}
+	by := h.r.label(c) + fmt.Sprintf(" [%d-%d]", c.start, c.end)
+	if !c.isNew {
+		for _, k := range dataKeysAndUser {
+			h.add(c.i, c.loaded, k, "read", c.vals[k], by+" at load", c.start, c.load)
+		}
+		h.add(c.i, c.loaded, "flashes", "peek", strings.Join(c.queued, ","), by+" at load", c.start, c.load)
+	}
+	if !ok(c) {
+		return
+	}
+	tok := c.loaded
+	if c.isNew {
+		tok = c.newTok
+	}
+	if tok == "" {
+		return // a new session that stored nothing
+	}
+	w := func(part, kind, val string) { h.add(c.i, tok, part, kind, val, by, c.start, c.end) }
+	switch c.req.Kind {
+	case Set:
+		w(c.req.Key, "write", value(c.i))
+	case Delete:
+		w(c.req.Key, "write", "")
+	case Clear:
+		for _, k := range dataKeysAndUser {
+			w(k, "write", "")
+		}
+		w("flashes", "write", "")
+	case Login:
+		w(userKey, "write", userValue(c.i))
+	case AddFlash:
+		w("flashes", "append", flashMessage(c.i))
+	case Flashes:
+		w("flashes", "take", strings.Join(c.shown, ","))
+	}
+}
+
+// addEnd adds what every lineage holds at the end: what its live session
+// holds, or nothing when it is gone (unless a request may have ended it on
+// purpose). It reports false, and a violation, when a lineage lives on as
+// more than one session.
+func (h *dataHistory) addEnd() bool {
+	r := h.r
+	end, client := len(r.moves)+1, len(r.calls)
+	roots := map[string]bool{}
+	for t := range r.lin.parent {
+		roots[r.lin.find(t)] = true
+	}
+	for _, root := range slices.Sorted(maps.Keys(roots)) {
+		var live []session
+		resolved := map[string]bool{}
+		for _, t := range r.lin.members(root) {
+			if s := r.inspect(t); s.alive && !resolved[s.token] {
+				resolved[s.token] = true
+				live = append(live, s)
+			}
+		}
+		switch {
+		case len(live) > 1:
+			var desc []string
+			for _, s := range live {
+				desc = append(desc, fmt.Sprintf("%s %v", r.alias(s.token), s.vals))
+			}
+			r.violate("no-fork", "%s lives on as %d sessions at the end: %s", h.name(root), len(live), strings.Join(desc, ", "))
+			return false
+		case len(live) == 1:
+			for _, k := range dataKeysAndUser {
+				h.add(client, root, k, "read", live[0].vals[k], "the end", end, end)
+			}
+			h.add(client, root, "flashes", "peek", strings.Join(live[0].queued, ","), "the end", end, end)
+		case !r.possiblyEnded(root):
+			for _, k := range dataKeysAndUser {
+				h.add(client, root, k, "read", "", "the end (session gone)", end, end)
+			}
+			h.add(client, root, "flashes", "peek", "", "the end (session gone)", end, end)
+		}
+	}
+	return true
 }
 
 // compareAliases orders T2 before T10.

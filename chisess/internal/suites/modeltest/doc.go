@@ -29,7 +29,18 @@
 // the session data (every key and the flash queue of every session
 // lineage) against a linearizable model, with porcupine.
 //
-// A failing history is shrunk by rapid and printed with its trace and as a
-// [Case] literal, which [Replay] runs again, step for step, as a regression
-// test.
+// A failing history is shrunk by rapid, then further by replaying smaller
+// Cases, and printed with its trace and as a [Case] literal, which [Replay]
+// runs again, step for step, as a regression test.
+//
+// Running it (from chisess/internal/suites, with the services of
+// scripts/services.sh and their CHISESS_* variables for the server-side
+// backends):
+//
+//	go test ./modeltest/                              # the short seeded run of CI, every backend
+//	go test ./modeltest/ -run 'TestModel$/postgres' -modeltest.n=100000 -modeltest.seed=random -v
+//	go test -tags modeltest_known ./modeltest/        # every property, and the regression tests
+//
+// -modeltest.kinds (the request kinds to draw) and -modeltest.ignore (the
+// properties not to check) help to look past a failure already found.
 package modeltest
