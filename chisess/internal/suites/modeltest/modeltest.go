@@ -120,8 +120,12 @@ func again(t *testing.T, rapidSaid string) string {
 	if m == nil {
 		return "rapid: " + rapidSaid
 	}
-	return fmt.Sprintf("found after %s passing histories; to draw it again: go test -run '^%s$' -modeltest.seed=%s -modeltest.n=1 (with the same -tags, -modeltest.kinds and -modeltest.ignore)",
-		m[1], t.Name(), m[2])
+	parts := strings.Split(t.Name(), "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return fmt.Sprintf("found after %s passing histories; to draw it again: go test -run '%s' -modeltest.seed=%s -modeltest.n=1 (with the same -tags, -modeltest.kinds and -modeltest.ignore)",
+		m[1], strings.Join(parts, "/"), m[2])
 }
 
 func (o Options) kinds() ([]Kind, error) {

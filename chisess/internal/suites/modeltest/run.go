@@ -2,6 +2,8 @@ package modeltest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -269,6 +271,9 @@ func (r *run) report() string {
 	c.Schedule = compress(r.moves)
 	fmt.Fprintf(&b, "\nhistory:\n%s\n", r.describeCalls())
 	fmt.Fprintf(&b, "\ntrace:\n%s", r.trace())
+	if l := r.keyLegend(); l != "" {
+		fmt.Fprintf(&b, "  (%s)\n", l)
+	}
 	fmt.Fprintf(&b, "\nas a Case (replay with modeltest.Replay):\n%#v\n", c)
 	return b.String()
 }
@@ -381,4 +386,30 @@ func (r *run) trace() string {
 		fmt.Fprintf(&b, "; parks at %s\n", mv.park)
 	}
 	return b.String()
+}
+
+// keyLegend names the token of each storage key in the trace, where it can
+// tell: "k1 is the key of T1, ...". The keys are computed as chisess
+// computes them today (the SHA-256 of the token's bytes); if that changes,
+// the trace just goes without the legend.
+func (r *run) keyLegend() string {
+	byKey := map[string]string{}
+	for tok, a := range r.tokAlias {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(raw)
+		byKey[base64.RawURLEncoding.EncodeToString(sum[:])] = a
+	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	var parts []string
+	for key, k := range r.s.keys {
+		if a, ok := byKey[key]; ok {
+			parts = append(parts, fmt.Sprintf("%s is the key of %s", k, a))
+		}
+	}
+	slices.SortFunc(parts, compareAliases)
+	return strings.Join(parts, ", ")
 }
