@@ -131,8 +131,8 @@ func (r *run) checkEndings() {
 	for _, e := range r.endings {
 		for _, t := range r.lin.members(e.tok) {
 			if s := r.inspect(t); s.alive {
-				r.violate("no-resurrection", "%s answered %d at step %d, ending the session of %s; yet after step %d token %s leads to a live session %s %v",
-					r.label(r.calls[e.by]), r.calls[e.by].status, e.at, r.alias(e.tok), len(r.moves), r.alias(t), r.alias(s.token), s.vals)
+				r.violate("no-resurrection", "%s answered %d at step %d, ending the session of %s; yet after step %d token %s leads to a live session %s %v flashes %v",
+					r.label(r.calls[e.by]), r.calls[e.by].status, e.at, r.alias(e.tok), len(r.moves), r.alias(t), r.alias(s.token), s.vals, s.queued)
 				return
 			}
 		}
