@@ -58,19 +58,41 @@ func (s *Session) Flashes() ([]Flash, error) {
 	var flashes []Flash
 	err := s.mutate("Flashes", func() error {
 		var keys []string
-		for _, e := range s.rec.entries {
-			if k := string(e.key); strings.HasPrefix(k, flashPrefix) || k == legacyFlashKey {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys) // the legacy queue, if any, sorts first: it is older
+		flashes, keys = s.queued()
 		for _, k := range keys {
-			flashes = append(flashes, decodeFlashes(s.rec.entries[s.rec.find(k)].val)...)
 			s.remove(k)
 		}
 		return nil
 	})
 	return flashes, err
+}
+
+// PeekFlashes returns the queued flash messages, oldest first, without
+// taking them: for a count of pending messages, or on a read-only session
+// from [Manager.Inspect].
+func (s *Session) PeekFlashes() []Flash {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	flashes, _ := s.queued()
+	return flashes
+}
+
+// queued returns the queued messages and the keys they are stored under.
+// Callers hold s.mu.
+func (s *Session) queued() ([]Flash, []string) {
+	var keys []string
+	for _, e := range s.rec.entries {
+		if k := string(e.key); strings.HasPrefix(k, flashPrefix) || k == legacyFlashKey {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys) // the legacy queue, if any, sorts first: it is older
+	var flashes []Flash
+	for _, k := range keys {
+		flashes = append(flashes, decodeFlashes(s.rec.entries[s.rec.find(k)].val)...)
+	}
+	return flashes, keys
 }
 
 // decodeFlashes decodes a flash entry: one message, or a legacy queue.

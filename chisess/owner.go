@@ -285,19 +285,20 @@ func (s *Session) reindex(ctx context.Context, p plan, out outcome) error {
 	if out.kept {
 		owner, key = ownerOf(s.rec), out.key
 	}
+	// The new entry goes in before the old one goes out, so that "log out
+	// everywhere" listing the owner's sessions meanwhile finds the session
+	// under one key or the other (an old key leads on to the new one
+	// through the renewal's forward record).
+	fresh := key != out.prevKey || owner != out.prevOwner || s.m.cfg.Rolling || s.edits.flags
+	if owner != "" && key != "" && fresh {
+		if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
+			return fmt.Errorf("chisess: owner index: %w", err)
+		}
+	}
 	if out.prevOwner != "" && out.prevKey != "" && (out.prevKey != key || owner != out.prevOwner) {
 		if err := ix.Unindex(ctx, s.m.indexOwner(out.prevOwner), out.prevKey); err != nil {
 			return fmt.Errorf("chisess: owner index: %w", err)
 		}
-	}
-	if owner == "" || key == "" {
-		return nil
-	}
-	if key == out.prevKey && owner == out.prevOwner && !s.m.cfg.Rolling && !s.edits.flags {
-		return nil // already indexed for the session's whole life
-	}
-	if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
-		return fmt.Errorf("chisess: owner index: %w", err)
 	}
 	return nil
 }

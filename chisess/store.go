@@ -255,11 +255,15 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 
 // copyRenewed writes next, the renewed session, under newKey, and returns
 // the forward record that is to replace the old one under oldToken; nil
-// when the session is empty, and so only deleted.
+// when the session is empty, and so only deleted (with any copy an earlier
+// attempt wrote under newKey).
 func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, newKey string, periodic bool, now time.Time) ([]byte, error) {
 	data, err := s.m.encode(next)
-	if err != nil || data == nil {
+	if err != nil {
 		return nil, err
+	}
+	if data == nil {
+		return nil, wrapBackend("save renewed session", s.m.backend.Delete(ctx, newKey))
 	}
 	if err := s.m.backend.Write(ctx, newKey, data, s.m.ttl(next.meta)); err != nil {
 		return nil, wrapBackend("save renewed session", err)

@@ -12,18 +12,20 @@ replace (
 )
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/chisess/kit v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/boltbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/pgbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.etcd.io/bbolt v1.5.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/go-chi/chi/v5 v5.5.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
