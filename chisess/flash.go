@@ -19,10 +19,11 @@ type Flash struct {
 }
 
 // Each queued flash message is an entry of its own, under flashPrefix, then
-// the time it was added (Unix nanoseconds, 8 bytes big-endian) and 4 random
-// bytes: keys sort in the order messages were added, and no two requests
-// pick the same key, so messages added by concurrent requests merge like
-// any other keys instead of one queue overwriting the other.
+// the time it was added (Unix nanoseconds, 8 bytes big-endian, and always
+// later than the messages already queued, whatever the clock's resolution)
+// and 4 random bytes: keys sort in the order messages were added, and no
+// two requests pick the same key, so messages added by concurrent requests
+// merge like any other keys instead of one queue overwriting the other.
 const flashPrefix = "\x00fm"
 
 // legacyFlashKey held the whole queue as one JSON list in earlier versions
@@ -39,13 +40,23 @@ func (s *Session) AddFlash(kind, message string) error {
 		return fmt.Errorf("chisess: add flash: %w", err)
 	}
 	val := append([]byte{tagCodec}, b...)
+	return s.mutate("AddFlash", func() error { return s.put(s.nextFlashKey(), val) })
+}
+
+// nextFlashKey returns the key of a message added now. Callers hold s.mu.
+func (s *Session) nextFlashKey() string {
+	at := uint64(s.m.now().UnixNano())
+	for _, e := range s.rec.entries {
+		if k := string(e.key); len(k) == len(flashPrefix)+12 && strings.HasPrefix(k, flashPrefix) {
+			at = max(at, binary.BigEndian.Uint64(e.key[len(flashPrefix):])+1)
+		}
+	}
 	key := make([]byte, len(flashPrefix), len(flashPrefix)+12)
 	copy(key, flashPrefix)
-	key = binary.BigEndian.AppendUint64(key, uint64(s.m.now().UnixNano()))
+	key = binary.BigEndian.AppendUint64(key, at)
 	var r [4]byte
 	rand.Read(r[:])
-	key = append(key, r[:]...)
-	return s.mutate("AddFlash", func() error { return s.put(string(key), val) })
+	return string(append(key, r[:]...))
 }
 
 // Flashes returns the queued flash messages, oldest first, and removes them
