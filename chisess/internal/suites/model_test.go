@@ -332,3 +332,18 @@ func TestSlowRequestFollowsTwoRenewals(t *testing.T) {
 		},
 	})
 }
+
+// Flash order on a clock that did not move. Two messages (#0, #1) added
+// one after the other, in the same instant of the managers' clock, came
+// back as "f1,f0": their order was the random part of their keys. Found
+// by a long random run.
+func TestFlashesAddedAtOneInstantKeepTheirOrder(t *testing.T) {
+	replay(t, modeltest.Case{
+		Clients: []modeltest.Transport{modeltest.Cookie},
+		Requests: []modeltest.Request{
+			{Client: 0, Server: 0, Kind: modeltest.AddFlash}, // #0
+			{Client: 0, Server: 0, Kind: modeltest.AddFlash}, // #1
+		},
+		Schedule: []modeltest.Step{{Req: 0, To: "done"}, {Req: 1, To: "done"}},
+	})
+}
