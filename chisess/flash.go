@@ -45,21 +45,42 @@ func (s *Session) AddFlash(kind, message string) error {
 
 // nextFlashKey returns the key of a message added now. Callers hold s.mu.
 func (s *Session) nextFlashKey() string {
-	at := uint64(s.m.now().UnixNano())
-	for _, e := range s.rec.entries {
-		if k := string(e.key); len(k) == len(flashPrefix)+12 && strings.HasPrefix(k, flashPrefix) {
-			at = max(at, binary.BigEndian.Uint64(e.key[len(flashPrefix):])+1)
-		}
-	}
+	var r [4]byte
+	rand.Read(r[:])
+	return flashKey(max(uint64(s.m.now().UnixNano()), lastFlash(s.rec)+1), r[:])
+}
+
+// flashKey is the key of a message added at the time at; the last 4 bytes
+// of suffix (random bytes, or an earlier key of the message) tell apart
+// messages of the same time.
+func flashKey(at uint64, suffix []byte) string {
 	key := make([]byte, len(flashPrefix), len(flashPrefix)+12)
 	copy(key, flashPrefix)
 	key = binary.BigEndian.AppendUint64(key, at)
-	var r [4]byte
-	rand.Read(r[:])
-	return string(append(key, r[:]...))
+	return string(append(key, suffix[len(suffix)-4:]...))
 }
 
-// Flashes returns the queued flash messages, oldest first, and removes them
+// flashTime returns the time in a message's key, and whether key is one.
+func flashTime(key []byte) (uint64, bool) {
+	if len(key) != len(flashPrefix)+12 || string(key[:len(flashPrefix)]) != flashPrefix {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[len(flashPrefix):]), true
+}
+
+// lastFlash returns the latest time among the messages r holds, or 0.
+func lastFlash(r record) uint64 {
+	var last uint64
+	for _, e := range r.entries {
+		if at, ok := flashTime(e.key); ok {
+			last = max(last, at)
+		}
+	}
+	return last
+}
+
+// Flashes returns the queued flash messages, oldest first (in the order
+// they were saved, when concurrent requests added some), and removes them
 // from the session. It returns nil when there are none. Taking them is a
 // change: after the response has started Flashes returns no messages and an
 // error wrapping [ErrResponseStarted] (they stay queued for a later page),

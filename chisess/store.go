@@ -108,7 +108,9 @@ func (s *Session) reload(ctx context.Context, at position, follow bool) (positio
 
 // rebase returns base with this request's changes applied: a Clear, then
 // the keys it deleted, then the keys it set, and the flags it chose. The
-// last use recorded is the later of the two.
+// flash messages it added go after those queued meanwhile, so the queue is
+// in the order messages were saved. The last use recorded is the later of
+// the two.
 func (s *Session) rebase(base record) record {
 	if s.edits.cleared {
 		base.entries, base.size = nil, 0
@@ -118,10 +120,17 @@ func (s *Session) rebase(base record) record {
 			base.remove(i)
 		}
 	}
+	last := lastFlash(base)
 	for _, e := range s.rec.entries {
-		if e.dirty {
-			base.set(base.find(string(e.key)), string(e.key), e.val)
+		if !e.dirty {
+			continue
 		}
+		key := string(e.key)
+		if at, ok := flashTime(e.key); ok {
+			last = max(at, last+1)
+			key = flashKey(last, e.key)
+		}
+		base.set(base.find(key), key, e.val)
 	}
 	base.meta.seen = max(base.meta.seen, s.rec.meta.seen)
 	if s.edits.flags {

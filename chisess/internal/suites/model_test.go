@@ -347,3 +347,20 @@ func TestFlashesAddedAtOneInstantKeepTheirOrder(t *testing.T) {
 		Schedule: []modeltest.Step{{Req: 0, To: "done"}, {Req: 1, To: "done"}},
 	})
 }
+
+// Flash order across concurrent requests. #2 adds f2, #1 adds f1 and saves
+// first, #3 sees [f1]; then #2 saves, and its f2 (added at the same clock
+// reading) was put before the f1 already seen: [f2, f1]. Messages now go
+// in the order they are saved. Found by a long random run.
+func TestFlashSavedLaterComesLater(t *testing.T) {
+	replay(t, modeltest.Case{
+		Clients: []modeltest.Transport{modeltest.Cookie},
+		Requests: []modeltest.Request{
+			{Client: 0, Server: 0, Kind: modeltest.Login},    // #0
+			{Client: 0, Server: 0, Kind: modeltest.AddFlash}, // #1
+			{Client: 0, Server: 0, Kind: modeltest.AddFlash}, // #2
+			{Client: 0, Server: 0, Kind: modeltest.Get},      // #3
+		},
+		Schedule: []modeltest.Step{{Req: 0, To: "done"}, {Req: 2, To: "commit"}, {Req: 1, To: "done"}, {Req: 2, To: "swap"}, {Req: 3, To: "done"}, {Req: 2, To: "done"}},
+	})
+}
