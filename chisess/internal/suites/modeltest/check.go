@@ -134,18 +134,22 @@ func (r *run) renewedAway(c *call) bool {
 // endedSince reports whether the token c hands out may be dead because a
 // request that overlapped c, and can end a session, read or changed the
 // store after c's commit last did: a response in flight can always be
-// overtaken by a logout, answered or not yet. A session already ended when
-// c last read or wrote the store is no excuse.
+// overtaken by a logout, answered or not yet; or because a request renewed
+// it (by age) after c last did, and the clock then moved past RenewGrace,
+// so the forward record from c's token lapsed. A session already ended
+// when c last read or wrote the store is no excuse.
 func (r *run) endedSince(c *call) bool {
+	later := false
 	for _, x := range r.calls {
-		if x == c || x.start == 0 || x.start > c.end || x.end != 0 && x.end < c.start {
+		if !overlaps(x, c) || x.verified <= c.verified {
 			continue
 		}
-		if slices.Contains(enders, x.req.Kind) && x.verified > c.verified {
+		if slices.Contains(enders, x.req.Kind) {
 			return true
 		}
+		later = true // a periodic renewal, whose forward record may lapse
 	}
-	return false
+	return later && r.graceLapsed(c)
 }
 
 // checkEndings checks that every ended lineage is dead.
@@ -211,15 +215,26 @@ var enders = []Kind{Logout, Clear, Delete, Flashes, DestroyOwner, RenewID, Login
 // a request overlapping it ran (a renewal that started before c may have
 // sealed its forward record before the clock moved).
 func (r *run) endingOverlaps(c *call) bool {
-	overlaps := func(x *call) bool {
-		return x != c && x.start != 0 && x.start <= c.end && (x.end == 0 || x.end >= c.start)
+	for _, x := range r.calls {
+		if overlaps(x, c) && slices.Contains(enders, x.req.Kind) {
+			return true
+		}
 	}
+	return r.graceLapsed(c)
+}
+
+// overlaps reports whether x, another request, ran while c did.
+func overlaps(x, c *call) bool {
+	return x != c && x.start != 0 && x.start <= c.end && (x.end == 0 || x.end >= c.start)
+}
+
+// graceLapsed reports whether the clock moved past RenewGrace while c, or a
+// request overlapping it, ran: a forward record sealed meanwhile may have
+// expired.
+func (r *run) graceLapsed(c *call) bool {
 	first := c.start
 	for _, x := range r.calls {
-		if overlaps(x) {
-			if slices.Contains(enders, x.req.Kind) {
-				return true
-			}
+		if overlaps(x, c) {
 			first = min(first, x.start)
 		}
 	}
