@@ -5,9 +5,16 @@ package chisess_test
 // promise does not hold.
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/sessiontest"
+	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 )
 
@@ -59,4 +66,88 @@ func TestCookieTossingWithMoreCookiesThanAreRead(t *testing.T) {
 			is.True(rec.Body.String() != "1") // never the attacker's session
 		})
 	})
+}
+
+// reviewRouter is newRouter with the routes the review's tests need:
+// ?owner= on /own ties the session to an owner (an account page that links
+// the session to the user, or a login that keeps its token).
+func reviewRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
+	r := newRouter(t, m)
+	r.Post("/own", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := s.SetOwner(r.URL.Query().Get("owner")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}))
+	return r
+}
+
+// reindex promises (owner.go): "its failure fails the request: an
+// unindexed session would escape 'log out everywhere'". Failing the
+// request does not undo the write that came before the index call:
+//
+//   - SetOwner on a session the request loaded (same token): the record
+//     with the owner is swapped in, Index fails, the response is an error
+//     page, but the client still holds the token, the session is live with
+//     its owner, and it is in no index. No later commit indexes it again
+//     (reindex indexes only when the key, the owner or the flags change, or
+//     with Rolling), so DestroyOwner ("log out everywhere", ASVS 7.4.2 when
+//     an account is disabled) never finds it.
+//   - a periodic renewal (RenewEvery) whose Index fails: the new record is
+//     written and the old token's record is already the loadable forward
+//     record, so the client, still holding the old token, follows it to
+//     the new token on its next request. DestroyOwner finds the session
+//     through the old key's forward record only for RenewGrace; after that
+//     the session lives on, unindexed, until the next renewal.
+//
+// What should happen: a session that is live with an owner is always in
+// that owner's index (or DestroyOwner ends it anyway): a failed index call
+// should roll the write back, or be retried by the next commit.
+func TestFailedIndexDoesNotLeaveOwnedSessionUnindexed(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  chisess.Config
+		// owned: the session is ada's (and indexed) before fail runs.
+		owned bool
+		// fail makes the client's session commit a write and then fail
+		// to index it, and returns the response.
+		fail func(c *client) *httptest.ResponseRecorder
+	}{
+		{"SetOwner on a loaded session", chisess.Config{}, false, func(c *client) *httptest.ResponseRecorder {
+			return c.do("POST", "/own?owner=ada")
+		}},
+		{"periodic renewal", chisess.Config{RenewEvery: time.Minute}, true, func(c *client) *httptest.ResponseRecorder {
+			time.Sleep(2 * time.Minute) // the token is due for renewal
+			return c.do("GET", "/read")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				is := is.New(t)
+				ctx := context.Background()
+				b := sessiontest.NewBackend()
+				cfg := tt.cfg
+				cfg.Backend = b
+				m := newManager(t, cfg)
+				c := newClient(t, m, reviewRouter(t, m))
+				c.do("GET", "/") // visits 1
+				if tt.owned {
+					is.Equal(c.do("POST", "/own?owner=ada").Code, http.StatusOK) // indexed under ada
+				}
+
+				b.FailNext("index", 1, errOutage)
+				rec := tt.fail(c)
+				is.True(rec.Code >= 500) // the request fails, as reindex promises
+
+				c.do("GET", "/read")                                // the client goes on with the token it holds
+				time.Sleep(chisess.DefaultRenewGrace + time.Second) // the old token's forward record expires
+				_, err := m.DestroyOwner(ctx, "ada", nil)           // log out everywhere
+				is.NoErr(err)
+				s, err := m.Inspect(ctx, c.cookie)
+				if err == nil {
+					is.True(s.Owner() != "ada") // no session of ada's outlives "log out everywhere"
+				}
+			})
+		})
+	}
 }
