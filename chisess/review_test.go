@@ -6,6 +6,7 @@ package chisess_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -150,4 +151,52 @@ func TestFailedIndexDoesNotLeaveOwnedSessionUnindexed(t *testing.T) {
 			})
 		})
 	}
+}
+
+// "Log out everywhere else" (DestroyOwner with keep) skips keep's key as
+// keep loaded it, and its key now. When another request of the same
+// browser (a parallel fetch, a second tab) renews the token by age
+// (RenewEvery) between keep's load and the DestroyOwner call, the owner
+// index lists the session under the renewal's new key, which is neither,
+// so DestroyOwner ends the very session it was told to keep: the user who
+// clicked "log out my other devices" is logged out too, and keep's own
+// commit fails with ErrStaleSession.
+//
+// What should happen: DestroyOwner "ends every live session of the owner
+// except keep", wherever renewals have moved keep (it can follow keep's
+// forward records, as a logout does).
+func TestDestroyOwnerKeepsKeepAcrossAConcurrentRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		ctx := context.Background()
+		m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend(), RenewEvery: time.Minute})
+		r := reviewRouter(t, m)
+		loadedGate, goOn := make(chan struct{}), make(chan struct{})
+		r.Post("/logout-others", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			close(loadedGate)
+			<-goOn
+			if _, err := m.DestroyOwner(r.Context(), "ada", s); err != nil {
+				chisess.Error(w, r, err)
+			}
+		}))
+		phone, laptop := newClient(t, m, r), newClient(t, m, r)
+		for _, c := range []*client{phone, laptop} {
+			c.do("GET", "/")
+			is.Equal(c.do("POST", "/own?owner=ada").Code, http.StatusOK)
+		}
+		time.Sleep(2 * time.Minute) // the laptop's token is due for renewal
+
+		done := make(chan *httptest.ResponseRecorder)
+		token := laptop.cookie
+		go func() { done <- send(r, "POST", "/logout-others", laptop.name, token) }()
+		<-loadedGate
+		laptop.do("GET", "/read") // a parallel request of the laptop renews its token
+		close(goOn)
+		rec := <-done
+
+		is.Equal(rec.Code, http.StatusOK)                      // log out everywhere else
+		is.Equal(laptop.do("GET", "/read").Body.String(), "1") // the laptop keeps its session
+		_, err := m.Inspect(ctx, phone.cookie)
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // the phone's is ended
+	})
 }
