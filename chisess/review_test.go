@@ -200,3 +200,68 @@ func TestDestroyOwnerKeepsKeepAcrossAConcurrentRenewal(t *testing.T) {
 		is.True(errors.Is(err, chisess.ErrUnknownSession)) // the phone's is ended
 	})
 }
+
+// When DestroyOwner (or DestroySession) follows an old key's forward
+// record to a session that has changed owner meanwhile, it rightly leaves
+// that session alone, but still deletes the forward records it passed
+// (endFrom returns them on an owner mismatch, destroyKeyOf drops them).
+// Those records are how a logout that loaded the session under the old
+// token finds it (Session.end): with them gone, the logout finds nothing
+// under its key, and having loaded less than RenewGrace/2 ago it answers
+// 200 as if the session had ended, while it lives on under the new token.
+//
+// The interleaving: the browser's logout request loads the session
+// (alice's, token T0); a login as bob in the same browser commits
+// RenewToken + SetOwner(bob) (T0 → T1), and while it is between indexing
+// T1 under bob and unindexing T0 from alice, an admin disables alice
+// (DestroyOwner(alice)), which lists T0's key; then the logout commits.
+//
+// docs/guide.md: a logout "ends the session where it lives now. If it
+// cannot tell ..., it fails with ErrStaleSession: a logout never answers
+// 2xx while the session lives on". What should happen: the logout ends the
+// session under T1, or fails. A forward record that leads to a live
+// session should not be dropped (one line: return ending{} instead of
+// ending{passed: e.passed} on the owner mismatch in endFrom).
+func TestDestroyOwnerOfPreviousOwnerDoesNotBlindALogout(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	b := sessiontest.NewBackend()
+	m := newManager(t, chisess.Config{Backend: b})
+	r := reviewRouter(t, m)
+	logoutLoaded, goOn := make(chan struct{}), make(chan struct{})
+	r.Post("/logout", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		close(logoutLoaded)
+		<-goOn
+		if err := s.Destroy(); err != nil {
+			chisess.Error(w, r, err)
+		}
+	}))
+	r.With(chisess.RenewToken).Post("/login-as-bob", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).SetOwner("bob")
+	})
+	browser := newClient(t, m, r)
+	browser.do("GET", "/")
+	is.Equal(browser.do("POST", "/own?owner=alice").Code, http.StatusOK)
+	t0 := browser.cookie
+
+	logout := make(chan *httptest.ResponseRecorder)
+	go func() { logout <- send(r, "POST", "/logout", browser.name, t0) }()
+	<-logoutLoaded
+
+	g := b.Hold("unindex") // the login, between indexing T1 and unindexing T0
+	login := make(chan *httptest.ResponseRecorder)
+	go func() { login <- send(r, "POST", "/login-as-bob", browser.name, t0) }()
+	<-g.Reached()
+	n, err := m.DestroyOwner(ctx, "alice", nil) // alice's account is disabled
+	is.NoErr(err)
+	is.Equal(n, 0) // the session is bob's now: left alone
+	g.Release()
+	t1 := mustSetCookie(t, <-login, browser.name).Value
+
+	close(goOn)
+	rec := <-logout
+	if rec.Code < 300 { // the logout says it worked
+		_, err := m.Inspect(ctx, t1)
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // so the session must be over
+	}
+}
