@@ -265,3 +265,44 @@ func TestDestroyOwnerOfPreviousOwnerDoesNotBlindALogout(t *testing.T) {
 		is.True(errors.Is(err, chisess.ErrUnknownSession)) // so the session must be over
 	}
 }
+
+// docs/security.md tells operators to "lower the limits for your app".
+// Sessions stored before the limit was lowered stay over it, and on a
+// server-side backend every commit that changes them is then refused with
+// ErrTooLarge, even one that only makes them smaller: a Delete (which
+// itself returns nil), taking the flash messages, a login's RenewToken.
+// The commit checks the whole merged session against the limits, not
+// whether this request's changes take it past them, so such a session is
+// frozen (every change answers an error page) until it expires, up to
+// MaxLifetime. The cookie backend has no such check at commit, so the same
+// Delete goes through there: the limits are not "the same on every
+// backend".
+//
+// What should happen: ErrTooLarge is documented for "a change [that]
+// would take a session past" a limit, and for a commit whose merge with
+// concurrent changes passes it; a change that leaves the session no
+// larger than it was should be saved, on every backend.
+func TestLoweredMaxKeysDoesNotFreezeSessionsAboveIt(t *testing.T) {
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		before := newManager(t, tm.cfg) // the deployment before the limit was lowered
+		cookie, err := before.Issue(context.Background(), map[string]any{"a": 1, "b": 2, "c": 3, "d": 4})
+		is.NoErr(err)
+
+		cfg := tm.cfg
+		cfg.MaxKeys = 2
+		after := newManager(t, cfg)
+		r := newRouter(t, after)
+		r.Post("/forget", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+			if err := s.Delete("a"); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		}))
+		c := newClient(t, after, r).withCookie(cookie.Value)
+		rec := c.do("POST", "/forget")
+		is.Equal(rec.Code, http.StatusOK) // deleting a key is saved
+		s, err := after.Inspect(context.Background(), c.cookie)
+		is.NoErr(err)
+		is.Equal(s.Keys(), []string{"b", "c", "d"})
+	})
+}
