@@ -7,6 +7,7 @@ package chisess_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -305,4 +306,54 @@ func TestLoweredMaxKeysDoesNotFreezeSessionsAboveIt(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(s.Keys(), []string{"b", "c", "d"})
 	})
+}
+
+// Config.ErrorHandler's documentation says "It may read the session, and
+// render a page with the site's layout", the layout that shows pending
+// flash messages (PeekFlashes, or Has("user") for the menu). The
+// ErrorHandler also answers when *loading* fails (Autoload, Require and
+// RenewToken report a backend outage through it), and then the session is
+// not loaded, so every reader panics with "session not loaded": the error
+// page of a backend outage is a panic, turned into a bare 500 (or a
+// dropped connection) by whatever recovers it.
+//
+// What should happen: a documented way to render the error page works for
+// every error it is given: readers of an unloaded session in the
+// ErrorHandler return the empty session (or the doc says to check
+// Session.Loaded first, and the error page of the guide does).
+func TestErrorHandlerMayReadTheSessionWhenLoadingFailed(t *testing.T) {
+	is := is.New(t)
+	b := sessiontest.NewBackend()
+	m := newManager(t, chisess.Config{
+		Backend: b,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s := chisess.From(r.Context())
+			flashes := s.PeekFlashes() // the site layout shows pending messages
+			http.Error(w, fmt.Sprintf("try again later (%d messages)", len(flashes)), http.StatusServiceUnavailable)
+		},
+	})
+	r := chi.NewRouter()
+	r.Use(recoverAs(599), chisess.Load(m), chisess.Autoload)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("visits", 1)
+	})
+	c := newClient(t, m, r)
+	c.do("GET", "/")
+
+	b.FailNext("read", 1, errOutage)
+	is.Equal(c.do("GET", "/").Code, http.StatusServiceUnavailable) // the ErrorHandler's page, not a panic
+}
+
+// recoverAs answers code when the handler panics, as a Recoverer does.
+func recoverAs(code int) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if recover() != nil {
+					w.WriteHeader(code)
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
