@@ -357,3 +357,37 @@ func recoverAs(code int) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// The same hole as TestFailedIndexDoesNotLeaveOwnedSessionUnindexed, by the
+// path where it is deliberate: with Rolling, an idle refresh (touch) moves
+// the session's end and re-indexes it, and a failed Index there is only
+// logged ("a failed refresh ... costs at most some idle time"). It costs
+// more: the index entry keeps its old end, the session its new one, and
+// once the entry has expired DestroyOwner no longer finds a session that
+// is live. The Indexer contract says the index "must never miss a live
+// one".
+//
+// What should happen: DestroyOwner ends every live session of the owner.
+// A touch whose Index fails should fail too, or not move the session's end
+// beyond its index entry's.
+func TestFailedIndexOnRollingRefreshDoesNotHideTheSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		ctx := context.Background()
+		b := sessiontest.NewBackend()
+		m := newManager(t, chisess.Config{Backend: b, Lifetime: time.Hour, Rolling: true})
+		c := newClient(t, m, reviewRouter(t, m))
+		c.do("GET", "/")
+		is.Equal(c.do("POST", "/own?owner=ada").Code, http.StatusOK) // indexed for an hour
+
+		time.Sleep(50 * time.Minute)
+		b.FailNext("index", 1, errOutage)
+		is.Equal(c.do("GET", "/read").Body.String(), "1") // the refresh moves the end to 1h50
+		time.Sleep(15 * time.Minute)                      // 1h05: the index entry has expired
+
+		_, err := m.DestroyOwner(ctx, "ada", nil)
+		is.NoErr(err)
+		_, err = m.Inspect(ctx, c.cookie)
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // ada's session is over
+	})
+}
