@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testhook"
 	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
@@ -390,4 +392,57 @@ func TestFailedIndexOnRollingRefreshDoesNotHideTheSession(t *testing.T) {
 		_, err = m.Inspect(ctx, c.cookie)
 		is.True(errors.Is(err, chisess.ErrUnknownSession)) // ada's session is over
 	})
+}
+
+// Config.RenewEvery renews a token "on the next request that uses it",
+// whatever that request is. When it is a connection upgrade (a WebSocket
+// handshake that loads the session to authenticate the socket, then
+// hijacks), the commit at Hijack moves the session to a new token, but the
+// hijacked response never carries chisess's Set-Cookie (documented), so
+// the client keeps the old token, which leads on only for RenewGrace. The
+// handler never asked for a new token (the Hijack doc only warns handlers
+// not to change it themselves), yet an app that talks over the socket for
+// more than RenewGrace (30 s) finds its user logged out at the next page
+// load.
+//
+// What should happen: a response that cannot carry the new token does not
+// get one: the periodic renewal waits for a response that can (or the
+// client can still follow the old token after RenewGrace).
+func TestPeriodicRenewalIsNotLostOnAHijackedResponse(t *testing.T) {
+	for _, hj := range hijackers {
+		t.Run(hj.name, func(t *testing.T) {
+			is := is.New(t)
+			clk := testclock.New()
+			m := newManager(t, chisess.Config{Backend: sessiontest.NewBackend(), RenewEvery: time.Minute})
+			testhook.SetClock(m, clk.Now)
+			r := writerRouter(t, m, loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				s.Set("k", "v")
+			}))
+			r.Get("/socket", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				if !s.Has("k") {
+					http.Error(w, "sign in first", http.StatusUnauthorized)
+					return
+				}
+				conn, brw, err := hj.hijack(w)
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsocket")
+				brw.Flush()
+			}))
+			ts := writerServer(t, r, false)
+			res, _ := serverGet(t, ts, m.CookieName(), "/set", "")
+			token := responseCookie(res, m.CookieName()).Value
+
+			clk.Add(2 * time.Minute) // the token is due for renewal
+			res, body := serverGet(t, ts, m.CookieName(), "/socket", token)
+			is.Equal(body, "socket")                           // the socket is open
+			is.Equal(responseCookie(res, m.CookieName()), nil) // and the client has no new token
+
+			clk.Add(chisess.DefaultRenewGrace + time.Second) // the user works over the socket for a while
+			_, body = serverGet(t, ts, m.CookieName(), "/get", token)
+			is.Equal(body, "v") // and is still signed in at the next page load
+		})
+	}
 }
