@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -445,4 +446,50 @@ func TestPeriodicRenewalIsNotLostOnAHijackedResponse(t *testing.T) {
 			is.Equal(body, "v") // and is still signed in at the next page load
 		})
 	}
+}
+
+// docs/guide.md: a refused change (ErrTooLarge, ...) may be passed "to
+// chisess.Error", and an ErrorHandler that answers it with its own status
+// (413 for ErrTooLarge, 400 for bad input) writes that response through
+// chisess's writer, which commits the session first. When that commit
+// fails (a backend outage, a logout that raced the request: ErrStaleSession),
+// the failure is reported while the ErrorHandler is already running, so
+// Manager.fail only logs it ("no error path can recurse"); but the commit
+// failure has also swallowed the ErrorHandler's own response (its
+// WriteHeader and Write return ErrResponseReplaced), and nobody answers:
+// net/http sends an empty 200 OK for a request whose change was not saved.
+//
+// What should happen: "a failed save becomes an error response instead
+// of a 200 with lost changes": when the nested failure cannot run the
+// ErrorHandler again, chisess should answer it itself (the default 500),
+// or let the outer ErrorHandler's response through.
+func TestFailedSaveInsideErrorHandlerIsNotA200(t *testing.T) {
+	is := is.New(t)
+	b := sessiontest.NewBackend()
+	m := newManager(t, chisess.Config{
+		Backend:      b,
+		MaxValueSize: 100,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			code := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, chisess.ErrTooLarge):
+				code = http.StatusRequestEntityTooLarge
+			case errors.Is(err, chisess.ErrStaleSession):
+				code = http.StatusConflict
+			}
+			http.Error(w, http.StatusText(code), code)
+		},
+	})
+	r := newRouter(t, m)
+	r.Post("/note", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := errors.Join(s.Set("cart", "tea"), s.Set("note", strings.Repeat("x", 200))); err != nil {
+			chisess.Error(w, r, err) // as the guide says: pass it to chisess.Error
+		}
+	}))
+	c := newClient(t, m, r)
+	c.do("GET", "/") // a session
+
+	b.FailNext("swap", 1, errOutage) // the save of "cart" fails
+	rec := c.do("POST", "/note")
+	is.True(rec.Code >= 400) // an error response, never a 200 for a change that was not saved
 }
