@@ -493,3 +493,33 @@ func TestFailedSaveInsideErrorHandlerIsNotA200(t *testing.T) {
 	rec := c.do("POST", "/note")
 	is.True(rec.Code >= 400) // an error response, never a 200 for a change that was not saved
 }
+
+// With two cookies of the session's name that lead to different live
+// sessions (one planted by a sibling subdomain, for a name without the
+// __Host- prefix), chisess uses neither (ReasonAmbiguous). When that
+// request is the victim's logout, Destroy returns nil, the commit has
+// nothing to end, the response is a 200 ("you have been signed out"), no
+// cookie is dropped, and the victim's session lives on in the browser (on
+// a shared computer, for the next person at it).
+//
+// What should happen: docs/guide.md, "a logout never answers 2xx while the
+// session lives on". A logout on an ambiguous request should end the
+// sessions the client presented (the client holds both tokens, and asked
+// to log out), or fail (ErrStaleSession) rather than answer as if the
+// logout had worked.
+func TestLogoutWithAmbiguousCookiesEndsTheSessionOrFails(t *testing.T) {
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		h := newRouter(t, m)
+		victim, attacker := newClient(t, m, h), newClient(t, m, h)
+		victim.do("GET", "/")
+		attacker.do("GET", "/")
+
+		rec := send(h, "POST", "/destroy", m.CookieName(), attacker.cookie, victim.cookie) // the victim logs out
+		if rec.Code < 300 {
+			_, err := m.Inspect(context.Background(), victim.cookie)
+			is.True(errors.Is(err, chisess.ErrUnknownSession)) // a logout that answers 2xx has ended the victim's session
+		}
+	})
+}
