@@ -80,13 +80,14 @@ func (c *cookieSpec) httpCookie(value string, age int64) *http.Cookie {
 }
 
 // requestCookies appends to dst the values of the cookies called name in
-// r's Cookie headers, up to cap(dst). Unlike r.Cookie it allocates nothing:
-// it runs on every request that loads a session. Surrounding double quotes
-// are removed as RFC 6265 allows; values are otherwise returned as sent,
-// and every caller validates them before use.
-func requestCookies(dst []string, r *http.Request, name string) []string {
+// r's Cookie headers, up to cap(dst), and reports whether there were more.
+// Unlike r.Cookie it allocates nothing: it runs on every request that loads
+// a session. Surrounding double quotes are removed as RFC 6265 allows;
+// values are otherwise returned as sent, and every caller validates them
+// before use.
+func requestCookies(dst []string, r *http.Request, name string) ([]string, bool) {
 	for _, line := range r.Header["Cookie"] {
-		for line != "" && len(dst) < cap(dst) {
+		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
@@ -94,13 +95,16 @@ func requestCookies(dst []string, r *http.Request, name string) []string {
 			if !ok || k != name {
 				continue
 			}
+			if len(dst) == cap(dst) {
+				return dst, true
+			}
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
 			dst = append(dst, v)
 		}
 	}
-	return dst
+	return dst, false
 }
 
 // respond hands the client its session's token (or sealed session), or
@@ -212,21 +216,22 @@ func (st *requestState) transportName() string {
 
 // presented appends to dst the values that may carry the request's session:
 // the cookies of the session's name (a browser may send several, for
-// different paths or domains), or the one token of the token header.
-func (st *requestState) presented(dst []string) []string {
+// different paths or domains), or the one token of the token header. It
+// reports whether the request carried more than dst can hold.
+func (st *requestState) presented(dst []string) ([]string, bool) {
 	if st.header == "" {
 		return requestCookies(dst, st.r, st.m.cfg.CookieName)
 	}
 	v := st.r.Header.Get(st.header)
 	if v == "" {
-		return dst
+		return dst, false
 	}
 	if st.bearer {
 		scheme, token, ok := strings.Cut(v, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return dst // another scheme: not ours
+			return dst, false // another scheme: not ours
 		}
 		v = strings.TrimSpace(token)
 	}
-	return append(dst, v)
+	return append(dst, v), false
 }

@@ -48,9 +48,10 @@ type source struct {
 }
 
 // maxPresented bounds how many cookies of the session's name a request may
-// carry and have tried: a browser sends one per Path and Domain that
-// matches, and a handful covers any honest setup.
-const maxPresented = 4
+// carry and have tried (each may cost a read of the store): a browser sends
+// one per Path and Domain that matches, and a handful covers any honest
+// setup; more are planted. A request with more is treated as ambiguous.
+const maxPresented = 16
 
 // maxForwardHops bounds how many renewals one load follows, so a chain of
 // forward records (renewals within RenewGrace of each other) ends.
@@ -90,7 +91,19 @@ func (s *Session) load(ctx context.Context) error {
 	m := s.m
 	now := m.now()
 	var buf [maxPresented]string
-	src, rec, reason, err := m.resolve(ctx, s.st.presented(buf[:0]), now)
+	values, more := s.st.presented(buf[:0])
+	if more {
+		// More cookies of the name than are tried: the one that would
+		// lead to the client's own session may be among those left, so
+		// none is used and none dropped (a sibling subdomain planting
+		// cookies must not pick the session, nor log the user out).
+		s.emit(Event{Kind: EventRejected, Reason: ReasonAmbiguous})
+		s.loaded = true
+		s.src = source{origin: originAmbiguous, at: now}
+		s.rec = newRecord(now)
+		return nil
+	}
+	src, rec, reason, err := m.resolve(ctx, values, now)
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
 		return err

@@ -70,6 +70,16 @@ func TestCookieTossingWithMoreCookiesThanAreRead(t *testing.T) {
 			rec := send(h, http.MethodGet, "/read", name, a, a, a, a, victim.cookie)
 			is.True(rec.Body.String() != "1") // never the attacker's session
 		})
+		t.Run("more planted cookies than are tried", func(t *testing.T) {
+			is := is.New(t)
+			values := []string{attacker.cookie}
+			for i := range 20 {
+				values = append(values, fmt.Sprint("dead", i))
+			}
+			rec := send(h, http.MethodGet, "/read", name, append(values, victim.cookie)...)
+			is.Equal(rec.Body.String(), "0")    // neither the attacker's session nor a guess: a new one
+			is.Equal(setCookie(rec, name), nil) // and nothing expired, the victim's cookie included
+		})
 	})
 }
 
