@@ -389,7 +389,9 @@ func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want stri
 		default:
 			raw, e.owner = got.raw, ownerOf(got.rec)
 			if want != "" && e.owner != want {
-				return ending{passed: e.passed}, nil
+				// Someone else's now: leave it, and the forward records
+				// that lead to it, which a logout of it may still follow.
+				return ending{}, nil
 			}
 		}
 	}
