@@ -193,16 +193,13 @@ func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session)
 	if err != nil {
 		return 0, fmt.Errorf("chisess: destroy sessions: %w", err)
 	}
-	var kept [2]string // keep's key now, and the one it was loaded under
-	if keep != nil {
-		kept[0] = keep.Handle()
-		keep.mu.Lock()
-		kept[1] = keep.src.key
-		keep.mu.Unlock()
+	kept, err := m.keptKeys(ctx, keep)
+	if err != nil {
+		return 0, fmt.Errorf("chisess: destroy sessions: %w", err)
 	}
 	n := 0
 	for _, key := range keys {
-		if key == kept[0] || key == kept[1] {
+		if slices.Contains(kept, key) {
 			continue
 		}
 		ended, err := m.destroyKeyOf(ctx, owner, key)
@@ -214,6 +211,33 @@ func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session)
 		}
 	}
 	return n, nil
+}
+
+// keptKeys returns every key keep's session has, or has had since it was
+// loaded: its key now, the one it was loaded under, and the keys that
+// renewals by other requests meanwhile moved it to (followed through
+// forward records), so that "log out everywhere else" spares it under
+// each.
+func (m *Manager) keptKeys(ctx context.Context, keep *Session) ([]string, error) {
+	if keep == nil {
+		return nil, nil
+	}
+	keep.mu.Lock()
+	loaded := keep.src.key
+	keep.mu.Unlock()
+	kept := []string{keep.Handle()}
+	for key, hop := loaded, 0; key != "" && hop <= maxForwardHops; hop++ {
+		kept = append(kept, key)
+		got, err := m.read(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		key = ""
+		if got.kind == storedForward {
+			key = got.fwd.next
+		}
+	}
+	return kept, nil
 }
 
 func (m *Manager) destroyKey(ctx context.Context, owner, key string) error {
