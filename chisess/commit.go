@@ -2,6 +2,7 @@ package chisess
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -66,6 +67,7 @@ type planInput struct {
 	sealed     bool // cookie backend
 	empty      bool // the session holds nothing after the request's changes
 	failed     bool // a 5xx response without KeepChangesOnServerError
+	hijacked   bool // the connection is hijacked: the response carries no token
 	sliding    bool // the cookie's Max-Age moves with each use (Rolling and persistent)
 }
 
@@ -76,8 +78,9 @@ func planCommit(in planInput) plan {
 	switch {
 	case in.failed:
 		return plan{} // a failed request leaves the session as it was
-	case live && in.renewDue && in.intent < intentRenew:
-		// RenewEvery: a renewal by age, on whatever request comes first.
+	case live && in.renewDue && in.intent < intentRenew && !in.hijacked:
+		// RenewEvery: a renewal by age, on whatever request comes first
+		// that can hand the client its new token (not a hijacked one).
 		// The old token leads to the new one for RenewGrace.
 		p := planCommit(planInput{intent: intentRenew, origin: in.origin, sealed: in.sealed, empty: in.empty})
 		p.periodic = true
@@ -195,6 +198,7 @@ func (s *Session) planInput(status int) planInput {
 		sealed:     m.sealer != nil,
 		empty:      len(s.rec.entries) == 0,
 		failed:     status >= 500 && !m.cfg.KeepChangesOnServerError,
+		hijacked:   status == http.StatusSwitchingProtocols,
 		sliding:    m.cfg.Rolling && s.persistent(),
 	}
 }

@@ -167,6 +167,10 @@ func TestPlanVariations(t *testing.T) {
 		// A sliding cookie follows a refresh, if the session is live.
 		{"sliding refresh", planInput{origin: originLoaded, refreshDue: true, sliding: true}, "touch/refresh"},
 		{"sliding, nothing due", planInput{origin: originLoaded, sliding: true}, "-"},
+		// A hijacked connection carries no token: a renewal by age waits
+		// for a response that can hand it out.
+		{"renewal due on a hijacked connection", planInput{origin: originLoaded, renewDue: true, hijacked: true}, "-"},
+		{"change due for renewal on a hijacked connection", planInput{intent: intentModify, origin: originLoaded, renewDue: true, hijacked: true}, "update/send"},
 		// A cookie sealed with a previous secret is sealed again.
 		{"reseal", planInput{origin: originLoaded, sealed: true, resealDue: true}, "seal/send"},
 		{"reseal on a server backend means nothing", planInput{origin: originLoaded, resealDue: true}, "-"},
