@@ -86,8 +86,9 @@ func (m *Manager) Backend() backend.Backend { return m.backend }
 // fail reports err through the configured ErrorHandler, or the default one.
 // An ErrorHandler that reports another error of the same request (through
 // [Error]) does not run again: that error is logged, so no error path can
-// recurse.
-func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+// recurse. It reports whether a handler answered; when nested it did not
+// (the outer ErrorHandler answers).
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) bool {
 	st, _ := r.Context().Value(stateKey).(*requestState)
 	if h := m.cfg.ErrorHandler; h != nil && (st == nil || st.failing.CompareAndSwap(false, true)) {
 		defer func() {
@@ -96,12 +97,14 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}()
 		h(w, r, err)
-		return
+		return true
 	}
 	m.cfg.Logger.ErrorContext(r.Context(), "chisess: session error", "method", r.Method, "path", r.URL.Path, "err", err)
 	if m.cfg.ErrorHandler == nil && !errors.Is(err, ErrResponseStarted) {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return true
 	}
+	return false
 }
 
 func (m *Manager) warn(ctx context.Context, msg string, args ...any) {

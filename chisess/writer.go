@@ -69,7 +69,12 @@ func (w *writer) fail(err error) {
 	for k, v := range w.st.outer {
 		h[k] = v
 	}
-	w.st.m.fail(w.rw, w.st.r, err)
+	if !w.st.m.fail(w.rw, w.st.r, err) {
+		// The save failed while the ErrorHandler itself was answering
+		// through this writer: its answer is lost with the save, so the
+		// request gets the plain 500 rather than an empty 200.
+		http.Error(w.rw, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
 }
 
 func (w *writer) WriteHeader(code int) {
