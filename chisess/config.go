@@ -159,7 +159,9 @@ type Config struct {
 	// goes out as is. Default: log the error with Logger and answer 500
 	// Internal Server Error. Never send err.Error() to the client.
 	//
-	// It may read the session, and render a page with the site's layout.
+	// It may read the session, and render a page with the site's layout,
+	// when the session is loaded: after a failed load it is not, and
+	// reading it panics as anywhere else, so check [Session.Loaded] first.
 	// After a failed save the session can no longer change: AddFlash, Set,
 	// Flashes (which takes the messages) and the other changes return an
 	// error wrapping [ErrResponseStarted] and change nothing, and no
