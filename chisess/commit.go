@@ -87,6 +87,18 @@ func planCommit(in planInput) plan {
 		return p
 	case in.intent == intentKeep:
 		return planKeep(in, live)
+	case !live && in.origin == originAmbiguous && in.intent == intentDestroy:
+		// A logout on a request that carried several live sessions (a
+		// cookie planted beside the client's own): it ends every one of
+		// them, and the client drops its cookie. The sealed cookie has
+		// nothing on the server to end.
+		switch {
+		case !in.sealed:
+			return plan{store: storeDestroy, token: tokenSend}
+		case in.empty:
+			return plan{token: tokenDrop}
+		}
+		return plan{store: storeSeal, token: tokenSend}
 	case !live:
 		// Nothing was loaded, so there is nothing to change, renew or end:
 		// a new session, stored if it holds anything.
@@ -259,7 +271,11 @@ func (s *Session) store(ctx context.Context, p plan, now time.Time) (outcome, er
 	case storeRenew:
 		return s.renew(ctx, p.periodic, now)
 	}
-	out, err := s.end(ctx, now)
+	end := s.end
+	if s.src.origin == originAmbiguous {
+		end = s.endPresented
+	}
+	out, err := end(ctx, now)
 	if err != nil || len(s.rec.entries) == 0 {
 		return out, err
 	}

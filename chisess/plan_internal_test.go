@@ -27,7 +27,8 @@ import (
 //   - a change to a loaded session is merged (update), a renewal moves it
 //     (renew), a destroy ends it wherever renewals moved it (destroy);
 //   - with nothing loaded there is nothing to merge, renew or end: the
-//     session is new (create);
+//     session is new (create); but a logout on several live sessions
+//     (ambiguous) ends them all;
 //   - the cookie backend seals whatever is to be saved, and has no forward
 //     records (no loaded session is ever "forwarded").
 const planTable = `
@@ -99,10 +100,10 @@ destroy  rejected  -       -     | create/send         | seal/send
 destroy  rejected  -       renew | create/send         | seal/send
 destroy  rejected  refresh -     | create/send         | seal/send
 destroy  rejected  refresh renew | create/send         | seal/send
-destroy  ambiguous -       -     | create/send         | seal/send
-destroy  ambiguous -       renew | create/send         | seal/send
-destroy  ambiguous refresh -     | create/send         | seal/send
-destroy  ambiguous refresh renew | create/send         | seal/send
+destroy  ambiguous -       -     | destroy/send        | seal/send
+destroy  ambiguous -       renew | destroy/send        | seal/send
+destroy  ambiguous refresh -     | destroy/send        | seal/send
+destroy  ambiguous refresh renew | destroy/send        | seal/send
 destroy  loaded    -       -     | destroy/send        | seal/send
 destroy  loaded    -       renew | destroy/send        | seal/send
 destroy  loaded    refresh -     | destroy/send        | seal/send
@@ -159,6 +160,8 @@ func TestPlanVariations(t *testing.T) {
 		{"empty after a dead token", planInput{intent: intentModify, origin: originRejected, empty: true}, "drop"},
 		{"empty beside two live tokens", planInput{intent: intentModify, origin: originAmbiguous, empty: true}, "-"},
 		{"logout with nothing after it", planInput{intent: intentDestroy, origin: originRejected, empty: true}, "drop"},
+		{"logout on two live sessions", planInput{intent: intentDestroy, origin: originAmbiguous, empty: true}, "destroy/send"},
+		{"logout on two live sealed sessions", planInput{intent: intentDestroy, origin: originAmbiguous, empty: true, sealed: true}, "drop"},
 		{"empty new sealed session", planInput{intent: intentModify, origin: originNone, empty: true, sealed: true}, "-"},
 		// An emptied loaded session is merged (others may have added keys)
 		// and deleted when nothing is left; respond drops the token then.

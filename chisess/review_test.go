@@ -536,5 +536,18 @@ func TestLogoutWithAmbiguousCookiesEndsTheSessionOrFails(t *testing.T) {
 			_, err := m.Inspect(context.Background(), victim.cookie)
 			is.True(errors.Is(err, chisess.ErrUnknownSession)) // a logout that answers 2xx has ended the victim's session
 		}
+
+		// The same behind more planted cookies than a load tries.
+		again := newClient(t, m, h)
+		again.do("GET", "/")
+		values := []string{attacker.cookie}
+		for i := range 20 {
+			values = append(values, fmt.Sprint("dead", i))
+		}
+		rec = send(h, "POST", "/destroy", m.CookieName(), append(values, again.cookie)...)
+		if rec.Code < 300 {
+			_, err := m.Inspect(context.Background(), again.cookie)
+			is.True(errors.Is(err, chisess.ErrUnknownSession)) // a logout that answers 2xx has ended the session
+		}
 	})
 }

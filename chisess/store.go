@@ -2,6 +2,7 @@ package chisess
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -345,6 +346,31 @@ func (s *Session) end(ctx context.Context, now time.Time) (outcome, error) {
 		return outcome{ended: true, prevKey: s.src.key, prevOwner: s.src.owner}, nil
 	}
 	return outcome{ended: true, prevKey: e.key, prevOwner: e.owner}, nil
+}
+
+// endPresented ends every live session the request's tokens lead to: the
+// logout of a request whose cookies were ambiguous (several of the
+// session's name, leading to different sessions, or more than are tried at
+// load).
+func (s *Session) endPresented(ctx context.Context, now time.Time) (outcome, error) {
+	values, _ := s.st.presented(make([]string, 0, 64))
+	out := outcome{ended: true}
+	for _, v := range values {
+		src, _, why, err := s.m.open(ctx, v, now)
+		if err != nil {
+			return outcome{}, err
+		}
+		if why != 0 || src.key == "" {
+			continue
+		}
+		e, err := s.m.endFrom(ctx, src.key, nil, "")
+		if err != nil {
+			return outcome{}, wrapBackend("delete session", err)
+		}
+		s.m.dropForwards(ctx, e.passed)
+		out.prevKey, out.prevOwner = cmp.Or(out.prevKey, e.key), cmp.Or(out.prevOwner, e.owner)
+	}
+	return out, nil
 }
 
 // ending is what endFrom found and ended.
