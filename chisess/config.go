@@ -126,8 +126,9 @@ type Config struct {
 	// MaxKeys bounds how many keys a session holds; the owner, the
 	// description and each queued flash message count as one each. A Set
 	// past it returns an error wrapping [ErrTooLarge], and so does a commit
-	// whose merge with concurrent requests' changes passes it. Default
-	// (zero): [DefaultMaxKeys]; at most 65,536.
+	// whose merge with concurrent requests' changes passes it. A session
+	// stored before the limit was lowered can still shrink, and change
+	// without growing. Default (zero): [DefaultMaxKeys]; at most 65,536.
 	MaxKeys int
 
 	// MaxSize bounds the encoded size of a session's keys and values, in

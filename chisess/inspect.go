@@ -39,7 +39,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		value = string(v)
 	} else if len(rec.entries) > 0 {
 		key, _ := m.storageKey(token)
-		data, err := m.encode(&rec)
+		data, err := m.encode(&rec, extent{})
 		if err == nil {
 			ctx, cancel := m.backendCtx(ctx)
 			err = m.backend.Write(ctx, key, data, m.ttl(rec.meta))

@@ -39,6 +39,7 @@ type source struct {
 	token  string    // the token the session is stored under now
 	key    string    // its storage key, for server-side backends
 	raw    []byte    // the stored record as read, for Swap
+	extent extent    // what it held, for the limits
 	owner  string    // its owner when loaded, for the owner index
 	at     time.Time // when it was loaded
 
@@ -118,6 +119,7 @@ func (s *Session) load(ctx context.Context) error {
 		return nil
 	}
 	s.token, s.rec, s.src.owner = src.token, rec, ownerOf(rec)
+	s.src.extent = rec.extent()
 	s.src.refreshDue = m.refreshEvery > 0 && now.Sub(rec.meta.seenAt()) >= m.refreshEvery
 	s.src.renewDue = m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(rec.meta.renewed)) >= m.cfg.RenewEvery
 	if m.cfg.OnEvent != nil {

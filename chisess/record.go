@@ -126,6 +126,12 @@ func (r *record) remove(i int) {
 	r.entries = append(r.entries[:i], r.entries[i+1:]...)
 }
 
+// extent is how much a session holds: its keys, and the bytes of its
+// encoded entries, as the limits count them.
+type extent struct{ keys, bytes int }
+
+func (r *record) extent() extent { return extent{len(r.entries), r.size} }
+
 // encodedLen bounds the length of r's stored form from above.
 func (r *record) encodedLen() int {
 	return 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32 + r.size
@@ -365,31 +371,40 @@ func (m *Manager) storageKey(token string) (string, bool) {
 
 // fits reports whether storing val under key (at index i of r, -1 for a new
 // key) keeps the session within the configured limits.
+// A change is refused when it takes a session past a limit, or further past
+// one: a session that is past a limit (the limit was lowered since it was
+// stored) can still shrink, and be changed without growing.
+
 func (m *Manager) fits(r *record, i int, key string, val []byte) error {
-	if len(val) > m.cfg.MaxValueSize {
+	old := 0
+	if i >= 0 {
+		old = len(r.entries[i].val)
+	}
+	if len(val) > m.cfg.MaxValueSize && len(val) > old {
 		return fmt.Errorf("%w: the value takes %d bytes, Config.MaxValueSize is %d", ErrTooLarge, len(val), m.cfg.MaxValueSize)
 	}
-	n, size := len(r.entries), r.size
+	now := r.extent()
 	if i >= 0 {
-		size -= r.entries[i].size()
+		now.bytes -= r.entries[i].size()
 	} else {
-		n++
+		now.keys++
 	}
-	size += entrySize(len(key), len(val))
-	return m.withinLimits(n, size)
+	now.bytes += entrySize(len(key), len(val))
+	return m.withinLimits(now, r.extent())
 }
 
-// withinLimits checks a session of n entries whose entries take size
-// bytes: at Set, and again at commit, where other requests' changes merged
-// in may have added more.
-func (m *Manager) withinLimits(n, size int) error {
+// withinLimits checks a session of the extent now, which a change made from
+// one of the extent was: at Set, and again at commit, where other
+// requests' changes merged in may have added more. The sealed cookie must
+// fit the browsers' limit whatever it was before.
+func (m *Manager) withinLimits(now, was extent) error {
 	switch {
-	case n > m.cfg.MaxKeys:
-		return fmt.Errorf("%w: %d keys, Config.MaxKeys is %d", ErrTooLarge, n, m.cfg.MaxKeys)
-	case size > m.cfg.MaxSize:
-		return fmt.Errorf("%w: %d bytes of keys and values, Config.MaxSize is %d", ErrTooLarge, size, m.cfg.MaxSize)
+	case now.keys > m.cfg.MaxKeys && now.keys > was.keys:
+		return fmt.Errorf("%w: %d keys, Config.MaxKeys is %d", ErrTooLarge, now.keys, m.cfg.MaxKeys)
+	case now.bytes > m.cfg.MaxSize && now.bytes > was.bytes:
+		return fmt.Errorf("%w: %d bytes of keys and values, Config.MaxSize is %d", ErrTooLarge, now.bytes, m.cfg.MaxSize)
 	case m.sealer != nil:
-		r := record{size: size}
+		r := record{size: now.bytes}
 		if l := m.sealer.SealedLen(m.cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
 			return fmt.Errorf("%w: the cookie would take %d bytes, the limit is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
 		}

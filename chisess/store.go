@@ -71,13 +71,14 @@ type position struct {
 	raw        []byte // what the store held when last read, for Swap
 	gen        uint64 // the generation of that record
 	owner      string // its owner, for the owner index
-	rec        record // raw with the request's changes applied
+	base       extent // what raw holds, for the limits
+	rec        record // base with the request's changes applied
 }
 
 // loadedPosition is where a commit starts: the session as loaded, with the
 // request's changes.
 func (s *Session) loadedPosition() position {
-	return position{key: s.src.key, token: s.src.token, raw: s.src.raw, gen: s.rec.meta.gen, owner: s.src.owner, rec: s.rec}
+	return position{key: s.src.key, token: s.src.token, raw: s.src.raw, gen: s.rec.meta.gen, owner: s.src.owner, base: s.src.extent, rec: s.rec}
 }
 
 // reload reads at's key again after another request changed it, and
@@ -102,7 +103,7 @@ func (s *Session) reload(ctx context.Context, at position, follow bool) (positio
 	case got.kind != storedSession || got.rec.meta.gen != at.gen:
 		return at, ErrStaleSession
 	}
-	at.raw, at.owner = got.raw, ownerOf(got.rec)
+	at.raw, at.owner, at.base = got.raw, ownerOf(got.rec), got.rec.extent()
 	at.rec = s.rebase(got.rec)
 	return at, nil
 }
@@ -140,13 +141,15 @@ func (s *Session) rebase(base record) record {
 	return base
 }
 
-// encode is the stored form of at's record, nil when it is empty (a swap
-// to nil deletes), or an error when merging took it past the limits.
-func (m *Manager) encode(r *record) ([]byte, error) {
+// encode is the stored form of r, nil when it is empty (a swap to nil
+// deletes), or an error when merging took it past the limits, or further
+// past them than base, the extent of the stored record it was merged onto
+// (zero for a new session).
+func (m *Manager) encode(r *record, base extent) ([]byte, error) {
 	if len(r.entries) == 0 {
 		return nil, nil
 	}
-	if err := m.withinLimits(len(r.entries), r.size); err != nil {
+	if err := m.withinLimits(r.extent(), base); err != nil {
 		return nil, fmt.Errorf("chisess: save session: %w", err)
 	}
 	return r.appendTo(nil), nil
@@ -158,7 +161,7 @@ func (s *Session) create(ctx context.Context) (outcome, error) {
 		return outcome{}, nil
 	}
 	key, _ := s.m.storageKey(s.ensureToken()) // our own tokens always parse
-	data, err := s.m.encode(&s.rec)
+	data, err := s.m.encode(&s.rec, extent{})
 	if err == nil {
 		err = wrapBackend("save session", s.m.backend.Write(ctx, key, data, s.m.ttl(s.rec.meta)))
 	}
@@ -180,7 +183,7 @@ func (s *Session) update(ctx context.Context) (outcome, error) {
 				return outcome{}, err
 			}
 		}
-		data, err := s.m.encode(&at.rec)
+		data, err := s.m.encode(&at.rec, at.base)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -244,7 +247,7 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		reload = true
 		next := at.rec
 		next.meta.gen, next.meta.renewed = gen, now.UnixMilli()
-		fwd, err := s.copyRenewed(ctx, at.token, &next, newKey, periodic, now)
+		fwd, err := s.copyRenewed(ctx, at.token, &next, at.base, newKey, periodic, now)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -267,8 +270,8 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 // the forward record that is to replace the old one under oldToken; nil
 // when the session is empty, and so only deleted (with any copy an earlier
 // attempt wrote under newKey).
-func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, newKey string, periodic bool, now time.Time) ([]byte, error) {
-	data, err := s.m.encode(next)
+func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, base extent, newKey string, periodic bool, now time.Time) ([]byte, error) {
+	data, err := s.m.encode(next, base)
 	if err != nil {
 		return nil, err
 	}
