@@ -234,8 +234,8 @@ func (s *Session) apply(p plan, now time.Time) (outcome, error) {
 	ctx, cancel := s.m.commitCtx(s.st.r.Context())
 	defer cancel()
 	out, err := s.store(ctx, p, now)
-	if err == nil && s.m.indexes() {
-		err = s.reindex(ctx, p, out)
+	if err == nil && p.store != storeTouch && s.m.indexes() {
+		err = s.reindex(ctx, out)
 	}
 	return out, err
 }

@@ -291,20 +291,17 @@ func (m *Manager) indexes() bool {
 }
 
 // reindex keeps the owner index in step with what a commit stored: the new
-// key under the current owner, the old key out from under the owner it had.
-// It runs after the record is written, and its failure fails the request:
-// an unindexed session would escape "log out everywhere".
-func (s *Session) reindex(ctx context.Context, p plan, out outcome) error {
+// key under the current owner, then the old key out from under the owner
+// it had. An entry lasts as long as the session can (see indexTTL), so no
+// read-only request need refresh it.
+//
+// It runs after the record is written. When the new entry cannot be made,
+// the session just stored is ended and the request fails: a live session
+// missing from its owner's index would escape "log out everywhere". An old
+// entry that cannot be removed is only stale, which the index allows (a
+// listing skips sessions of another owner), so that is logged.
+func (s *Session) reindex(ctx context.Context, out outcome) error {
 	ix := s.m.backend.(backend.Indexer)
-	if p.store == storeTouch {
-		// With Rolling the session's end moved: so must its index entry's.
-		if out.alive && s.m.cfg.Rolling && s.src.owner != "" {
-			if err := ix.Index(ctx, s.m.indexOwner(s.src.owner), s.src.key, s.indexTTL()); err != nil {
-				s.m.warn(ctx, "chisess: could not refresh the owner index", "err", err)
-			}
-		}
-		return nil
-	}
 	owner, key := "", ""
 	if out.kept {
 		owner, key = ownerOf(s.rec), out.key
@@ -313,22 +310,30 @@ func (s *Session) reindex(ctx context.Context, p plan, out outcome) error {
 	// everywhere" listing the owner's sessions meanwhile finds the session
 	// under one key or the other (an old key leads on to the new one
 	// through the renewal's forward record).
-	fresh := key != out.prevKey || owner != out.prevOwner || s.m.cfg.Rolling || s.edits.flags
-	if owner != "" && key != "" && fresh {
+	if owner != "" && key != "" && (key != out.prevKey || owner != out.prevOwner || s.edits.flags) {
 		if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
+			if _, endErr := s.m.endFrom(ctx, key, nil, ""); endErr != nil {
+				s.m.warn(ctx, "chisess: could not end a session missing from the owner index", "err", endErr)
+			}
 			return fmt.Errorf("chisess: owner index: %w", err)
 		}
 	}
 	if out.prevOwner != "" && out.prevKey != "" && (out.prevKey != key || owner != out.prevOwner) {
 		if err := ix.Unindex(ctx, s.m.indexOwner(out.prevOwner), out.prevKey); err != nil {
-			return fmt.Errorf("chisess: owner index: %w", err)
+			s.m.warn(ctx, "chisess: could not remove a stale owner index entry", "err", err)
 		}
 	}
 	return nil
 }
 
-// indexTTL is how long an index entry must last: to the session's absolute
-// end, which only Rolling moves (and then every save indexes again).
+// indexTTL is how long an index entry must last: to the end of the
+// session's lifetime, which only RememberMe moves (and a commit that calls
+// it indexes again), or with Rolling, where every use moves it, to
+// MaxLifetime after its creation, which nothing moves.
 func (s *Session) indexTTL() time.Duration {
-	return max(s.m.lifetimeEnd(s.rec.meta).Sub(s.m.now()), time.Second)
+	end := s.m.lifetimeEnd(s.rec.meta)
+	if s.m.cfg.Rolling {
+		end = s.rec.meta.createdAt().Add(s.m.cfg.MaxLifetime)
+	}
+	return max(end.Sub(s.m.now()), time.Second)
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -317,7 +318,7 @@ func TestLoweredMaxKeysDoesNotFreezeSessionsAboveIt(t *testing.T) {
 		is.Equal(rec.Code, http.StatusOK) // deleting a key is saved
 		s, err := after.Inspect(context.Background(), c.cookie)
 		is.NoErr(err)
-		is.Equal(s.Keys(), []string{"b", "c", "d"})
+		is.Equal(slices.Sorted(slices.Values(s.Keys())), []string{"b", "c", "d"}) // Issue sets its map's keys in no order
 	})
 }
 
