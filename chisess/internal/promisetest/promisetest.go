@@ -24,6 +24,7 @@ import (
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testhook"
 	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
@@ -64,7 +65,7 @@ type servers struct {
 	m      [2]*chisess.Manager
 	r      [2]chi.Router
 	header string // the TokenHeader of the routes, "" for cookies
-	clock  *clock
+	clock  *testclock.Clock
 
 	mu   sync.Mutex
 	errs []error // what the ErrorHandlers saw
@@ -72,7 +73,11 @@ type servers struct {
 
 func newServers(t *testing.T, a, b backend.Backend, cfg chisess.Config) *servers {
 	t.Helper()
-	srv := &servers{t: t, clock: &clock{now: time.Now()}}
+	srv := &servers{t: t, clock: testclock.New()}
+	// Half a millisecond on: records keep times in milliseconds, so a
+	// token made now is already older than a RenewEvery of a nanosecond
+	// when it is next read, as with a real clock.
+	srv.clock.Add(time.Millisecond / 2)
 	for i, be := range []backend.Backend{a, b} {
 		c := cfg
 		c.Backend = be
@@ -229,24 +234,6 @@ func (g *gate) wait() {
 	<-g.release
 }
 
-// clock is the managers' clock: it moves only when a scenario moves it.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // async runs f on its own goroutine and returns a channel of its result.
 func async[T any](f func() T) <-chan T {
 	ch := make(chan T, 1)
@@ -257,6 +244,15 @@ func async[T any](f func() T) <-chan T {
 type response struct {
 	rec   *httptest.ResponseRecorder
 	token string
+}
+
+// racingLogout mounts the app with cfg and a logout that waits at a gate,
+// and signs ada in: the start of every logout race.
+func racingLogout(t *testing.T, a, b backend.Backend, cfg chisess.Config) (*servers, *gate, string) {
+	srv := newServers(t, a, b, cfg)
+	g := newGate()
+	srv.routes(g)
+	return srv, g, srv.login(1)
 }
 
 // logoutRace holds a logout that loaded the session under token, runs
@@ -294,10 +290,7 @@ func logoutRace(t *testing.T, srv *servers, g *gate, token string, meanwhile fun
 // forward record) and the renewed session lived on.
 func logoutFollowsPeriodicRenewal(t *testing.T, a, b backend.Backend) {
 	is := is.New(t)
-	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
-	g := newGate()
-	srv.routes(g)
-	t0 := srv.login(1)
+	srv, g, t0 := racingLogout(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
 	logoutRace(t, srv, g, t0, func() []string {
 		rec, t1 := srv.do(1, "GET", "/me", t0)
 		is.Equal(rec.Body.String(), "ada")
@@ -310,10 +303,7 @@ func logoutFollowsPeriodicRenewal(t *testing.T, a, b backend.Backend) {
 // together.
 func logoutFollowsRenewalThatWrites(t *testing.T, a, b backend.Backend) {
 	is := is.New(t)
-	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
-	g := newGate()
-	srv.routes(g)
-	t0 := srv.login(1)
+	srv, g, t0 := racingLogout(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
 	logoutRace(t, srv, g, t0, func() []string {
 		rec, t1 := srv.do(1, "POST", "/visit", t0)
 		is.Equal(rec.Code, http.StatusOK)
@@ -327,10 +317,7 @@ func logoutFollowsRenewalThatWrites(t *testing.T, a, b backend.Backend) {
 // yet L's logout must still find the session.
 func logoutFollowsLoginRenewal(t *testing.T, a, b backend.Backend) {
 	is := is.New(t)
-	srv := newServers(t, a, b, chisess.Config{})
-	g := newGate()
-	srv.routes(g)
-	t0 := srv.login(1)
+	srv, g, t0 := racingLogout(t, a, b, chisess.Config{})
 	logoutRace(t, srv, g, t0, func() []string {
 		rec, t1 := srv.do(1, "POST", "/login", t0)
 		is.Equal(rec.Code, http.StatusOK)
@@ -343,10 +330,7 @@ func logoutFollowsLoginRenewal(t *testing.T, a, b backend.Backend) {
 // Two renewals, one after the other, between L's load and its logout.
 func logoutFollowsTwoRenewals(t *testing.T, a, b backend.Backend) {
 	is := is.New(t)
-	srv := newServers(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
-	g := newGate()
-	srv.routes(g)
-	t0 := srv.login(1)
+	srv, g, t0 := racingLogout(t, a, b, chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})
 	logoutRace(t, srv, g, t0, func() []string {
 		_, t1 := srv.do(1, "GET", "/me", t0)
 		_, t2 := srv.do(0, "POST", "/login", t1)
@@ -580,7 +564,7 @@ func concurrentFlashesAllKept(t *testing.T, a, b backend.Backend) {
 	<-g.reached
 	rec, _ := srv.do(1, "POST", "/flash?m=mailed", cookie.Value)
 	is.Equal(rec.Code, http.StatusOK)
-	srv.clock.advance(time.Millisecond) // the held request adds its message later
+	srv.clock.Add(time.Millisecond) // the held request adds its message later
 	close(g.release)
 	is.Equal((<-slow).rec.Code, http.StatusOK)
 	rec, _ = srv.do(1, "GET", "/show", cookie.Value)
@@ -604,11 +588,11 @@ func refreshOfEndedSessionSendsNoCookie(t *testing.T, a, b backend.Backend) {
 		fmt.Fprint(w, u)
 	})
 	tok := srv.login(0)
-	srv.clock.advance(2 * time.Minute) // the refresh is due
+	srv.clock.Add(2 * time.Minute) // the refresh is due
 	rec, refreshed := srv.do(1, "GET", "/me", tok)
 	is.Equal(rec.Body.String(), "ada")
 	is.Equal(refreshed, tok) // a due refresh of a live session slides its cookie
-	srv.clock.advance(2 * time.Minute)
+	srv.clock.Add(2 * time.Minute)
 
 	held := async(func() response {
 		rec, tok := srv.do(0, "GET", "/held", tok)

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testhook"
 	"github.com/go-chi/chi/v5"
 )
@@ -24,7 +24,7 @@ type app struct {
 	managers [3]*chisess.Manager
 	routers  [3]http.Handler
 	s        *scheduler
-	clock    *clock
+	clock    *testclock.Clock
 	owner    string // the one user of the history, unique to the run
 }
 
@@ -59,26 +59,12 @@ type call struct {
 	setsToken, hasVary bool
 }
 
-// clock is the time the managers read, moved by the scheduler only.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func newApp(b backend.Backend, cfg Config, s *scheduler, owner string) (*app, error) {
-	a := &app{s: s, clock: &clock{now: time.Now()}, owner: owner}
+	a := &app{s: s, clock: testclock.New(), owner: owner}
+	// Half a millisecond on: records keep times in milliseconds, so a
+	// token made now is already older than a RenewEvery of a nanosecond
+	// when the next request reads it, as with a real clock.
+	a.clock.Add(time.Millisecond / 2)
 	quiet := slog.New(slog.DiscardHandler)
 	for i := range a.managers {
 		name := cookieName

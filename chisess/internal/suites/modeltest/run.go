@@ -98,7 +98,7 @@ func (r *run) move(i int) bool {
 	if !r.started[i] {
 		r.started[i] = true
 		r.running++
-		r.a.clock.add(c.req.Before)
+		r.a.clock.Add(c.req.Before)
 		c.start = n
 		if c.req.Kind != DestroyOwner {
 			c.sent = r.tokens[c.req.Client]
