@@ -116,7 +116,7 @@ type Config struct {
 	// RememberFor is how long a session lives after [Session.RememberMe]
 	// (true): its cookie persists for this long even when Lifetime is zero,
 	// and IdleTimeout does not end it. Default (zero): [DefaultRememberFor],
-	// 30 days.
+	// 30 days, or MaxLifetime when that is set and shorter.
 	RememberFor time.Duration
 
 	// Codec encodes values that are not one of the built-in kinds (string,
@@ -287,6 +287,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.RememberFor == 0 {
 		cfg.RememberFor = DefaultRememberFor
+		if cfg.MaxLifetime > 0 {
+			cfg.RememberFor = min(cfg.RememberFor, cfg.MaxLifetime)
+		}
 	}
 	if cfg.RenewGrace == 0 {
 		cfg.RenewGrace = DefaultRenewGrace

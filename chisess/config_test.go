@@ -39,6 +39,21 @@ func TestNewConfig(t *testing.T) {
 		{"Domain with leading dot", chisess.Config{Secret: testSecret, Domain: ".example.com"}, ""},
 		{"Path below root", chisess.Config{Secret: testSecret, Path: "/app/v1"}, ""},
 		{"previous secrets", chisess.Config{Secret: testSecret, PreviousSecrets: []string{strings.Repeat("p", 32)}}, ""},
+		{"MaxLifetime shorter than the default RememberFor", chisess.Config{Secret: testSecret, MaxLifetime: 72 * time.Hour}, ""},
+		{"Lifetime longer than the default MaxLifetime", chisess.Config{Secret: testSecret, Lifetime: 90 * 24 * time.Hour}, ""},
+		{"MaxKeys at the most a record holds", chisess.Config{Secret: testSecret, MaxKeys: 1 << 16}, ""},
+		{"MaxValueSize equal to MaxSize", chisess.Config{Secret: testSecret, MaxSize: 4096, MaxValueSize: 4096}, ""},
+		{"Namespace of its own", chisess.Config{Secret: testSecret, Namespace: "admin"}, ""},
+
+		// Limits and the absolute lifetime.
+		{"MaxLifetime shorter than Lifetime", chisess.Config{Secret: testSecret, Lifetime: 48 * time.Hour, MaxLifetime: 24 * time.Hour}, "MaxLifetime"},
+		{"MaxLifetime shorter than RememberFor", chisess.Config{Secret: testSecret, RememberFor: 48 * time.Hour, MaxLifetime: 24 * time.Hour}, "MaxLifetime"},
+		{"negative MaxLifetime", chisess.Config{Secret: testSecret, MaxLifetime: -time.Hour}, "MaxLifetime"},
+		{"MaxKeys past what a record holds", chisess.Config{Secret: testSecret, MaxKeys: 1<<16 + 1}, "MaxKeys"},
+		{"negative MaxKeys", chisess.Config{Secret: testSecret, MaxKeys: -1}, "MaxKeys"},
+		{"negative MaxSize", chisess.Config{Secret: testSecret, MaxSize: -1}, "MaxSize"},
+		{"MaxValueSize above MaxSize", chisess.Config{Secret: testSecret, MaxSize: 100, MaxValueSize: 101}, "MaxValueSize"},
+		{"Namespace with a space", chisess.Config{Secret: testSecret, Namespace: "a b"}, "Namespace"},
 
 		// CookieName.
 		{"name with ;", chisess.Config{Secret: testSecret, CookieName: "a;b"}, "CookieName"},

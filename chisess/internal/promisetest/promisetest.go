@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"merge-past-the-limit-fails-clearly", mergePastLimitFails},
 		{"concurrent-flashes-all-kept", concurrentFlashesAllKept},
 		{"refresh-of-an-ended-session-sends-no-cookie", refreshOfEndedSessionSendsNoCookie},
+		{"expiry-to-the-millisecond", expiryToTheMillisecond},
+		{"max-lifetime-holds-against-activity", maxLifetimeHoldsAgainstActivity},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -609,4 +611,44 @@ func refreshOfEndedSessionSendsNoCookie(t *testing.T, a, b backend.Backend) {
 	is.Equal(r.token, "")                // but hands out no cookie for the dead session
 	is.True(!srv.live(1, tok))           // which stays dead
 	is.Equal(len(srv.errors()), 0)       // and nothing failed
+}
+
+// Every backend ends a session at the same moment, to the millisecond, by
+// the times stored in its record: alive a millisecond before its end, over
+// at it, whatever the store's own expiry (relative TTLs, rounded up) does.
+// Before the fix the sealed cookie ended up to a second early; this holds
+// the server-side stores to the same rule.
+func expiryToTheMillisecond(t *testing.T, a, b backend.Backend) {
+	for _, lifetime := range []time.Duration{1500 * time.Millisecond, 500 * time.Millisecond} {
+		t.Run(lifetime.String(), func(t *testing.T) {
+			is := is.New(t)
+			srv := newServers(t, a, b, chisess.Config{Lifetime: lifetime})
+			srv.routes(nil)
+			tok := srv.login(0)
+			srv.clock.Add(lifetime - time.Millisecond)
+			rec, _ := srv.do(1, "GET", "/me", tok)
+			is.Equal(rec.Body.String(), "ada") // alive a millisecond before its end
+			srv.clock.Add(time.Millisecond)
+			rec, _ = srv.do(1, "GET", "/me", tok)
+			is.Equal(rec.Body.String(), "") // and over at its end
+			is.True(!srv.live(0, tok))
+		})
+	}
+}
+
+// With Rolling, activity slides the lifetime, but not past MaxLifetime: a
+// session used every 23 hours ends MaxLifetime after its creation.
+func maxLifetimeHoldsAgainstActivity(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{Rolling: true, Lifetime: 24 * time.Hour, MaxLifetime: 72 * time.Hour})
+	srv.routes(nil)
+	tok := srv.login(0)
+	for range 3 {
+		srv.clock.Add(23 * time.Hour)
+		rec, _ := srv.do(1, "GET", "/me", tok)
+		is.Equal(rec.Body.String(), "ada") // used every 23 hours, it lives on
+	}
+	srv.clock.Add(3 * time.Hour) // 72 hours after creation
+	rec, _ := srv.do(1, "GET", "/me", tok)
+	is.Equal(rec.Body.String(), "") // and ends at MaxLifetime
 }
