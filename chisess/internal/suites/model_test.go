@@ -68,7 +68,7 @@ func TestLogoutEndsSessionRenewedMeanwhile(t *testing.T) {
 	})
 }
 
-// Issue 13, failure 1, with a login: a logout (#2) loads the session, a
+// A logout racing a renewal, with a login: a logout (#2) loads the session, a
 // login under Rotate (#1) moves it to T2 and answers; the logout answers
 // 200 and the logged-in session lives on under T2. Found with every kind
 // but OtherApp.
@@ -90,7 +90,7 @@ func TestLogoutEndsSessionRotatedMeanwhile(t *testing.T) {
 	})
 }
 
-// Not in issue 13's list; the class of failure 1 for "log out everywhere".
+// A logout racing a renewal, for "log out everywhere".
 // A renewal under RenewEvery (#1) has unindexed the old key and not yet
 // indexed the new one when DestroyOwner (#2) lists the owner's sessions:
 // it finds none, answers 200, and the session lives on. The renewal
@@ -155,7 +155,7 @@ func TestConcurrentAddFlashKeepsBoth(t *testing.T) {
 	})
 }
 
-// The class of failure 11 for Flashes (written by hand; the search stops
+// A flash added while Flashes runs (written by hand; the search stops
 // at the simpler case above). Flashes (#1) loads [f0], AddFlash (#2) adds
 // f2, then #1 deletes the whole queue: f2 is neither shown nor queued.
 func TestFlashesKeepsFlashAddedMeanwhile(t *testing.T) {
@@ -210,8 +210,8 @@ func TestIdleRefreshHandsOutNoDeadCookie(t *testing.T) {
 	})
 }
 
-// Issue 13, failure 12 as the issue tells it, with a logout (written by
-// hand; the search stops at the Delete above).
+// An idle refresh racing a logout must not hand out a dead cookie
+// (written by hand; the search stops at the Delete above).
 func TestIdleRefreshAfterLogoutHandsOutNoDeadCookie(t *testing.T) {
 	replay(t, modeltest.Case{
 		Config:  modeltest.Config{Lifetime: 4 * time.Hour, Rolling: true},
@@ -225,7 +225,7 @@ func TestIdleRefreshAfterLogoutHandsOutNoDeadCookie(t *testing.T) {
 	})
 }
 
-// The class of failure 12 through a forward record. A read (#2) with the
+// A dead cookie handed out through a forward record. A read (#2) with the
 // old token T1 follows the forward record of a renewal (#1) to T2 and
 // loads it; a Delete (#3) ends the session; the read answers with the
 // token T2 it was forwarded to, which is dead.
@@ -278,7 +278,7 @@ func TestOtherAppCannotLoadSessionByHeader(t *testing.T) {
 	})
 }
 
-// Not in issue 13's list. Delete b (#3) has a periodic renewal due: it
+// Delete b (#3) has a periodic renewal due: it
 // writes {a} under the new ID T2, then its swap of the old record fails
 // because Delete a (#2) committed meanwhile. It merges again, the session
 // is now empty, and it swaps the old record to a forward record without
@@ -306,7 +306,7 @@ func TestEmptyingRenewalLeavesNoCopy(t *testing.T) {
 	})
 }
 
-// Not in issue 13's list. A read (#1) loads T1 and starts its own periodic
+// A read (#1) loads T1 and starts its own periodic
 // renewal; meanwhile #2 renews T1 to T2 and #3 renews T2 to T3. #1's swap
 // fails, it follows T1's forward record to T2, finds T2's forward record
 // there, and gives up with ErrSessionGone (409 for a plain page view): the
