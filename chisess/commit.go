@@ -286,7 +286,8 @@ func (s *Session) store(ctx context.Context, p plan, now time.Time) (outcome, er
 
 // persistent reports whether the session's cookie gets a Max-Age.
 func (s *Session) persistent() bool {
-	return s.m.cfg.Lifetime > 0 || s.rec.meta.flags&flagRemember != 0
+	lifetime, _ := s.m.lifetimeOf(s.rec.meta)
+	return lifetime > 0
 }
 
 // emitCommitted queues the events of a commit that went through.

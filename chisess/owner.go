@@ -310,7 +310,7 @@ func (s *Session) reindex(ctx context.Context, out outcome) error {
 	// everywhere" listing the owner's sessions meanwhile finds the session
 	// under one key or the other (an old key leads on to the new one
 	// through the renewal's forward record).
-	if owner != "" && key != "" && (key != out.prevKey || owner != out.prevOwner || s.edits.flags) {
+	if owner != "" && key != "" && (key != out.prevKey || owner != out.prevOwner || s.edits.flags || s.edits.lifetime) {
 		if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
 			if _, endErr := s.m.endFrom(ctx, key, nil, ""); endErr != nil {
 				s.m.warn(ctx, "chisess: could not end a session missing from the owner index", "err", endErr)
@@ -327,9 +327,9 @@ func (s *Session) reindex(ctx context.Context, out outcome) error {
 }
 
 // indexTTL is how long an index entry must last: to the end of the
-// session's lifetime, which only RememberMe moves (and a commit that calls
-// it indexes again), or with Rolling, where every use moves it, to
-// MaxLifetime after its creation, which nothing moves.
+// session's lifetime, which only RememberMe and SetLifetime move (and a
+// commit that calls either indexes again), or with Rolling, where every use
+// moves it, to MaxLifetime after its creation, which nothing moves.
 func (s *Session) indexTTL() time.Duration {
 	end := s.m.lifetimeEnd(s.rec.meta)
 	if s.m.cfg.Rolling {

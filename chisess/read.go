@@ -120,7 +120,8 @@ func (s *Session) load(ctx context.Context) error {
 	}
 	s.token, s.rec, s.src.owner = src.token, rec, ownerOf(rec)
 	s.src.extent = rec.extent()
-	s.src.refreshDue = m.refreshEvery > 0 && now.Sub(rec.meta.seenAt()) >= m.refreshEvery
+	every := m.refreshInterval(rec.meta)
+	s.src.refreshDue = every > 0 && now.Sub(rec.meta.seenAt()) >= every
 	s.src.renewDue = m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(rec.meta.renewed)) >= m.cfg.RenewEvery
 	if m.cfg.OnEvent != nil {
 		s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -23,13 +24,25 @@ import (
 //	created   uvarint, Unix milliseconds
 //	seen      uvarint, Unix milliseconds of the last recorded use
 //	gen       uvarint, random generation marker of this session's life
-//	flags     uvarint, reserved bits (remember-me and friends)
+//	flags     uvarint, flagRemember and flagLifetime; any other bit is refused
 //	renewed   uvarint, Unix milliseconds of the last change of token
+//	lifetime  uvarint, milliseconds, only with flagLifetime: the session's own
+//	          lifetime (Session.SetLifetime)
+//	since     uvarint, Unix milliseconds, only with flagLifetime: when it
+//	          was set, which it counts from
 //	count     uvarint, number of entries
 //	entries   count × (uvarint key length, key, uvarint value length, value)
 //
 // Loading splits the entries without decoding any value: each value is
 // decoded only when Get asks for it.
+//
+// A record without flagLifetime is byte for byte what earlier releases
+// write and read, so sessions they stored load unchanged. A field added
+// later comes with a flag bit of its own, which this release refuses: a
+// record it cannot read in full is malformed to it, never misread. An
+// earlier release, which ignored the flags, takes the lifetime for the
+// entry count and the time after it for a key length far past the end of
+// the record, and refuses a record with a lifetime as malformed too.
 
 const recordVersion = 1
 
@@ -45,12 +58,27 @@ var errBadRecord = errors.New("chisess: stored session record is malformed")
 // persists for Config.RememberFor and IdleTimeout does not apply to it.
 const flagRemember = 1 << 0
 
+// flagLifetime marks a session with a lifetime of its own
+// (Session.SetLifetime): the record carries it, and when it was set.
+const flagLifetime = 1 << 1
+
+// knownFlags are the flag bits this release reads.
+const knownFlags = flagRemember | flagLifetime
+
+// maxLifetimeMillis is the longest lifetime a record may carry, in
+// milliseconds: the longest time.Duration.
+const maxLifetimeMillis = int64(math.MaxInt64 / time.Millisecond)
+
 type meta struct {
 	created int64 // Unix ms
 	seen    int64 // Unix ms
 	gen     uint64
 	flags   uint64
 	renewed int64 // Unix ms
+	// With flagLifetime: the session's own lifetime, in ms, and when it
+	// was set, in Unix ms; zero without.
+	lifetime int64
+	since    int64
 }
 
 func (m meta) createdAt() time.Time { return time.UnixMilli(m.created) }
@@ -132,7 +160,11 @@ type extent struct{ keys, bytes int }
 
 func (r *record) extent() extent { return extent{len(r.entries), r.size} }
 
-// encodedLen bounds the length of r's stored form from above.
+// encodedLen bounds the length of r's stored form from above. Five
+// uvarints of the longest kind bound the metadata, whose seven uvarints
+// take 46 bytes at most while its times stay below 2^49 ms (the year
+// 19,800): 10 for gen, 1 for the flags, and 7 for each of the four times
+// and the lifetime, a time.Duration below 2^44 ms.
 func (r *record) encodedLen() int {
 	return 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32 + r.size
 }
@@ -151,6 +183,10 @@ func (r *record) appendTo(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, m.gen)
 	dst = binary.AppendUvarint(dst, m.flags)
 	dst = binary.AppendUvarint(dst, uint64(max(m.renewed, 0)))
+	if m.flags&flagLifetime != 0 {
+		dst = binary.AppendUvarint(dst, uint64(max(m.lifetime, 0)))
+		dst = binary.AppendUvarint(dst, uint64(max(m.since, 0)))
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(r.entries)))
 	for _, e := range r.entries {
 		dst = binary.AppendUvarint(dst, uint64(len(e.key)))
@@ -175,9 +211,14 @@ func decodeRecord(b []byte) (record, error) {
 	m.gen = rd.uvarint()
 	m.flags = rd.uvarint()
 	m.renewed = int64(rd.uvarint())
+	if m.flags&flagLifetime != 0 {
+		m.lifetime = int64(rd.uvarint())
+		m.since = int64(rd.uvarint())
+	}
 	n := rd.uvarint()
 	// Each entry takes at least two bytes, which bounds a lying count.
-	if rd.bad || n > maxEntries || n > uint64(len(rd.b))/2 {
+	if rd.bad || n > maxEntries || n > uint64(len(rd.b))/2 || m.flags&^knownFlags != 0 ||
+		m.lifetime < 0 || m.lifetime > maxLifetimeMillis || m.since < 0 {
 		return record{}, errBadRecord
 	}
 	r.size = len(rd.b)
@@ -412,10 +453,10 @@ func (m *Manager) withinLimits(now, was extent) error {
 	return nil
 }
 
-// expiresAt is when a session with metadata md ends under m's config: the
-// Lifetime (or the session cap) from creation, or from the last use with
-// Rolling, no later than IdleTimeout after the last use, and never later
-// than MaxLifetime after creation, whatever the activity.
+// expiresAt is when a session with metadata md ends under m's config: its
+// lifetime (see lifetimeEnd), no later than IdleTimeout after the last use
+// unless it is remembered, and never later than MaxLifetime after
+// creation, whatever the activity.
 func (m *Manager) expiresAt(md meta) time.Time {
 	exp := m.lifetimeEnd(md)
 	if m.cfg.IdleTimeout > 0 && md.flags&flagRemember == 0 {
@@ -427,21 +468,68 @@ func (m *Manager) expiresAt(md meta) time.Time {
 }
 
 // lifetimeEnd is when the session ends by its lifetime alone, idle time
-// aside: the end of a persistent cookie. The idle timeout is enforced on the
-// server only, so a cookie does not expire under a reader whose requests
-// write nothing.
+// aside: the end of a persistent cookie. The lifetime counts from its start
+// (see lifetimeOf), or from the last use with Rolling, and a lifetime of
+// zero (a browser-session cookie) lasts the session cap on the server. The
+// idle timeout is enforced on the server only, so a cookie does not expire
+// under a reader whose requests write nothing.
 func (m *Manager) lifetimeEnd(md meta) time.Time {
-	base := md.created
+	lifetime, base := m.lifetimeOf(md)
+	if lifetime == 0 {
+		lifetime = m.sessionCap(md)
+	}
 	if m.cfg.Rolling {
 		base = md.seen
-	}
-	lifetime := m.lifetime
-	if md.flags&flagRemember != 0 {
-		lifetime = m.cfg.RememberFor
 	}
 	end := time.UnixMilli(base).Add(lifetime)
 	if limit := time.UnixMilli(md.created).Add(m.cfg.MaxLifetime); limit.Before(end) {
 		return limit
 	}
 	return end
+}
+
+// lifetimeOf is the lifetime of a session with metadata md, zero for a
+// browser-session cookie, and the Unix millisecond it counts from: its own
+// lifetime (Session.SetLifetime) from when it was set; else, from its
+// creation, Config.RememberFor for a remembered session, or
+// Config.Lifetime.
+func (m *Manager) lifetimeOf(md meta) (time.Duration, int64) {
+	switch {
+	case md.flags&flagLifetime != 0:
+		return time.Duration(md.lifetime) * time.Millisecond, md.since
+	case md.flags&flagRemember != 0:
+		return m.cfg.RememberFor, md.created
+	}
+	return m.cfg.Lifetime, md.created
+}
+
+// sessionCap is how long the server keeps a session with a browser-session
+// cookie: DefaultSessionCap when the configured lifetime is zero; for a
+// session given a lifetime of zero by SetLifetime, the configured lifetime
+// or DefaultSessionCap, whichever is shorter, so that asking for a
+// browser-session cookie never makes a session live longer.
+func (m *Manager) sessionCap(md meta) time.Duration {
+	if md.flags&flagLifetime != 0 {
+		return min(m.lifetime, DefaultSessionCap)
+	}
+	return m.lifetime
+}
+
+// refreshInterval is how often the last use of a session with metadata md
+// is recorded: min(window/10, 1 minute), where the window is IdleTimeout,
+// or with Rolling the lifetime, or the shorter of the two when a session's
+// own lifetime (which New could not check against IdleTimeout) is shorter.
+// Zero: never.
+func (m *Manager) refreshInterval(md meta) time.Duration {
+	if md.flags&flagLifetime == 0 || !m.cfg.Rolling {
+		return m.refreshEvery
+	}
+	window, _ := m.lifetimeOf(md)
+	if window == 0 {
+		window = m.sessionCap(md)
+	}
+	if m.cfg.IdleTimeout > 0 {
+		window = min(window, m.cfg.IdleTimeout)
+	}
+	return min(window/10, time.Minute)
 }

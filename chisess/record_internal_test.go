@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/chisess/kit/chisess/backend"
 	"github.com/matryer/is"
 )
 
@@ -46,13 +49,15 @@ var recordRoundTrips = []struct {
 	{"zero meta", meta{}, nil},
 	{"one entry", meta{created: 946684800000, seen: 946684800001, gen: 42}, []entry{{key: []byte("user"), val: []byte("salice")}}},
 	{"empty key", meta{created: 1, seen: 1}, []entry{{key: []byte{}, val: []byte("b\x01")}}},
-	{"binary keys", meta{created: 5, seen: 6, gen: 7, flags: 8}, []entry{
+	{"binary keys", meta{created: 5, seen: 6, gen: 7, flags: flagRemember}, []entry{
 		{key: []byte{0, 0xff, 0x80, '\n'}, val: []byte{'y', 0, 1, 2}},
 		{key: []byte("\x00flash"), val: []byte("c[]")},
 	}},
 	{"large value", meta{created: 1, seen: 1}, []entry{{key: []byte("big"), val: bytes.Repeat([]byte{'y', 0xAA}, 10_000)}}},
 	{"many entries", meta{created: 10, seen: 20, gen: 30}, manyEntries(300)},
-	{"extreme meta", meta{created: math.MaxInt64, seen: math.MaxInt64, gen: math.MaxUint64, flags: math.MaxUint64}, manyEntries(2)},
+	{"own lifetime", meta{created: 1700000000000, seen: 1700000600000, gen: 9, flags: flagLifetime, renewed: 1700000000000, lifetime: 15 * 60 * 1000, since: 1700000300000}, manyEntries(2)},
+	{"own lifetime of zero, remembered", meta{created: 1, seen: 2, gen: 3, flags: flagLifetime | flagRemember, since: 2}, manyEntries(1)},
+	{"extreme meta", meta{created: math.MaxInt64, seen: math.MaxInt64, gen: math.MaxUint64, flags: knownFlags, renewed: math.MaxInt64, lifetime: maxLifetimeMillis, since: math.MaxInt64}, manyEntries(2)},
 }
 
 func TestRecordRoundTrip(t *testing.T) {
@@ -135,6 +140,14 @@ func TestDecodeRecordRejectsMalformed(t *testing.T) {
 		{"negative created", rawRecord(recordVersion, 1<<63, 2, 3, 0, 0)},
 		{"negative seen", rawRecord(recordVersion, 1, 1<<63, 3, 0, 0)},
 		{"only the version", []byte{recordVersion}},
+		{"unknown flag", rawRecord(recordVersion, 1, 2, 3, 1<<2, 5, 0)},
+		{"highest flag", rawRecord(recordVersion, 1, 2, 3, 1<<63|flagRemember, 5, 0)},
+		{"lifetime missing", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5)},
+		{"since missing", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, 1000)},
+		{"count missing after the lifetime", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, 1000, 2)},
+		{"lifetime longer than a time.Duration", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, uint64(maxLifetimeMillis)+1, 2, 0)},
+		{"negative lifetime", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, 1<<63, 2, 0)},
+		{"negative since", rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, 1000, 1<<63, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +171,10 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{recordVersion})
 	f.Add(rawRecord(recordVersion, 1, 2, 3, 0, 5, 1, 'k', 1))
+	f.Add(v1Record)
+	f.Add(rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, 1000, 2, 1, 1, 'k', 2, 's', 'v'))
+	f.Add(rawRecord(recordVersion, 1, 2, 3, 1<<2, 5, 0))
+	f.Add(rawRecord(recordVersion, 1, 2, 3, flagLifetime, 5, uint64(maxLifetimeMillis)+1, 2, 0))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		md, es, err := split(b)
 		if err != nil {
@@ -184,4 +201,108 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// v1Record is a session record as chisess stored it before sessions had a
+// lifetime of their own (commit 563b66a wrote these very bytes): created
+// 2023-11-14 22:13:20 UTC, last used ten minutes later, renewed five
+// minutes after creation, remembered, holding user "ada" and visits 3.
+var v1Record = []byte{
+	0x01,                               // version 1
+	0x80, 0xd0, 0x95, 0xff, 0xbc, 0x31, // created 1700000000000
+	0xc0, 0x9f, 0xba, 0xff, 0xbc, 0x31, // seen 1700000600000
+	0xef, 0x9b, 0xaf, 0xcd, 0xf8, 0xac, 0xd1, 0x91, 0x01, // gen 0x0123456789abcdef
+	0x01,                               // flags: remembered
+	0xe0, 0xf7, 0xa7, 0xff, 0xbc, 0x31, // renewed 1700000300000
+	0x02,                                               // two entries
+	0x04, 'u', 's', 'e', 'r', 0x04, 's', 'a', 'd', 'a', // "user": the string "ada"
+	0x06, 'v', 'i', 's', 'i', 't', 's', 0x02, 'i', 0x06, // "visits": the int 3
+}
+
+// A record stored before sessions had a lifetime of their own loads with
+// the same metadata and entries, means the same expiry (a remembered
+// session: RememberFor from its creation, no idle timeout), and is written
+// back byte for byte as it was.
+func TestRecordOfVersion1LoadsUnchanged(t *testing.T) {
+	is := is.New(t)
+	r, err := decodeRecord(v1Record)
+	is.NoErr(err) // the stored record loads
+	is.Equal(r.meta, meta{created: 1700000000000, seen: 1700000600000, gen: 0x0123456789abcdef, flags: flagRemember, renewed: 1700000300000})
+	is.Equal(len(r.entries), 2)
+	user, err := decodeValue[string](r.entries[0].val, JSONCodec)
+	is.NoErr(err)
+	is.Equal(string(r.entries[0].key)+"="+user, "user=ada")
+	visits, err := decodeValue[int](r.entries[1].val, JSONCodec)
+	is.NoErr(err)
+	is.Equal(string(r.entries[1].key)+"="+fmt.Sprint(visits), "visits=3")
+	is.True(bytes.Equal(r.appendTo(nil), v1Record)) // and is written back byte for byte
+
+	m, err := New(Config{Secret: strings.Repeat("k", 32), IdleTimeout: time.Hour})
+	is.NoErr(err)
+	lifetime, base := m.lifetimeOf(r.meta)
+	is.Equal(lifetime, DefaultRememberFor)                                    // a remembered session lives for RememberFor
+	is.Equal(base, r.meta.created)                                            // from its creation
+	is.Equal(m.expiresAt(r.meta), r.meta.createdAt().Add(DefaultRememberFor)) // with no idle timeout
+}
+
+// A v1 record is found where earlier releases put it, on a server-side
+// backend and in a sealed cookie, and opens as the session it was.
+func TestRecordOfVersion1OpensOnEveryBackend(t *testing.T) {
+	for _, sealed := range []bool{false, true} {
+		t.Run(fmt.Sprint("sealed ", sealed), func(t *testing.T) {
+			is := is.New(t)
+			cfg := Config{Secret: strings.Repeat("k", 32)}
+			store := backend.NewMemoryWithCleanup(0)
+			if !sealed {
+				cfg.Backend = store
+			}
+			m, err := New(cfg)
+			is.NoErr(err)
+			created := time.UnixMilli(1700000000000)
+			m.now = func() time.Time { return created.Add(time.Hour) }
+			token := newToken()
+			value := token
+			if sealed {
+				raw, _ := parseToken(token)
+				b, err := m.sealer.AppendSeal(nil, m.cfg.CookieName, append(raw[:], v1Record...), created, created.Add(DefaultRememberFor))
+				is.NoErr(err)
+				value = string(b)
+			} else {
+				key, _ := m.storageKey(token)
+				is.NoErr(store.Write(t.Context(), key, v1Record, time.Hour))
+			}
+			s, err := m.Inspect(t.Context(), value)
+			is.NoErr(err) // the session opens
+			user, err := Get[string](s, "user")
+			is.NoErr(err)
+			is.Equal(user, "ada") // with its values
+			is.True(s.Remembered())
+			is.Equal(s.Lifetime(), DefaultRememberFor)
+			is.Equal(s.ExpiresAt(), created.Add(DefaultRememberFor)) // and its expiry
+		})
+	}
+}
+
+// A release that ignored the flags (every release before flagLifetime)
+// reads a record with a lifetime as if the flag were not there: it must
+// refuse it as malformed, never take it for another session. Here that
+// reader is decodeRecord with the flag masked out of the record.
+func TestRecordWithLifetimeRefusedByEarlierReader(t *testing.T) {
+	now := int64(1700000000000)
+	for _, lifetime := range []int64{0, 1, 1000, maxEntries, 15 * 60 * 1000, 90 * 24 * 3600 * 1000, maxLifetimeMillis} {
+		for _, entries := range []int{0, 1, 3000} {
+			t.Run(fmt.Sprint(lifetime, "ms ", entries, " entries"), func(t *testing.T) {
+				is := is.New(t)
+				md := meta{created: now, seen: now, gen: math.MaxUint64, flags: flagLifetime, renewed: now, lifetime: lifetime, since: now}
+				b := appendRecord(nil, md, manyEntries(entries))
+				_, err := decodeRecord(b)
+				is.NoErr(err) // this release reads it
+				flags := 1 + uvarintLen(int(now))*2 + binary.MaxVarintLen64
+				is.Equal(b[flags], byte(flagLifetime))
+				b[flags] = 0
+				_, err = decodeRecord(b)
+				is.True(errors.Is(err, errBadRecord)) // an earlier one refuses it
+			})
+		}
+	}
 }

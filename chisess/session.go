@@ -47,6 +47,8 @@ type edits struct {
 	cleared bool     // Clear was called; entries marked dirty came after it
 	deleted []string // keys deleted (and not set again)
 	flags   bool     // RememberMe was called
+	// lifetime: SetLifetime or ResetLifetime was called
+	lifetime bool
 }
 
 const notLoadedMsg = "chisess: session not loaded: call s.Load(r.Context()) first, or mount chisess.Autoload (or Require, or RenewToken) on the route"
@@ -290,8 +292,13 @@ func (s *Session) Destroy() error {
 // RememberMe makes this session's cookie persist for Config.RememberFor
 // (true), or go back to the configured cookie (false): the "keep me signed
 // in" box of a login form. A remembered session is not ended by
-// IdleTimeout; its lifetime is RememberFor, within Config.MaxLifetime. Call
-// it at login, together with [Session.RenewToken].
+// IdleTimeout; its lifetime is RememberFor from its creation, within
+// Config.MaxLifetime. Call it at login, together with [Session.RenewToken].
+//
+// A lifetime of the session's own ([Session.SetLifetime]) takes the place
+// of RememberFor, so RememberMe(true) with SetLifetime(7 * 24 * time.Hour)
+// remembers the session for a week; RememberMe alone is what exempts a
+// session from IdleTimeout.
 func (s *Session) RememberMe(remember bool) error {
 	return s.mutate("RememberMe", func() error {
 		if remember {

@@ -109,7 +109,8 @@ func (s *Session) reload(ctx context.Context, at position, follow bool) (positio
 }
 
 // rebase returns base with this request's changes applied: a Clear, then
-// the keys it deleted, then the keys it set, and the flags it chose. The
+// the keys it deleted, then the keys it set, and the settings it chose
+// (RememberMe, the session's own lifetime), each replacing only its own. The
 // flash messages it added go after those queued meanwhile, so the queue is
 // in the order messages were saved. The last use recorded is the later of
 // the two.
@@ -136,7 +137,11 @@ func (s *Session) rebase(base record) record {
 	}
 	base.meta.seen = max(base.meta.seen, s.rec.meta.seen)
 	if s.edits.flags {
-		base.meta.flags = s.rec.meta.flags
+		base.meta.flags = base.meta.flags&^flagRemember | s.rec.meta.flags&flagRemember
+	}
+	if s.edits.lifetime {
+		base.meta.flags = base.meta.flags&^flagLifetime | s.rec.meta.flags&flagLifetime
+		base.meta.lifetime, base.meta.since = s.rec.meta.lifetime, s.rec.meta.since
 	}
 	return base
 }
