@@ -532,3 +532,20 @@ func TestLongerLifetimeStaysInOwnerIndex(t *testing.T) {
 		is.Equal(c.do("GET", "/read").Body.String(), "0")
 	})
 }
+
+// A lifetime that is not a whole number of milliseconds, the unit records
+// keep, is rounded up: the session never ends before the time asked.
+func TestSetLifetimeRoundsUp(t *testing.T) {
+	forEachMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) {
+			is := is.New(t)
+			m := newManager(t, tm.cfg)
+			c := newClient(t, m, lifetimeRouter(t, m))
+			c.do("GET", "/")
+			c.do("POST", "/lifetime?d=1500us")
+			is.Equal(c.do("GET", "/lifetime").Body.String(), "2ms 2ms") // 1.5ms, rounded up
+			time.Sleep(1500 * time.Microsecond)
+			is.Equal(c.do("GET", "/read").Body.String(), "1") // alive when the time asked for has passed
+		})
+	})
+}

@@ -51,6 +51,8 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"refresh-of-an-ended-session-sends-no-cookie", refreshOfEndedSessionSendsNoCookie},
 		{"expiry-to-the-millisecond", expiryToTheMillisecond},
 		{"max-lifetime-holds-against-activity", maxLifetimeHoldsAgainstActivity},
+		{"own-lifetime-enforced-and-followed", ownLifetimeEnforcedAndFollowed},
+		{"own-lifetime-kept-by-a-concurrent-change", ownLifetimeKeptByConcurrentChange},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -651,4 +653,184 @@ func maxLifetimeHoldsAgainstActivity(t *testing.T, a, b backend.Backend) {
 	srv.clock.Add(3 * time.Hour) // 72 hours after creation
 	rec, _ := srv.do(1, "GET", "/me", tok)
 	is.Equal(rec.Body.String(), "") // and ends at MaxLifetime
+}
+
+// A session given a lifetime of its own (SetLifetime) by one server ends
+// when that lifetime says on the other, to the millisecond, whether it is
+// shorter or longer than the configured hour; the cookie's Max-Age and the
+// TTL chisess hands the store follow it (the store then keeps the record
+// that long: its conformance rules check that it honours the TTL), and so
+// does the owner index, which must list a session for as long as it lives.
+func ownLifetimeEnforcedAndFollowed(t *testing.T, a, b backend.Backend) {
+	for _, lifetime := range []time.Duration{10 * time.Minute, 48 * time.Hour} {
+		t.Run(lifetime.String(), func(t *testing.T) {
+			is := is.New(t)
+			noted, ttls := noteTTLs(t, a)
+			srv := newServers(t, noted, b, chisess.Config{Lifetime: time.Hour})
+			srv.routes(nil)
+			srv.handle("/lifetime", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				if err := s.SetLifetime(lifetime); err != nil {
+					chisess.Error(w, r, err)
+				}
+			})
+			tok := srv.login(1)
+			srv.clock.Add(time.Minute)
+			rec, _ := srv.do(0, "POST", "/lifetime", tok)
+			is.Equal(rec.Code, http.StatusOK)
+			c := responseCookie(rec, srv.m[0].CookieName())
+			is.True(c != nil)                                       // the change sets the cookie
+			is.Equal(time.Duration(c.MaxAge)*time.Second, lifetime) // with a Max-Age of the session's own lifetime, from now
+			is.Equal(ttls.record(), lifetime)                       // the store is told to keep the record as long
+			if _, ok := a.(backend.Indexer); ok {
+				is.True(ttls.index() > lifetime-time.Millisecond) // and the owner index too (to the session's end, from the millisecond it was set)
+			}
+
+			srv.clock.Add(lifetime - time.Millisecond)
+			rec, _ = srv.do(1, "GET", "/me", tok)
+			is.Equal(rec.Body.String(), "ada") // alive on the other server a millisecond before its end
+			if _, ok := a.(backend.Indexer); ok {
+				infos, err := srv.m[1].Sessions(context.Background(), "ada")
+				is.NoErr(err)
+				is.Equal(len(infos), 1) // listed for as long as it lives
+			}
+			srv.clock.Add(time.Millisecond)
+			rec, _ = srv.do(1, "GET", "/me", tok)
+			is.Equal(rec.Body.String(), "") // and over at its end
+			is.True(!srv.live(0, tok))
+		})
+	}
+}
+
+// Request A gives the session a lifetime of its own and is held; request
+// B, on the other server, changes a value and commits; A commits. Both
+// changes are kept: the lifetime merges as a key does. Then the other way
+// round: A changes a value, B the lifetime. (A store without Swap merges
+// them too, as it reads the record again before it writes: here nothing
+// writes between that read and A's write.)
+func ownLifetimeKeptByConcurrentChange(t *testing.T, a, b backend.Backend) {
+	for _, heldPath := range []string{"/lifetime", "/visit"} {
+		t.Run(strings.TrimPrefix(heldPath, "/")+" held", func(t *testing.T) {
+			is := is.New(t)
+			srv := newServers(t, a, b, chisess.Config{Lifetime: time.Hour})
+			g := newGate()
+			srv.routes(nil)
+			srv.handle("/lifetime", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				if r.URL.Query().Get("hold") != "" {
+					g.wait()
+				}
+				if err := s.SetLifetime(10 * time.Minute); err != nil {
+					chisess.Error(w, r, err)
+				}
+			})
+			srv.handle("/visit-held", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				g.wait()
+				n, _ := chisess.Get[int](s, "visits")
+				if err := s.Set("visits", n+1); err != nil {
+					chisess.Error(w, r, err)
+				}
+			})
+			tok := srv.login(1)
+			held, other := "/lifetime?hold=1", "/visit"
+			if heldPath == "/visit" {
+				held, other = "/visit-held", "/lifetime"
+			}
+			slow := async(func() response {
+				rec, tok := srv.do(0, "POST", held, tok)
+				return response{rec, tok}
+			})
+			<-g.reached
+			rec, _ := srv.do(1, "POST", other, tok)
+			is.Equal(rec.Code, http.StatusOK)
+			close(g.release)
+			is.Equal((<-slow).rec.Code, http.StatusOK)
+
+			s, err := srv.m[1].Inspect(context.Background(), tok)
+			is.NoErr(err)
+			is.Equal(s.Lifetime(), 10*time.Minute) // the lifetime is kept
+			visits, _ := chisess.Get[int](s, "visits")
+			is.Equal(visits, 1) // and so is the value
+			srv.clock.Add(10 * time.Minute)
+			is.True(!srv.live(1, tok)) // and the lifetime holds
+		})
+	}
+}
+
+// ttlNotes notes the TTL of the last record and of the last owner index
+// entry chisess hands the store it wraps.
+type ttlNotes struct {
+	backend.Backend
+	mu                 sync.Mutex
+	lastRecord, lastIx time.Duration
+}
+
+func (n *ttlNotes) note(at *time.Duration, ttl time.Duration) {
+	n.mu.Lock()
+	*at = ttl
+	n.mu.Unlock()
+}
+
+func (n *ttlNotes) record() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastRecord
+}
+
+func (n *ttlNotes) index() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastIx
+}
+
+func (n *ttlNotes) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	n.note(&n.lastRecord, ttl)
+	return n.Backend.Write(ctx, key, data, ttl)
+}
+
+// ttlNotesAll is ttlNotes for a store with Swap and an owner index.
+type ttlNotesAll struct{ *ttlNotes }
+
+func (n ttlNotesAll) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	if data != nil {
+		n.note(&n.lastRecord, ttl)
+	}
+	return n.Backend.(backend.Swapper).Swap(ctx, key, old, data, ttl)
+}
+
+func (n ttlNotesAll) Index(ctx context.Context, owner, key string, ttl time.Duration) error {
+	n.note(&n.lastIx, ttl)
+	return n.Backend.(backend.Indexer).Index(ctx, owner, key, ttl)
+}
+
+func (n ttlNotesAll) Unindex(ctx context.Context, owner, key string) error {
+	return n.Backend.(backend.Indexer).Unindex(ctx, owner, key)
+}
+
+func (n ttlNotesAll) Owned(ctx context.Context, owner string) ([]string, error) {
+	return n.Backend.(backend.Indexer).Owned(ctx, owner)
+}
+
+// noteTTLs wraps b in ttlNotes, with the optional interfaces b has.
+func noteTTLs(t *testing.T, b backend.Backend) (backend.Backend, *ttlNotes) {
+	t.Helper()
+	n := &ttlNotes{Backend: b}
+	_, swaps := b.(backend.Swapper)
+	_, indexes := b.(backend.Indexer)
+	switch {
+	case swaps && indexes:
+		return ttlNotesAll{n}, n
+	case !swaps && !indexes:
+		return n, n
+	}
+	t.Fatalf("noteTTLs: a store with only one of Swapper and Indexer (%T)", b)
+	return nil, nil
+}
+
+// responseCookie returns the Set-Cookie of the response named name, or nil.
+func responseCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }
