@@ -2,6 +2,7 @@ package modeltest
 
 import (
 	"errors"
+	"time"
 
 	"github.com/chisess/kit/chisess"
 )
@@ -26,6 +27,17 @@ func renewID(s *chisess.Session) error { return s.RenewToken() }
 func setOwner(s *chisess.Session, owner string) error { return s.SetOwner(owner) }
 
 func addFlash(s *chisess.Session, message string) error { return s.AddFlash("info", message) }
+
+func setLifetime(s *chisess.Session, d time.Duration) error { return s.SetLifetime(d) }
+
+// ownLifetime returns the session's own lifetime, "" for none: one that is
+// not the configured lifetime, which the checker's lifetimes never are.
+func ownLifetime(s *chisess.Session, configured time.Duration) string {
+	if d := s.Lifetime(); d != configured {
+		return d.String()
+	}
+	return ""
+}
 
 // takeFlashes returns the messages of the queued flashes and removes them.
 func takeFlashes(s *chisess.Session) ([]string, error) {

@@ -25,7 +25,8 @@ type app struct {
 	routers  [3]http.Handler
 	s        *scheduler
 	clock    *testclock.Clock
-	owner    string // the one user of the history, unique to the run
+	owner    string        // the one user of the history, unique to the run
+	lifetime time.Duration // Config.Lifetime of the managers
 }
 
 const (
@@ -48,6 +49,7 @@ type call struct {
 	loaded             string            // the loaded session's token (after following a forward)
 	vals               map[string]string // its values at load
 	queued             []string          // its flashes at load
+	lifetime           string            // its own lifetime at load, "" for none
 	shown              []string          // Flashes: what the handler took
 	ended              int               // DestroyOwner: sessions ended
 	status             int
@@ -60,7 +62,7 @@ type call struct {
 }
 
 func newApp(b backend.Backend, cfg Config, s *scheduler, owner string) (*app, error) {
-	a := &app{s: s, clock: testclock.New(), owner: owner}
+	a := &app{s: s, clock: testclock.New(), owner: owner, lifetime: cfg.Lifetime}
 	// Half a millisecond on: records keep times in milliseconds, so a
 	// token made now is already older than a RenewEvery of a nanosecond
 	// when the next request reads it, as with a real clock.
@@ -142,6 +144,7 @@ func (a *app) observe(next http.Handler) http.Handler {
 		}
 		c.vals = values(s)
 		c.queued = queuedFlashes(s)
+		c.lifetime = ownLifetime(s, a.lifetime)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -169,6 +172,8 @@ func (a *app) handle(w http.ResponseWriter, r *http.Request) {
 		err = destroy(s)
 	case RenewID:
 		err = renewID(s)
+	case SetLifetime:
+		err = setLifetime(s, lifetime(c.i))
 	}
 	if err != nil {
 		c.errs = append(c.errs, err)

@@ -26,7 +26,7 @@ func (b blindSwap) Swap(ctx context.Context, key string, old, data []byte, ttl t
 func lostUpdates() modeltest.Options {
 	return modeltest.Options{
 		N:         1000,
-		Without:   []modeltest.Kind{modeltest.Login, modeltest.Clear, modeltest.AddFlash, modeltest.Flashes, modeltest.Logout, modeltest.RenewID, modeltest.DestroyOwner, modeltest.OtherApp},
+		Without:   []modeltest.Kind{modeltest.Login, modeltest.Clear, modeltest.AddFlash, modeltest.Flashes, modeltest.Logout, modeltest.RenewID, modeltest.DestroyOwner, modeltest.OtherApp, modeltest.SetLifetime},
 		Configure: func(c *modeltest.Config) { c.RenewEvery = 0 },
 	}
 }

@@ -56,10 +56,11 @@ const (
 	RenewID      Kind = "renewid"      // RenewToken()
 	DestroyOwner Kind = "destroyowner" // Manager.DestroyOwner(owner, nil), "log out everywhere"; loads nothing
 	OtherApp     Kind = "otherapp"     // a get on another app's manager (another cookie name, same store) with this client's token
+	SetLifetime  Kind = "setlifetime"  // SetLifetime with a lifetime no other request sets
 )
 
 // Kinds lists every request kind.
-var Kinds = []Kind{Get, Login, Set, Delete, Clear, AddFlash, Flashes, Logout, RenewID, DestroyOwner, OtherApp}
+var Kinds = []Kind{Get, Login, Set, Delete, Clear, AddFlash, Flashes, Logout, RenewID, DestroyOwner, OtherApp, SetLifetime}
 
 // Request is one request of a Case.
 type Request struct {
@@ -91,6 +92,11 @@ func value(i int) string { return fmt.Sprintf("v%d", i) }
 func flashMessage(i int) string { return fmt.Sprintf("f%d", i) }
 
 func userValue(i int) string { return fmt.Sprintf("ada#%d", i) }
+
+// lifetime is the lifetime request i gives its session: hours longer than
+// a history, and longer than the configured ones, so that it ends no
+// session, and like no other request's.
+func lifetime(i int) time.Duration { return 100*time.Hour + time.Duration(i)*time.Hour }
 
 // drawCase draws the configuration, clients and requests of a Case (not its
 // schedule, which the run draws step by step).
@@ -206,7 +212,7 @@ func kindName(k Kind) string {
 	for _, n := range []struct {
 		k    Kind
 		name string
-	}{{Get, "Get"}, {Login, "Login"}, {Set, "Set"}, {Delete, "Delete"}, {Clear, "Clear"}, {AddFlash, "AddFlash"}, {Flashes, "Flashes"}, {Logout, "Logout"}, {RenewID, "RenewID"}, {DestroyOwner, "DestroyOwner"}, {OtherApp, "OtherApp"}} {
+	}{{Get, "Get"}, {Login, "Login"}, {Set, "Set"}, {Delete, "Delete"}, {Clear, "Clear"}, {AddFlash, "AddFlash"}, {Flashes, "Flashes"}, {Logout, "Logout"}, {RenewID, "RenewID"}, {DestroyOwner, "DestroyOwner"}, {OtherApp, "OtherApp"}, {SetLifetime, "SetLifetime"}} {
 		if n.k == k {
 			return n.name
 		}

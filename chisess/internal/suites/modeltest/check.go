@@ -42,7 +42,11 @@ import (
 //     appending and a 2xx Flashes showing what it loaded and removing
 //     those messages at its commit (two overlapping Flashes may both show
 //     one message; a message shown by one Flashes and shown again by a
-//     later one, or lost, is a violation). Checked with porcupine.
+//     later one, or lost, is a violation). The session's own lifetime is
+//     one more register of the lineage, written by a 2xx SetLifetime,
+//     read at load and at the end while the session lives: no renewal
+//     drops it, and no concurrent change of values undoes it. Checked
+//     with porcupine.
 //   - no-fork: at the end, all the live tokens of one lineage lead to the
 //     same session.
 //   - old-id-dead: right after a RenewToken (the method or the middleware) answered 2xx, the token
@@ -249,11 +253,12 @@ func (r *run) graceLapsed(c *call) bool {
 
 // session is what Manager.Inspect found for a token.
 type session struct {
-	alive  bool
-	token  string // the token the session is stored under now (a forward followed)
-	vals   map[string]string
-	queued []string
-	why    string // when not alive
+	alive    bool
+	token    string // the token the session is stored under now (a forward followed)
+	vals     map[string]string
+	queued   []string
+	lifetime string // its own lifetime, "" for none
+	why      string // when not alive
 }
 
 func (r *run) inspect(tok string) session {
@@ -264,7 +269,7 @@ func (r *run) inspect(tok string) session {
 		}
 		return session{why: err.Error()}
 	}
-	return session{alive: true, token: token(s), vals: values(s), queued: queuedFlashes(s)}
+	return session{alive: true, token: token(s), vals: values(s), queued: queuedFlashes(s), lifetime: ownLifetime(s, r.a.lifetime)}
 }
 
 // dataOp is one operation on one partition (a key, or the flash queue, of
@@ -381,6 +386,7 @@ func (h *dataHistory) addRequest(c *call) {
 			h.add(c.i, c.loaded, k, "read", c.vals[k], by+" at load", c.start, c.load)
 		}
 		h.add(c.i, c.loaded, "flashes", "peek", strings.Join(c.queued, ","), by+" at load", c.start, c.load)
+		h.add(c.i, c.loaded, "lifetime", "read", c.lifetime, by+" at load", c.start, c.load)
 	}
 	if !ok(c) {
 		return
@@ -405,6 +411,8 @@ func (h *dataHistory) addRequest(c *call) {
 		w("flashes", "write", "")
 	case Login:
 		w(userKey, "write", userValue(c.i))
+	case SetLifetime:
+		w("lifetime", "write", lifetime(c.i).String())
 	case AddFlash:
 		w("flashes", "append", flashMessage(c.i))
 	case Flashes:
@@ -465,7 +473,10 @@ func (h *dataHistory) addEnd() bool {
 				h.add(client, root, k, "read", live[0].vals[k], "the end", end, end)
 			}
 			h.add(client, root, "flashes", "peek", strings.Join(live[0].queued, ","), "the end", end, end)
+			h.add(client, root, "lifetime", "read", live[0].lifetime, "the end", end, end)
 		case !r.possiblyEnded(root):
+			// A session that is gone holds no values; its lifetime went
+			// with it, and nothing reads it again.
 			for _, k := range dataKeysAndUser {
 				h.add(client, root, k, "read", "", "the end (session gone)", end, end)
 			}

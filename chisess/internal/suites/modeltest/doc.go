@@ -26,8 +26,8 @@
 // properties in check.go: no resurrection after a logout or a "log out
 // everywhere", no dead cookie handed out, isolation between apps, no
 // spurious failure, only ErrStaleSession as an error, the cache headers, and
-// the session data (every key and the flash queue of every session
-// lineage) against a linearizable model, with porcupine.
+// the session data (every key, the flash queue and the own lifetime of
+// every session lineage) against a linearizable model, with porcupine.
 //
 // A failing history is shrunk by rapid, then further by replaying smaller
 // Cases, and printed with its trace and as a [Case] literal, which [Replay]
