@@ -30,8 +30,9 @@ import (
 
 // lifetimeRouter is newRouter with routes that set, reset and show the
 // session's own lifetime: POST /lifetime?d=10m, POST /lifetime/reset,
-// POST /remember, and GET /lifetime, which answers "lifetime left", where
-// left is the time until ExpiresAt.
+// POST /remember, POST /start-over (Clear, then visits 1), and GET
+// /lifetime, which answers "lifetime left", where left is the time until
+// ExpiresAt.
 func lifetimeRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 	r := newRouter(t, m)
 	r.Post("/lifetime", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
@@ -50,6 +51,11 @@ func lifetimeRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 	}))
 	r.Post("/remember", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
 		if err := s.RememberMe(true); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	}))
+	r.Post("/start-over", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := errors.Join(s.Clear(), s.Set("visits", 1)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	}))
@@ -210,25 +216,33 @@ func TestResetLifetime(t *testing.T) {
 }
 
 // The lifetime is the session's: later requests, a change of values, a
-// renewal of its token keep it, and it keeps counting from when it was
-// set. Destroy drops it with the session. Modelled on express-session's
-// ".originalMaxAge should equal original maxAge for all requests".
+// Clear, a renewal of its token (explicit, or by age with RenewEvery) keep
+// it, and it keeps counting from when it was set. Destroy drops it with the
+// session. Modelled on express-session's ".originalMaxAge should equal
+// original maxAge for all requests".
 func TestLifetimeLastsAcrossRequests(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		synctest.Test(t, func(t *testing.T) {
 			is := is.New(t)
 			cfg := tm.cfg
 			cfg.Lifetime = time.Hour
+			cfg.RenewEvery = 90 * time.Second
 			m := newManager(t, cfg)
 			c := newClient(t, m, lifetimeRouter(t, m))
 			c.do("GET", "/")
 			c.do("POST", "/lifetime?d=10m")
 			time.Sleep(2 * time.Minute)
 
-			rec := c.do("GET", "/")                                 // visits 2: a change of values
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // still ten minutes from when it was set
+			before := c.cookie
+			rec := c.do("GET", "/read") // renewed by age
+			is.True(c.cookie != before)
+			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // a new token, still ten minutes from when the lifetime was set
+			rec = c.do("GET", "/")                                  // visits 2: a change of values
+			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute)
+			rec = c.do("POST", "/start-over")
+			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // Clear keeps it
 			rec = c.do("POST", "/renew")
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // a new token, the same lifetime
+			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // and so does RenewToken
 			is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 8m0s")
 
 			c.do("POST", "/destroy")
