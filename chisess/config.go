@@ -73,7 +73,8 @@ type Config struct {
 	// the server; the cookie gets the matching Max-Age. Default (zero): the
 	// cookie is a browser-session cookie with no Max-Age, dropped when the
 	// browser closes, and the server ends the session after
-	// [DefaultSessionCap] at the latest.
+	// [DefaultSessionCap] at the latest. [Session.SetLifetime] gives one
+	// session a lifetime of its own instead.
 	Lifetime time.Duration
 
 	// IdleTimeout ends a session that has not been used for this long, even
@@ -90,11 +91,11 @@ type Config struct {
 
 	// MaxLifetime is the absolute limit on a session's life, counted from
 	// its creation: neither activity (Rolling, IdleTimeout refreshes) nor
-	// RememberMe extends a session past it, so a stolen session ends by
-	// then whatever the thief does (OWASP ASVS 5.0, V7.3.2). Default
-	// (zero): the longest of [DefaultMaxLifetime] (30 days), Lifetime and
-	// RememberFor. New refuses a MaxLifetime shorter than Lifetime or
-	// RememberFor.
+	// RememberMe nor SetLifetime extends a session past it, so a stolen
+	// session ends by then whatever the thief does (OWASP ASVS 5.0,
+	// V7.3.2). Default (zero): the longest of [DefaultMaxLifetime] (30
+	// days), Lifetime and RememberFor. New refuses a MaxLifetime shorter
+	// than Lifetime or RememberFor.
 	MaxLifetime time.Duration
 
 	// RenewEvery gives a session a new token when its current one is older
@@ -114,8 +115,9 @@ type Config struct {
 	RenewGrace time.Duration
 
 	// RememberFor is how long a session lives after [Session.RememberMe]
-	// (true): its cookie persists for this long even when Lifetime is zero,
-	// and IdleTimeout does not end it. Default (zero): [DefaultRememberFor],
+	// (true), unless [Session.SetLifetime] gave it a lifetime of its own:
+	// its cookie persists for this long even when Lifetime is zero, and
+	// IdleTimeout does not end it. Default (zero): [DefaultRememberFor],
 	// 30 days, or MaxLifetime when that is set and shorter.
 	RememberFor time.Duration
 

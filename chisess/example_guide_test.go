@@ -330,6 +330,40 @@ func ExampleSession_RememberMe() {
 	// remember=on Max-Age: 720h0m0s
 }
 
+// One session can live shorter or longer than the Config says: a kiosk
+// signs out after 15 minutes, a device the user trusts stays signed in for
+// 90 days, cut to MaxLifetime, and any other login lasts the configured 8
+// hours.
+func ExampleSession_SetLifetime() {
+	sessions, _ := chisess.New(chisess.Config{
+		Secret:      exampleSecret,
+		Lifetime:    8 * time.Hour,
+		MaxLifetime: 60 * 24 * time.Hour,
+	})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		s.RenewToken()
+		s.Set("user", "ada")
+		switch r.FormValue("device") {
+		case "kiosk":
+			s.SetLifetime(15 * time.Minute)
+		case "trusted":
+			s.SetLifetime(90 * 24 * time.Hour)
+		}
+		fmt.Print(r.FormValue("device"), ": lifetime ", s.Lifetime())
+	})
+	for _, device := range []string{"laptop", "kiosk", "trusted"} {
+		c := (&browser{h: r}).get("POST", "/login?device="+device).Result().Cookies()[0]
+		fmt.Println(", Max-Age", time.Duration(c.MaxAge)*time.Second)
+	}
+	// Output:
+	// laptop: lifetime 8h0m0s, Max-Age 8h0m0s
+	// kiosk: lifetime 15m0s, Max-Age 15m0s
+	// trusted: lifetime 1440h0m0s, Max-Age 1440h0m0s
+}
+
 // API clients keep the token themselves and send it in a header.
 func ExampleTokenHeader() {
 	sessions, _ := chisess.New(chisess.Config{Backend: backend.NewMemory()})
