@@ -3,7 +3,6 @@ package chisess_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,6 +64,47 @@ func lifetimeRouter(t *testing.T, m *chisess.Manager) *chi.Mux {
 	return r
 }
 
+// newLifetimeApp returns a manager made with cfg and a client of
+// lifetimeRouter's routes on it, holding a session with visits 1.
+func newLifetimeApp(t *testing.T, cfg chisess.Config) (*chisess.Manager, *client) {
+	t.Helper()
+	m := newManager(t, cfg)
+	c := newClient(t, m, lifetimeRouter(t, m))
+	c.do("GET", "/")
+	return m, c
+}
+
+// endsIn checks, on synctest's clock, that the client's session is alive
+// until a millisecond before d has passed and over at d, though the client
+// still sends its cookie, as one that ignores Max-Age (or an attacker
+// holding a copy) would.
+func endsIn(t *testing.T, c *client, d time.Duration) {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	time.Sleep(d - time.Millisecond)
+	is.True(c.do("GET", "/read").Body.String() != "0") // alive a millisecond before its end
+	time.Sleep(time.Millisecond)
+	is.Equal(c.do("GET", "/read").Body.String(), "0") // and over at its end
+}
+
+// forEachModeSynced is forEachMode on synctest's fake clock, which the
+// managers read through time.Now.
+func forEachModeSynced(t *testing.T, test func(t *testing.T, tm mode)) {
+	t.Helper()
+	forEachMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) { test(t, tm) })
+	})
+}
+
+// forEachServerModeSynced is forEachServerMode on synctest's fake clock.
+func forEachServerModeSynced(t *testing.T, test func(t *testing.T, tm mode)) {
+	t.Helper()
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		synctest.Test(t, func(t *testing.T) { test(t, tm) })
+	})
+}
+
 // maxAge is the Max-Age of the session cookie the response sets, as a
 // duration; zero for a browser-session cookie.
 func maxAge(t *testing.T, rec *httptest.ResponseRecorder, name string) time.Duration {
@@ -109,29 +149,21 @@ func TestSetLifetime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			forEachMode(t, func(t *testing.T, tm mode) {
-				synctest.Test(t, func(t *testing.T) {
-					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime = tt.lifetime
-					m := newManager(t, cfg)
-					c := newClient(t, m, lifetimeRouter(t, m))
-					c.do("GET", "/") // visits 1
-					time.Sleep(5 * time.Minute)
+			forEachModeSynced(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				cfg := tm.cfg
+				cfg.Lifetime = tt.lifetime
+				m, c := newLifetimeApp(t, cfg)
+				time.Sleep(5 * time.Minute)
 
-					rec := c.do("POST", "/lifetime?d="+tt.set.String())
-					is.Equal(rec.Code, http.StatusOK)
-					is.Equal(maxAge(t, rec, m.CookieName()), tt.set.Round(time.Second)) // the cookie's Max-Age follows, counted from now
-					if tm.b != nil {
-						is.Equal(tm.lastTTL(), tt.set) // and so does the backend's TTL
-					}
-					is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(tt.set, " ", tt.set)) // Lifetime and ExpiresAt say so
-
-					time.Sleep(tt.set - time.Millisecond)
-					is.Equal(c.do("GET", "/read").Body.String(), "1") // alive a millisecond before its end
-					time.Sleep(time.Millisecond)
-					is.Equal(c.do("GET", "/read").Body.String(), "0") // and over at its end, whatever the client sends
-				})
+				rec := c.do("POST", "/lifetime?d="+tt.set.String())
+				is.Equal(rec.Code, http.StatusOK)
+				is.Equal(maxAge(t, rec, m.CookieName()), tt.set.Round(time.Second)) // the cookie's Max-Age follows, counted from now
+				if tm.b != nil {
+					is.Equal(tm.lastTTL(), tt.set) // and so does the backend's TTL
+				}
+				is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(tt.set, " ", tt.set)) // Lifetime and ExpiresAt say so
+				endsIn(t, c, tt.set)                                                              // ended by the server, whatever the client sends
 			})
 		})
 	}
@@ -156,33 +188,26 @@ func TestSetLifetimeBrowserSession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("Lifetime ", tt.lifetime), func(t *testing.T) {
-			forEachMode(t, func(t *testing.T, tm mode) {
-				synctest.Test(t, func(t *testing.T) {
-					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime = tt.lifetime
-					m := newManager(t, cfg)
-					c := newClient(t, m, lifetimeRouter(t, m))
-					c.do("GET", "/")
+			forEachModeSynced(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				cfg := tm.cfg
+				cfg.Lifetime = tt.lifetime
+				m, c := newLifetimeApp(t, cfg)
 
-					rec := c.do("POST", "/lifetime?d=10s")
-					is.Equal(maxAge(t, rec, m.CookieName()), 10*time.Second) // set_expiry(10): persistent
-					rec = c.do("POST", "/lifetime?d=0s")
-					is.Equal(maxAge(t, rec, m.CookieName()), time.Duration(0)) // set_expiry(0): a browser-session cookie
-					rec = c.do("POST", "/lifetime/reset")
-					is.Equal(maxAge(t, rec, m.CookieName()), tt.lifetime) // set_expiry(None): as the Config says
+				rec := c.do("POST", "/lifetime?d=10s")
+				is.Equal(maxAge(t, rec, m.CookieName()), 10*time.Second) // set_expiry(10): persistent
+				rec = c.do("POST", "/lifetime?d=0s")
+				is.Equal(maxAge(t, rec, m.CookieName()), time.Duration(0)) // set_expiry(0): a browser-session cookie
+				rec = c.do("POST", "/lifetime/reset")
+				is.Equal(maxAge(t, rec, m.CookieName()), tt.lifetime) // set_expiry(None): as the Config says
 
-					rec = c.do("POST", "/lifetime?d=0s")
-					is.Equal(maxAge(t, rec, m.CookieName()), time.Duration(0))
-					is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(time.Duration(0), " ", tt.ends))
-					if tm.b != nil {
-						is.Equal(tm.lastTTL(), tt.ends) // the backend keeps it as long as the server does
-					}
-					time.Sleep(tt.ends - time.Millisecond)
-					is.Equal(c.do("GET", "/read").Body.String(), "1")
-					time.Sleep(time.Millisecond)
-					is.Equal(c.do("GET", "/read").Body.String(), "0") // ended by the server all the same
-				})
+				rec = c.do("POST", "/lifetime?d=0s")
+				is.Equal(maxAge(t, rec, m.CookieName()), time.Duration(0))
+				is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(time.Duration(0), " ", tt.ends))
+				if tm.b != nil {
+					is.Equal(tm.lastTTL(), tt.ends) // the backend keeps it as long as the server does
+				}
+				endsIn(t, c, tt.ends)
 			})
 		})
 	}
@@ -191,27 +216,23 @@ func TestSetLifetimeBrowserSession(t *testing.T) {
 // Reset, set, reset: the session is back on the configured lifetime,
 // counted from its creation. Modelled on Django's test_custom_expiry_reset.
 func TestResetLifetime(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		synctest.Test(t, func(t *testing.T) {
-			is := is.New(t)
-			cfg := tm.cfg
-			cfg.Lifetime = time.Hour
-			m := newManager(t, cfg)
-			c := newClient(t, m, lifetimeRouter(t, m))
-			c.do("GET", "/")
-			time.Sleep(10 * time.Minute)
+	forEachModeSynced(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		cfg.Lifetime = time.Hour
+		m, c := newLifetimeApp(t, cfg)
+		time.Sleep(10 * time.Minute)
 
-			is.Equal(c.do("POST", "/lifetime/reset").Code, http.StatusOK) // nothing to reset is no error
-			c.do("POST", "/lifetime?d=10s")
-			rec := c.do("POST", "/lifetime/reset")
-			is.Equal(maxAge(t, rec, m.CookieName()), 50*time.Minute)                          // the configured hour, from creation
-			is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(time.Hour, " 50m0s")) // Lifetime and ExpiresAt agree
-			if tm.b != nil {
-				is.Equal(tm.lastTTL(), 50*time.Minute)
-			}
-			time.Sleep(10 * time.Second)
-			is.Equal(c.do("GET", "/read").Body.String(), "1") // the 10 seconds no longer apply
-		})
+		is.Equal(c.do("POST", "/lifetime/reset").Code, http.StatusOK) // nothing to reset is no error
+		c.do("POST", "/lifetime?d=10s")
+		rec := c.do("POST", "/lifetime/reset")
+		is.Equal(maxAge(t, rec, m.CookieName()), 50*time.Minute)                          // the configured hour, from creation
+		is.Equal(c.do("GET", "/lifetime").Body.String(), fmt.Sprint(time.Hour, " 50m0s")) // Lifetime and ExpiresAt agree
+		if tm.b != nil {
+			is.Equal(tm.lastTTL(), 50*time.Minute)
+		}
+		time.Sleep(10 * time.Second)
+		is.Equal(c.do("GET", "/read").Body.String(), "1") // the 10 seconds no longer apply
 	})
 }
 
@@ -221,34 +242,30 @@ func TestResetLifetime(t *testing.T) {
 // session. Modelled on express-session's ".originalMaxAge should equal
 // original maxAge for all requests".
 func TestLifetimeLastsAcrossRequests(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		synctest.Test(t, func(t *testing.T) {
-			is := is.New(t)
-			cfg := tm.cfg
-			cfg.Lifetime = time.Hour
-			cfg.RenewEvery = 90 * time.Second
-			m := newManager(t, cfg)
-			c := newClient(t, m, lifetimeRouter(t, m))
-			c.do("GET", "/")
-			c.do("POST", "/lifetime?d=10m")
-			time.Sleep(2 * time.Minute)
+	forEachModeSynced(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		cfg.Lifetime = time.Hour
+		cfg.RenewEvery = 90 * time.Second
+		m, c := newLifetimeApp(t, cfg)
+		c.do("POST", "/lifetime?d=10m")
+		time.Sleep(2 * time.Minute)
 
-			before := c.cookie
-			rec := c.do("GET", "/read") // renewed by age
-			is.True(c.cookie != before)
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // a new token, still ten minutes from when the lifetime was set
-			rec = c.do("GET", "/")                                  // visits 2: a change of values
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute)
-			rec = c.do("POST", "/start-over")
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // Clear keeps it
-			rec = c.do("POST", "/renew")
-			is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // and so does RenewToken
-			is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 8m0s")
+		before := c.cookie
+		rec := c.do("GET", "/read") // renewed by age
+		is.True(c.cookie != before)
+		is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // a new token, still ten minutes from when the lifetime was set
+		rec = c.do("GET", "/")                                  // visits 2: a change of values
+		is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute)
+		rec = c.do("POST", "/start-over")
+		is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // Clear keeps it
+		rec = c.do("POST", "/renew")
+		is.Equal(maxAge(t, rec, m.CookieName()), 8*time.Minute) // and so does RenewToken
+		is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 8m0s")
 
-			c.do("POST", "/destroy")
-			c.do("GET", "/")                                                  // a new session
-			is.Equal(c.do("GET", "/lifetime").Body.String(), "1h0m0s 1h0m0s") // has the configured lifetime
-		})
+		c.do("POST", "/destroy")
+		c.do("GET", "/")                                                  // a new session
+		is.Equal(c.do("GET", "/lifetime").Body.String(), "1h0m0s 1h0m0s") // has the configured lifetime
 	})
 }
 
@@ -260,34 +277,27 @@ func TestLifetimeLastsAcrossRequests(t *testing.T) {
 func TestSetLifetimeCutToMaxLifetime(t *testing.T) {
 	for _, rolling := range []bool{false, true} {
 		t.Run(fmt.Sprint("Rolling ", rolling), func(t *testing.T) {
-			forEachMode(t, func(t *testing.T, tm mode) {
-				synctest.Test(t, func(t *testing.T) {
-					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Rolling = rolling
-					cfg.Lifetime = 48 * time.Hour
-					cfg.MaxLifetime = 30 * 24 * time.Hour
-					m := newManager(t, cfg)
-					c := newClient(t, m, lifetimeRouter(t, m))
-					c.do("GET", "/")
-					time.Sleep(24 * time.Hour)
+			forEachModeSynced(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				cfg := tm.cfg
+				cfg.Rolling = rolling
+				cfg.Lifetime = 48 * time.Hour
+				cfg.MaxLifetime = 30 * 24 * time.Hour
+				m, c := newLifetimeApp(t, cfg)
+				time.Sleep(24 * time.Hour)
 
-					rec := c.do("POST", "/lifetime?d=3000000000ms")
-					is.Equal(rec.Code, http.StatusOK)                                     // longer than MaxLifetime is no error
-					is.Equal(maxAge(t, rec, m.CookieName()), 29*24*time.Hour)             // the cookie lasts until MaxLifetime after creation
-					is.Equal(c.do("GET", "/lifetime").Body.String(), "720h0m0s 696h0m0s") // the lifetime is cut to MaxLifetime
-					if tm.b != nil {
-						is.Equal(tm.lastTTL(), 29*24*time.Hour)
-					}
-					for range 28 {
-						time.Sleep(24 * time.Hour)
-						is.True(c.do("GET", "/").Body.String() != "1") // used every day, it lives on
-					}
-					time.Sleep(24*time.Hour - time.Millisecond)
-					is.True(c.do("GET", "/read").Body.String() != "0") // until a millisecond before MaxLifetime
-					time.Sleep(time.Millisecond)
-					is.Equal(c.do("GET", "/read").Body.String(), "0") // and over at MaxLifetime after its creation
-				})
+				rec := c.do("POST", "/lifetime?d=3000000000ms")
+				is.Equal(rec.Code, http.StatusOK)                                     // longer than MaxLifetime is no error
+				is.Equal(maxAge(t, rec, m.CookieName()), 29*24*time.Hour)             // the cookie lasts until MaxLifetime after creation
+				is.Equal(c.do("GET", "/lifetime").Body.String(), "720h0m0s 696h0m0s") // the lifetime is cut to MaxLifetime
+				if tm.b != nil {
+					is.Equal(tm.lastTTL(), 29*24*time.Hour)
+				}
+				for range 28 {
+					time.Sleep(24 * time.Hour)
+					is.True(c.do("GET", "/").Body.String() != "1") // used every day, it lives on
+				}
+				endsIn(t, c, 24*time.Hour) // then ends MaxLifetime after its creation
 			})
 		})
 	}
@@ -298,30 +308,26 @@ func TestSetLifetimeCutToMaxLifetime(t *testing.T) {
 // survives requests every 20 seconds, which write nothing, and ends 30
 // seconds after the last. Each recorded use slides the cookie.
 func TestSetLifetimeWithRolling(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		synctest.Test(t, func(t *testing.T) {
-			is := is.New(t)
-			cfg := tm.cfg
-			cfg.Rolling = true
-			cfg.Lifetime = time.Hour
-			m := newManager(t, cfg)
-			c := newClient(t, m, lifetimeRouter(t, m))
-			c.do("GET", "/")
-			c.do("POST", "/lifetime?d=30s")
-			slid := 0
-			for range 15 {
-				time.Sleep(20 * time.Second)
-				rec := c.do("GET", "/read")
-				is.Equal(rec.Body.String(), "1") // in use, it lives on
-				if sc := setCookie(rec, m.CookieName()); sc != nil {
-					is.Equal(sc.MaxAge, 30) // a recorded use slides the cookie by the session's lifetime
-					slid++
-				}
+	forEachModeSynced(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		cfg.Rolling = true
+		cfg.Lifetime = time.Hour
+		m, c := newLifetimeApp(t, cfg)
+		c.do("POST", "/lifetime?d=30s")
+		slid := 0
+		for range 15 {
+			time.Sleep(20 * time.Second)
+			rec := c.do("GET", "/read")
+			is.Equal(rec.Body.String(), "1") // in use, it lives on
+			if sc := setCookie(rec, m.CookieName()); sc != nil {
+				is.Equal(sc.MaxAge, 30) // a recorded use slides the cookie by the session's lifetime
+				slid++
 			}
-			is.True(slid > 0) // and some uses were recorded
-			time.Sleep(30 * time.Second)
-			is.Equal(c.do("GET", "/read").Body.String(), "0") // unused for its lifetime, it ends
-		})
+		}
+		is.True(slid > 0) // and some uses were recorded
+		time.Sleep(30 * time.Second)
+		is.Equal(c.do("GET", "/read").Body.String(), "0") // unused for its lifetime, it ends
 	})
 }
 
@@ -339,30 +345,26 @@ func TestSetLifetimeAndIdleTimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			forEachMode(t, func(t *testing.T, tm mode) {
-				synctest.Test(t, func(t *testing.T) {
-					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime = 8 * time.Hour
-					cfg.IdleTimeout = 30 * time.Minute
-					m := newManager(t, cfg)
-					c := newClient(t, m, lifetimeRouter(t, m))
-					c.do("GET", "/")
-					if tt.remember {
-						c.do("POST", "/remember")
-					}
-					rec := c.do("POST", "/lifetime?d=168h")
-					is.Equal(maxAge(t, rec, m.CookieName()), 7*24*time.Hour) // the cookie persists for the session's own lifetime
-					time.Sleep(30 * time.Minute)
-					if !tt.remember {
-						is.Equal(c.do("GET", "/read").Body.String(), "0") // idle for IdleTimeout, it ends
-						return
-					}
-					time.Sleep(tt.aliveAfter)
-					is.Equal(c.do("GET", "/read").Body.String(), "1") // remembered, idle time does not end it
-					time.Sleep(7*24*time.Hour - tt.aliveAfter - 30*time.Minute)
-					is.Equal(c.do("GET", "/read").Body.String(), "0") // its own lifetime does, not RememberFor
-				})
+			forEachModeSynced(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				cfg := tm.cfg
+				cfg.Lifetime = 8 * time.Hour
+				cfg.IdleTimeout = 30 * time.Minute
+				m, c := newLifetimeApp(t, cfg)
+				if tt.remember {
+					c.do("POST", "/remember")
+				}
+				rec := c.do("POST", "/lifetime?d=168h")
+				is.Equal(maxAge(t, rec, m.CookieName()), 7*24*time.Hour) // the cookie persists for the session's own lifetime
+				time.Sleep(30 * time.Minute)
+				if !tt.remember {
+					is.Equal(c.do("GET", "/read").Body.String(), "0") // idle for IdleTimeout, it ends
+					return
+				}
+				time.Sleep(tt.aliveAfter)
+				is.Equal(c.do("GET", "/read").Body.String(), "1") // remembered, idle time does not end it
+				time.Sleep(7*24*time.Hour - tt.aliveAfter - 30*time.Minute)
+				is.Equal(c.do("GET", "/read").Body.String(), "0") // its own lifetime does, not RememberFor
 			})
 		})
 	}
@@ -373,65 +375,21 @@ func TestSetLifetimeAndIdleTimeout(t *testing.T) {
 // has Destroy for that, and a duration computed wrong must not pass for
 // one.
 func TestSetLifetimeRefusesNegative(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		synctest.Test(t, func(t *testing.T) {
-			is := is.New(t)
-			cfg := tm.cfg
-			cfg.Lifetime = time.Hour
-			m := newManager(t, cfg)
-			c := newClient(t, m, lifetimeRouter(t, m))
-			c.do("GET", "/")
-			c.do("POST", "/lifetime?d=10m")
-			writes := tm.writes()
+	forEachModeSynced(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		cfg := tm.cfg
+		cfg.Lifetime = time.Hour
+		m, c := newLifetimeApp(t, cfg)
+		c.do("POST", "/lifetime?d=10m")
+		writes := tm.writes()
 
-			rec := c.do("POST", "/lifetime?d=-10s")
-			is.Equal(rec.Code, http.StatusBadRequest)                        // the handler gets an error
-			is.True(strings.Contains(rec.Body.String(), "-10s is negative")) // saying what was wrong
-			is.Equal(setCookie(rec, m.CookieName()), nil)                    // no cookie goes out
-			is.Equal(tm.writes(), writes)                                    // nothing is written
-			is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 10m0s")  // and the lifetime stands
-		})
+		rec := c.do("POST", "/lifetime?d=-10s")
+		is.Equal(rec.Code, http.StatusBadRequest)                        // the handler gets an error
+		is.True(strings.Contains(rec.Body.String(), "-10s is negative")) // saying what was wrong
+		is.Equal(setCookie(rec, m.CookieName()), nil)                    // no cookie goes out
+		is.Equal(tm.writes(), writes)                                    // nothing is written
+		is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 10m0s")  // and the lifetime stands
 	})
-}
-
-// After the response has started, SetLifetime and ResetLifetime return an
-// error wrapping ErrResponseStarted and change nothing; on a session from
-// Inspect, one wrapping ErrReadOnly.
-func TestLateLifetimeChangesReturnErrors(t *testing.T) {
-	changes := []struct {
-		name   string
-		change func(s *chisess.Session) error
-	}{
-		{"SetLifetime", func(s *chisess.Session) error { return s.SetLifetime(time.Minute) }},
-		{"ResetLifetime", (*chisess.Session).ResetLifetime},
-	}
-	for _, tt := range changes {
-		t.Run(tt.name, func(t *testing.T) {
-			forEachMode(t, func(t *testing.T, tm mode) {
-				is := is.New(t)
-				m := newManager(t, tm.cfg)
-				var err error
-				r := lifetimeRouter(t, m)
-				r.Post("/late", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
-					io.WriteString(w, "written")
-					err = tt.change(s)
-				}))
-				c := newClient(t, m, r)
-				c.do("GET", "/")
-				c.do("POST", "/lifetime?d=2h")
-				before := c.cookie
-				rec := c.do("POST", "/late")
-				is.True(errors.Is(err, chisess.ErrResponseStarted)) // the caller learns it did not happen
-				is.Equal(setCookie(rec, m.CookieName()), nil)       // nothing went out
-				is.Equal(c.cookie, before)
-				is.True(strings.HasPrefix(c.do("GET", "/lifetime").Body.String(), "2h0m0s ")) // the lifetime is unchanged
-
-				s, err := m.Inspect(t.Context(), c.cookie)
-				is.NoErr(err)
-				is.True(errors.Is(tt.change(s), chisess.ErrReadOnly)) // a session from Inspect cannot be changed
-			})
-		})
-	}
 }
 
 // Concurrent requests merge a change of lifetime as they merge a change of
@@ -455,57 +413,55 @@ func TestLifetimeMergesWithConcurrentChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			forEachServerMode(t, func(t *testing.T, tm mode) {
-				synctest.Test(t, func(t *testing.T) {
-					is := is.New(t)
-					cfg := tm.cfg
-					cfg.Lifetime = time.Hour
-					m := newManager(t, cfg)
-					r := lifetimeRouter(t, m)
-					held, release := make(chan struct{}), make(chan struct{})
-					var once sync.Once
-					free := func() { once.Do(func() { close(release) }) }
-					defer free()
-					hold := func(next http.Handler) http.Handler {
-						return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-							if r.URL.Query().Get("hold") != "" {
-								chisess.From(r.Context()).Load(r.Context())
-								close(held)
-								<-release
-							}
-							next.ServeHTTP(w, r)
-						})
-					}
-					outer := chi.NewRouter()
-					outer.Use(chisess.Load(m), hold)
-					outer.Mount("/", r)
-					c := newClient(t, m, outer)
-					c.do("GET", "/") // visits 1
-
-					method := func(path string) string {
-						if strings.HasPrefix(path, "/lifetime") || path == "/remember" {
-							return "POST"
+			forEachServerModeSynced(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				cfg := tm.cfg
+				cfg.Lifetime = time.Hour
+				m := newManager(t, cfg)
+				r := lifetimeRouter(t, m)
+				held, release := make(chan struct{}), make(chan struct{})
+				var once sync.Once
+				free := func() { once.Do(func() { close(release) }) }
+				defer free()
+				hold := func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if r.URL.Query().Get("hold") != "" {
+							chisess.From(r.Context()).Load(r.Context())
+							close(held)
+							<-release
 						}
-						return "GET"
-					}
-					sep := "?"
-					if strings.Contains(tt.held, "?") {
-						sep = "&"
-					}
-					done := make(chan *httptest.ResponseRecorder, 1)
-					go func() { done <- send(outer, method(tt.held), tt.held+sep+"hold=1", m.CookieName(), c.cookie) }()
-					<-held
-					is.Equal(c.do(method(tt.other), tt.other).Code, http.StatusOK) // B commits while A is held
-					free()
-					is.Equal((<-done).Code, http.StatusOK) // then A commits
+						next.ServeHTTP(w, r)
+					})
+				}
+				outer := chi.NewRouter()
+				outer.Use(chisess.Load(m), hold)
+				outer.Mount("/", r)
+				c := newClient(t, m, outer)
+				c.do("GET", "/") // visits 1
 
-					s, err := m.Inspect(t.Context(), c.cookie)
-					is.NoErr(err)
-					is.Equal(fmt.Sprint(s.Lifetime(), " ", time.Until(s.ExpiresAt())), tt.wantLifetime) // the lifetime as the last change of it left it
-					n, _ := chisess.Get[int](s, "visits")
-					is.Equal(fmt.Sprint(n), tt.wantVisits)    // and the values as the last change of them left them
-					is.Equal(s.Remembered(), tt.wantRemember) // and remember-me
-				})
+				method := func(path string) string {
+					if strings.HasPrefix(path, "/lifetime") || path == "/remember" {
+						return "POST"
+					}
+					return "GET"
+				}
+				sep := "?"
+				if strings.Contains(tt.held, "?") {
+					sep = "&"
+				}
+				done := make(chan *httptest.ResponseRecorder, 1)
+				go func() { done <- send(outer, method(tt.held), tt.held+sep+"hold=1", m.CookieName(), c.cookie) }()
+				<-held
+				is.Equal(c.do(method(tt.other), tt.other).Code, http.StatusOK) // B commits while A is held
+				free()
+				is.Equal((<-done).Code, http.StatusOK) // then A commits
+
+				s, err := m.Inspect(t.Context(), c.cookie)
+				is.NoErr(err)
+				is.Equal(fmt.Sprint(s.Lifetime(), " ", time.Until(s.ExpiresAt())), tt.wantLifetime) // the lifetime as the last change of it left it
+				n, _ := chisess.Get[int](s, "visits")
+				is.Equal(fmt.Sprint(n), tt.wantVisits)    // and the values as the last change of them left them
+				is.Equal(s.Remembered(), tt.wantRemember) // and remember-me
 			})
 		})
 	}
@@ -550,16 +506,14 @@ func TestLongerLifetimeStaysInOwnerIndex(t *testing.T) {
 // A lifetime that is not a whole number of milliseconds, the unit records
 // keep, is rounded up: the session never ends before the time asked.
 func TestSetLifetimeRoundsUp(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		synctest.Test(t, func(t *testing.T) {
-			is := is.New(t)
-			m := newManager(t, tm.cfg)
-			c := newClient(t, m, lifetimeRouter(t, m))
-			c.do("GET", "/")
-			c.do("POST", "/lifetime?d=1500us")
-			is.Equal(c.do("GET", "/lifetime").Body.String(), "2ms 2ms") // 1.5ms, rounded up
-			time.Sleep(1500 * time.Microsecond)
-			is.Equal(c.do("GET", "/read").Body.String(), "1") // alive when the time asked for has passed
-		})
+	forEachModeSynced(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		c := newClient(t, m, lifetimeRouter(t, m))
+		c.do("GET", "/")
+		c.do("POST", "/lifetime?d=1500us")
+		is.Equal(c.do("GET", "/lifetime").Body.String(), "2ms 2ms") // 1.5ms, rounded up
+		time.Sleep(1500 * time.Microsecond)
+		is.Equal(c.do("GET", "/read").Body.String(), "1") // alive when the time asked for has passed
 	})
 }

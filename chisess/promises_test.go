@@ -318,6 +318,8 @@ func TestLateChangesReturnErrors(t *testing.T) {
 		{"Delete", func(s *chisess.Session) error { return s.Delete("visits") }},
 		{"Clear", (*chisess.Session).Clear},
 		{"RememberMe", func(s *chisess.Session) error { return s.RememberMe(true) }},
+		{"SetLifetime", func(s *chisess.Session) error { return s.SetLifetime(time.Minute) }},
+		{"ResetLifetime", (*chisess.Session).ResetLifetime},
 		{"AddFlash", func(s *chisess.Session) error { return s.AddFlash("info", "late") }},
 		{"Flashes", func(s *chisess.Session) error { _, err := s.Flashes(); return err }},
 		{"SetOwner", func(s *chisess.Session) error { return s.SetOwner("ada") }},
@@ -360,4 +362,5 @@ func TestInspectedSessionIsReadOnly(t *testing.T) {
 	is.NoErr(err)
 	is.True(errors.Is(s.Destroy(), chisess.ErrReadOnly))
 	is.True(errors.Is(s.Set("user", "eve"), chisess.ErrReadOnly))
+	is.True(errors.Is(s.SetLifetime(time.Hour), chisess.ErrReadOnly))
 }
