@@ -35,13 +35,13 @@ const (
 
 // source is what a request's token led to when its session was loaded.
 type source struct {
-	origin origin
 	token  string    // the token the session is stored under now
 	key    string    // its storage key, for server-side backends
 	raw    []byte    // the stored record as read, for Swap
 	extent extent    // what it held, for the limits
 	owner  string    // its owner when loaded, for the owner index
 	at     time.Time // when it was loaded
+	origin origin    // what the token led to; beside the flags below, with which it packs
 
 	refreshDue bool // the last use should be recorded (IdleTimeout, Rolling)
 	renewDue   bool // the token is older than Config.RenewEvery

@@ -44,11 +44,10 @@ type Session struct {
 // them to whatever is stored by then. The values it set are the entries
 // marked dirty.
 type edits struct {
-	cleared bool     // Clear was called; entries marked dirty came after it
-	deleted []string // keys deleted (and not set again)
-	flags   bool     // RememberMe was called
-	// lifetime: SetLifetime or ResetLifetime was called
-	lifetime bool
+	deleted  []string // keys deleted (and not set again)
+	cleared  bool     // Clear was called; entries marked dirty came after it
+	flags    bool     // RememberMe was called
+	lifetime bool     // SetLifetime or ResetLifetime was called
 }
 
 const notLoadedMsg = "chisess: session not loaded: call s.Load(r.Context()) first, or mount chisess.Autoload (or Require, or RenewToken) on the route"
