@@ -69,6 +69,21 @@ type Config struct {
 	// over http://; browsers treat http://localhost as secure anyway.
 	Insecure bool
 
+	// Partitioned adds the Partitioned attribute (CHIPS, Cookies Having
+	// Independent Partitioned State) to the cookie, for an app embedded in
+	// other sites' pages (an iframe: a chat or support widget, a payment
+	// form, an embedded editor): the browser keeps a separate cookie for
+	// each top-level site the app is embedded in, and where third-party
+	// cookies are blocked, a browser that supports CHIPS still keeps a
+	// partitioned one. The session a visitor has inside an embed on one
+	// site is not the one inside an embed on another, nor the one on your
+	// own site. In a cross-site iframe the cookie is sent only with
+	// SameSite http.SameSiteNoneMode, so set that too. It needs a Secure
+	// cookie: New refuses it with Insecure. The default name's "__Host-"
+	// prefix, which browsers recommend for partitioned cookies, stays.
+	// Default: false, an unpartitioned cookie.
+	Partitioned bool
+
 	// Lifetime is how long a session lives after it is created, enforced on
 	// the server; the cookie gets the matching Max-Age. Default (zero): the
 	// cookie is a browser-session cookie with no Max-Age, dropped when the
@@ -243,6 +258,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	default:
 		return cfg, invalid("SameSite", "%d: use http.SameSiteLaxMode, http.SameSiteStrictMode or http.SameSiteNoneMode", cfg.SameSite)
+	}
+	if cfg.Partitioned && cfg.Insecure {
+		return cfg, invalid("Partitioned", "needs a Secure cookie, which browsers require of partitioned cookies; drop Insecure")
 	}
 	if strings.HasPrefix(cfg.CookieName, "__Secure-") && cfg.Insecure {
 		return cfg, invalid("CookieName", "%q: the __Secure- prefix needs a Secure cookie; drop Insecure", cfg.CookieName)

@@ -39,8 +39,13 @@ func newCookieSpec(cfg *Config) cookieSpec {
 	default:
 		b.WriteString("; SameSite=Lax")
 	}
+	if cfg.Partitioned {
+		b.WriteString("; Partitioned")
+	}
 	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), cfg: cfg}
-	c.expire = cfg.CookieName + "=; Max-Age=0" + c.attrs
+	// Expires beside Max-Age, for the clients that know only Expires:
+	// the Unix epoch, as net/http writes it.
+	c.expire = cfg.CookieName + "=; Max-Age=0; Expires=" + time.Unix(0, 0).UTC().Format(http.TimeFormat) + c.attrs
 	return c
 }
 
@@ -54,29 +59,44 @@ func maxAge(persist bool, expires, now time.Time) int64 {
 }
 
 // appendAttrs appends the attributes of the session cookie to a Set-Cookie
-// value: Max-Age when positive, then Path, Domain, HttpOnly, Secure and
-// SameSite.
-func (c *cookieSpec) appendAttrs(b []byte, age int64) []byte {
+// value: when age is positive, Max-Age and the Expires of the same instant
+// (age seconds after now, for the clients that know only Expires), then
+// Path, Domain, HttpOnly, Secure, SameSite and Partitioned.
+func (c *cookieSpec) appendAttrs(b []byte, age int64, now time.Time) []byte {
 	if age > 0 {
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, age, 10)
+		b = append(b, "; Expires="...)
+		b = expiresAt(age, now).AppendFormat(b, http.TimeFormat)
 	}
 	return append(b, c.attrs...)
 }
 
 // httpCookie is the cookie carrying value, for callers that want an
-// *http.Cookie rather than a header ([Manager.Issue]).
-func (c *cookieSpec) httpCookie(value string, age int64) *http.Cookie {
-	return &http.Cookie{
-		Name:     c.name,
-		Value:    value,
-		Path:     c.cfg.Path,
-		Domain:   c.cfg.Domain,
-		MaxAge:   int(age),
-		Secure:   !c.cfg.Insecure,
-		HttpOnly: true,
-		SameSite: c.cfg.SameSite,
+// *http.Cookie rather than a header ([Manager.Issue]). It has the
+// attributes appendAttrs writes.
+func (c *cookieSpec) httpCookie(value string, age int64, now time.Time) *http.Cookie {
+	hc := &http.Cookie{
+		Name:        c.name,
+		Value:       value,
+		Path:        c.cfg.Path,
+		Domain:      c.cfg.Domain,
+		MaxAge:      int(age),
+		Secure:      !c.cfg.Insecure,
+		HttpOnly:    true,
+		SameSite:    c.cfg.SameSite,
+		Partitioned: c.cfg.Partitioned,
 	}
+	if age > 0 {
+		hc.Expires = expiresAt(age, now)
+	}
+	return hc
+}
+
+// expiresAt is the Expires of a cookie with Max-Age age sent at now, in
+// UTC and whole seconds as Set-Cookie carries it.
+func expiresAt(age int64, now time.Time) time.Time {
+	return now.Add(time.Duration(age) * time.Second).UTC().Truncate(time.Second)
 }
 
 // requestCookies appends to dst the values of the cookies called name in
@@ -155,7 +175,7 @@ func (s *Session) sendToken(h http.Header, now time.Time) error {
 		b = append(b, s.token...)
 	}
 	if err == nil {
-		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now))
+		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now), now)
 		h.Add("Set-Cookie", string(b))
 		noStore(h)
 	}
