@@ -148,14 +148,26 @@ type Config struct {
 
 	// MaxSize bounds the encoded size of a session's keys and values, in
 	// bytes, checked like MaxKeys. Default (zero): [DefaultMaxSize], 1 MiB.
-	// With the cookie backend the sealed cookie must also fit the
-	// browsers' 4096 bytes ([ErrCookieTooLarge]), which is checked at Set
-	// too.
+	// With the cookie backend the sealed cookie must also fit
+	// MaxCookieSize ([ErrCookieTooLarge]), which is checked at Set too.
 	MaxSize int
 
 	// MaxValueSize bounds one encoded value, in bytes. Default (zero):
 	// MaxSize.
 	MaxValueSize int
+
+	// MaxCookieSize bounds the sealed cookie of the cookie backend, name and
+	// value together, in bytes. A change that would take the cookie past it
+	// fails at Set (an error wrapping [ErrTooLarge] and [ErrCookieTooLarge]),
+	// and so does a commit as a last resort; a longer cookie is not read (a
+	// new session starts, as for a malformed cookie), so lowering it ends the
+	// sessions whose cookies are longer. Lower it when the session cookie
+	// shares the request's Cookie header with other cookies under a proxy's
+	// header limit. Default (zero), and the most: [backend.MaxCookieSize],
+	// 4096 bytes, the most every browser keeps. New refuses a value above it
+	// or below 512. With a server-side Backend the cookie carries only a
+	// 43-character token, and the limit is not used.
+	MaxCookieSize int
 
 	// Timeout bounds each backend call made to load or commit a session.
 	// The commit also runs detached from the request's context, so a client
@@ -217,6 +229,10 @@ const DefaultMaxKeys = 1000
 
 // DefaultMaxSize is the MaxSize used when Config.MaxSize is zero.
 const DefaultMaxSize = 1 << 20
+
+// minCookieSize is the smallest Config.MaxCookieSize New accepts: below it
+// a sealed session holds next to nothing.
+const minCookieSize = 512
 
 // DefaultRenewGrace is the RenewGrace used when Config.RenewGrace is zero.
 const DefaultRenewGrace = 30 * time.Second
@@ -292,7 +308,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"MaxKeys", cfg.MaxKeys}, {"MaxSize", cfg.MaxSize}, {"MaxValueSize", cfg.MaxValueSize}} {
+	}{{"MaxKeys", cfg.MaxKeys}, {"MaxSize", cfg.MaxSize}, {"MaxValueSize", cfg.MaxValueSize}, {"MaxCookieSize", cfg.MaxCookieSize}} {
 		if n.v < 0 {
 			return cfg, invalid(n.name, "is negative (%d)", n.v)
 		}
@@ -335,6 +351,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxValueSize > cfg.MaxSize {
 		return cfg, invalid("MaxValueSize", "(%d) is above MaxSize (%d), so no such value could be stored", cfg.MaxValueSize, cfg.MaxSize)
+	}
+	if cfg.MaxCookieSize == 0 {
+		cfg.MaxCookieSize = backend.MaxCookieSize
+	}
+	switch {
+	case cfg.MaxCookieSize > backend.MaxCookieSize:
+		return cfg, invalid("MaxCookieSize", "(%d) is above %d bytes, the most every browser keeps", cfg.MaxCookieSize, backend.MaxCookieSize)
+	case cfg.MaxCookieSize < minCookieSize:
+		return cfg, invalid("MaxCookieSize", "(%d) is below %d bytes, too small for a sealed session", cfg.MaxCookieSize, minCookieSize)
 	}
 	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
 		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)

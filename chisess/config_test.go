@@ -46,6 +46,9 @@ func TestNewConfig(t *testing.T) {
 		{"Namespace of its own", chisess.Config{Secret: testSecret, Namespace: "admin"}, ""},
 		{"Partitioned with SameSite=None", chisess.Config{Secret: testSecret, Partitioned: true, SameSite: http.SameSiteNoneMode}, ""},
 		{"Partitioned with a server-side backend", chisess.Config{Backend: mem, Partitioned: true}, ""},
+		{"MaxCookieSize at the browsers' limit", chisess.Config{Secret: testSecret, MaxCookieSize: backend.MaxCookieSize}, ""},
+		{"MaxCookieSize at the floor", chisess.Config{Secret: testSecret, MaxCookieSize: 512}, ""},
+		{"MaxCookieSize with a server-side backend", chisess.Config{Backend: mem, MaxCookieSize: 1024}, ""},
 
 		// Limits and the absolute lifetime.
 		{"MaxLifetime shorter than Lifetime", chisess.Config{Secret: testSecret, Lifetime: 48 * time.Hour, MaxLifetime: 24 * time.Hour}, "MaxLifetime"},
@@ -56,6 +59,10 @@ func TestNewConfig(t *testing.T) {
 		{"negative MaxSize", chisess.Config{Secret: testSecret, MaxSize: -1}, "MaxSize"},
 		{"MaxValueSize above MaxSize", chisess.Config{Secret: testSecret, MaxSize: 100, MaxValueSize: 101}, "MaxValueSize"},
 		{"Namespace with a space", chisess.Config{Secret: testSecret, Namespace: "a b"}, "Namespace"},
+		{"MaxCookieSize past the browsers' limit", chisess.Config{Secret: testSecret, MaxCookieSize: backend.MaxCookieSize + 1}, "MaxCookieSize"},
+		{"MaxCookieSize below the floor", chisess.Config{Secret: testSecret, MaxCookieSize: 511}, "MaxCookieSize"},
+		{"negative MaxCookieSize", chisess.Config{Secret: testSecret, MaxCookieSize: -1}, "MaxCookieSize"},
+		{"MaxCookieSize past the limit with a server-side backend", chisess.Config{Backend: mem, MaxCookieSize: 8192}, "MaxCookieSize"},
 
 		// CookieName.
 		{"name with ;", chisess.Config{Secret: testSecret, CookieName: "a;b"}, "CookieName"},

@@ -212,12 +212,16 @@ func (m *Manager) seal(dst []byte, token string, rec *record, now time.Time) ([]
 	raw, _ := parseToken(token) // our own tokens always parse
 	bp := bufPool.Get().(*[]byte)
 	payload := rec.appendTo(append((*bp)[:0], raw[:]...))
+	start := len(dst)
 	dst, err := m.sealer.AppendSeal(dst, m.cfg.CookieName, payload, now, m.expiresAt(rec.meta))
 	clear(payload) // the session's data must not linger in the pool
 	*bp = payload[:0]
 	bufPool.Put(bp)
 	if err != nil {
 		return dst, wrapBackend("save session", err)
+	}
+	if l := len(m.cfg.CookieName) + 1 + len(dst) - start; l > m.cookieLimit {
+		return dst, m.cookieTooLarge(l)
 	}
 	return dst, nil
 }

@@ -1,6 +1,7 @@
 package chisess
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,4 +46,25 @@ func TestCookieSpecPathsAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A commit seals what Set and the merge let through, so the cookie limit is
+// checked before; the commit checks the sealed cookie again, as a last
+// resort, and never sends one past Config.MaxCookieSize.
+func TestSealRefusesACookiePastTheLimit(t *testing.T) {
+	is := is.New(t)
+	m, err := New(Config{Secret: strings.Repeat("s", 32), MaxCookieSize: 512})
+	is.NoErr(err)
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := newRecord(now)
+	rec.set(-1, "v", []byte(strings.Repeat("x", 400))) // past the limit once sealed, bypassing Set's check
+	_, err = m.seal(nil, newToken(), &rec, now)
+	is.True(errors.Is(err, ErrCookieTooLarge)) // refused
+	is.True(errors.Is(err, ErrTooLarge))
+
+	rec = newRecord(now)
+	rec.set(-1, "v", []byte(strings.Repeat("x", 200)))
+	b, err := m.seal([]byte(m.cfg.CookieName+"="), newToken(), &rec, now)
+	is.NoErr(err)          // within it, sealed
+	is.True(len(b) <= 512) // name, "=" and value
 }

@@ -27,8 +27,8 @@ var ErrWrongType = errors.New("chisess: stored value has another type")
 var ErrReservedKey = errors.New("chisess: key is reserved")
 
 // ErrTooLarge is returned when a change would take a session past
-// Config.MaxKeys, MaxSize or MaxValueSize, or past the cookie size limit of
-// the cookie backend: by [Session.Set] and the other changes, with the
+// Config.MaxKeys, MaxSize or MaxValueSize, or past the cookie backend's
+// Config.MaxCookieSize: by [Session.Set] and the other changes, with the
 // session unchanged, and by a commit (through Config.ErrorHandler) when
 // merging concurrent requests' changes takes the stored session past them.
 // What a commit saves is always within the limits, so it can always be
@@ -65,7 +65,8 @@ var ErrResponseReplaced = errors.New("chisess: saving the session failed; the re
 var ErrUnknownSession = errors.New("chisess: no live session for this token")
 
 // ErrCookieTooLarge is returned when a session stored in the cookie backend
-// would make a cookie larger than browsers keep (4096 bytes): by
-// [Session.Set] (wrapped together with [ErrTooLarge]), and by a commit as a
-// last resort. Store less, or use a server-side backend.
+// would make a cookie larger than Config.MaxCookieSize (by default 4096
+// bytes, the most browsers keep): by [Session.Set] (wrapped together with
+// [ErrTooLarge]), and by a commit as a last resort. Store less, or use a
+// server-side backend.
 var ErrCookieTooLarge = backend.ErrCookieTooLarge

@@ -36,7 +36,8 @@ type Manager struct {
 // [ErrInvalidConfig] that names the first invalid field: a cookie name that
 // is not a token, SameSite=None or Partitioned without Secure, a "__Host-"
 // cookie with a Domain or a Path other than "/", a negative duration, an
-// IdleTimeout above the lifetime, or a secret shorter than 32 bytes.
+// IdleTimeout above the lifetime, a MaxCookieSize past the browsers' 4096
+// bytes, or a secret shorter than 32 bytes.
 //
 // With Config.Backend nil, sessions are sealed into the cookie with
 // Config.Secret; with a Backend, the cookie carries only a random 256-bit
@@ -68,7 +69,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.keyPrefix = keyPrefix(m.cfg.Namespace)
 	m.cookie = newCookieSpec(&m.cfg)
-	m.cookieLimit = backend.MaxCookieSize
+	m.cookieLimit = cfg.MaxCookieSize
 	return m, nil
 }
 

@@ -213,6 +213,9 @@ func (m *Manager) readBackend(ctx context.Context, token string, now time.Time) 
 
 // openCookie opens the session sealed in a cookie value.
 func (m *Manager) openCookie(ctx context.Context, value string, now time.Time) (source, record, RejectReason) {
+	if len(m.cfg.CookieName)+1+len(value) > m.cookieLimit {
+		return source{}, record{}, ReasonMalformed // past the limit: not one chisess would seal
+	}
 	payload, secret, err := m.sealer.Open(m.cfg.CookieName, value, now)
 	switch {
 	case errors.Is(err, backend.ErrCookieTampered):

@@ -406,10 +406,16 @@ func (m *Manager) withinLimits(now, was extent) error {
 	case m.sealer != nil:
 		r := record{size: now.bytes}
 		if l := m.sealer.SealedLen(m.cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
-			return fmt.Errorf("%w: the cookie would take %d bytes, the limit is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
+			return m.cookieTooLarge(l)
 		}
 	}
 	return nil
+}
+
+// cookieTooLarge is the error for a sealed cookie of l bytes, name and
+// value, past Config.MaxCookieSize.
+func (m *Manager) cookieTooLarge(l int) error {
+	return fmt.Errorf("%w: the cookie would take %d bytes, Config.MaxCookieSize is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
 }
 
 // expiresAt is when a session with metadata md ends under m's config: the

@@ -162,7 +162,7 @@ func (s *Session) value(key string) ([]byte, bool) {
 // encode (a channel, a func, a cyclic structure) is an error here, and the
 // session is unchanged. So is a value that would take the session past
 // Config.MaxKeys, MaxSize or MaxValueSize (or, with the cookie backend,
-// past the cookie size limit): the error wraps [ErrTooLarge]. Keys starting
+// past Config.MaxCookieSize): the error wraps [ErrTooLarge]. Keys starting
 // with a NUL byte are reserved ([ErrReservedKey]). After the response has
 // started, Set returns an error wrapping [ErrResponseStarted].
 func (s *Session) Set(key string, v any) error {
