@@ -57,7 +57,19 @@ type Config struct {
 	// with subdomains.
 	Domain string
 
-	// Path is the cookie's Path attribute. Default: "/".
+	// Path is the cookie's Path attribute. Default: "/". A browser sends
+	// the cookie only with requests whose path is Path or below it (RFC
+	// 6265's path-match: "/admin" covers "/admin" and "/admin/users", not
+	// "/administrator"), so a request outside it cannot see the session the
+	// browser holds, and a cookie set there would replace that session
+	// unseen. chisess therefore gives such a request a new, empty session
+	// whatever cookies it carries, its changes return an error wrapping
+	// [ErrOutsidePath], and its response neither sets nor clears the cookie.
+	// The path compared is the one the client asked for (r.RequestURI), as
+	// the browser compares it, even under http.StripPrefix; behind a proxy
+	// that rewrites paths, Path must be the path the browser sees, and the
+	// proxy must pass it on unchanged. Sessions carried by [TokenHeader] have
+	// no path.
 	Path string
 
 	// SameSite is the cookie's SameSite attribute. Default (zero):

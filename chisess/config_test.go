@@ -167,7 +167,7 @@ func cookieFor(t *testing.T, m *chisess.Manager) ([]string, *http.Cookie) {
 			t.Errorf("Set: %v", err)
 		}
 	}))
-	rec := newClient(t, m, h).do(http.MethodGet, "/")
+	rec := newClient(t, m, h).do(http.MethodGet, "/app/") // under every Path of the tables
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}

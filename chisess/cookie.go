@@ -13,10 +13,11 @@ import (
 
 // cookieSpec is the session cookie as a Manager writes it.
 type cookieSpec struct {
-	name   string
-	attrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
-	expire string // the whole Set-Cookie value that deletes the cookie
-	cfg    *Config
+	name    string
+	attrs   string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	expire  string // the whole Set-Cookie value that deletes the cookie
+	anyPath bool   // Path is "/": every request is on it
+	cfg     *Config
 }
 
 func newCookieSpec(cfg *Config) cookieSpec {
@@ -42,7 +43,7 @@ func newCookieSpec(cfg *Config) cookieSpec {
 	if cfg.Partitioned {
 		b.WriteString("; Partitioned")
 	}
-	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), cfg: cfg}
+	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), anyPath: cfg.Path == "/", cfg: cfg}
 	// Expires beside Max-Age, for the clients that know only Expires:
 	// the Unix epoch, as net/http writes it.
 	c.expire = cfg.CookieName + "=; Max-Age=0; Expires=" + time.Unix(0, 0).UTC().Format(http.TimeFormat) + c.attrs
@@ -97,6 +98,25 @@ func (c *cookieSpec) httpCookie(value string, age int64, now time.Time) *http.Co
 // UTC and whole seconds as Set-Cookie carries it.
 func expiresAt(age int64, now time.Time) time.Time {
 	return now.Add(time.Duration(age) * time.Second).UTC().Truncate(time.Second)
+}
+
+// sentWith reports whether a browser sends the cookie with r: whether the
+// path r asked for path-matches the cookie's Path (RFC 6265, section
+// 5.1.4). The path is the one in the request line, before any
+// http.StripPrefix, as the browser saw it.
+func (c *cookieSpec) sentWith(r *http.Request) bool {
+	if c.anyPath {
+		return true
+	}
+	p := r.RequestURI
+	if !strings.HasPrefix(p, "/") {
+		p = r.URL.EscapedPath() // absolute-form, "*", or a request made in code
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	cp := c.cfg.Path
+	return strings.HasPrefix(p, cp) && (len(p) == len(cp) || cp[len(cp)-1] == '/' || p[len(cp)] == '/')
 }
 
 // requestCookies appends to dst the values of the cookies called name in

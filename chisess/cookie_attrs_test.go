@@ -183,6 +183,7 @@ func TestTokenHeaderSendsNoCookie(t *testing.T) {
 		cfg := tm.cfg
 		cfg.Partitioned = true
 		cfg.Lifetime = time.Hour
+		cfg.Path = "/app"
 		m := newManager(t, cfg)
 		r := chi.NewRouter()
 		r.Use(chisess.Load(m), chisess.TokenHeader("X-Session"), chisess.Autoload)
@@ -190,7 +191,7 @@ func TestTokenHeaderSendsNoCookie(t *testing.T) {
 		r.Post("/renew", func(w http.ResponseWriter, r *http.Request) { is.NoErr(chisess.From(r.Context()).RenewToken()) })
 		r.Post("/destroy", func(w http.ResponseWriter, r *http.Request) { is.NoErr(chisess.From(r.Context()).Destroy()) })
 		token := ""
-		for _, path := range []string{"/set", "/renew", "/destroy"} {
+		for _, path := range []string{"/set", "/renew", "/destroy"} { // outside the Path, too: a header has none
 			req := httptest.NewRequest("POST", path, nil)
 			if token != "" {
 				req.Header.Set("X-Session", token)

@@ -53,6 +53,14 @@ var ErrResponseStarted = errors.New("chisess: session changed after the response
 // session came from [Manager.Inspect], which only reads.
 var ErrReadOnly = errors.New("chisess: session is read-only")
 
+// ErrOutsidePath is returned by the methods that change a session on a
+// request outside Config.Path. The browser does not send the session cookie
+// with such a request, so the session there is new and empty whatever the
+// browser holds, and a cookie set there would replace the session it holds
+// for the Path without either being seen. Change the session on routes
+// under the Path, or widen the Path.
+var ErrOutsidePath = errors.New("chisess: request is outside the session cookie's Path")
+
 // ErrResponseReplaced is returned by the response writer's Write, Flush and
 // ReadFrom after saving the session failed: the response has already been
 // replaced by the error response of Config.ErrorHandler, and the handler's
