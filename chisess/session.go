@@ -212,7 +212,7 @@ func (s *Session) mutate(op string, change func() error) error {
 	case s.committed:
 		return fmt.Errorf("%w: %s after the first byte of %s %s", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
 	case s.outside:
-		return fmt.Errorf("%w: %s on %s %s, outside Config.Path %q", ErrOutsidePath, op, s.st.r.Method, s.st.r.URL.Path, s.m.cfg.Path)
+		return fmt.Errorf("%w: %s on %s %s; Config.Path is %q", ErrOutsidePath, op, s.st.r.Method, s.st.r.URL.Path, s.m.cfg.Path)
 	}
 	return change()
 }
