@@ -59,7 +59,8 @@ func AutoloadPaths(patterns ...string) func(http.Handler) http.Handler {
 		}
 		ms = append(ms, matcher{p, glob})
 	}
-	matches := func(p string) bool {
+	return autoloadIf("AutoloadPaths", func(r *http.Request) bool {
+		p := r.URL.Path
 		for _, m := range ms {
 			if m.glob {
 				if ok, _ := path.Match(m.pattern, p); ok {
@@ -72,11 +73,38 @@ func AutoloadPaths(patterns ...string) func(http.Handler) http.Handler {
 			}
 		}
 		return false
+	})
+}
+
+// AutoloadFunc returns a middleware that loads the session, as [Autoload]
+// does, for the requests match reports true for, and leaves the others
+// lazy: the form for rules that paths alone do not express, such as a
+// regular expression, a host or a method.
+//
+//	apiMe := regexp.MustCompile(`^/api/v[0-9]+/me$`)
+//	r.Use(chisess.AutoloadFunc(func(r *http.Request) bool {
+//		return apiMe.MatchString(r.URL.Path)
+//	}))
+//
+// match runs once per request, before the session is loaded, so it sees
+// the request only; keep it fast, as it runs on every request. When the
+// backend fails, the request is answered by Config.ErrorHandler and the
+// handler does not run. AutoloadFunc panics at once when match is nil, and
+// at the first matching request if [Load] is not mounted before it.
+func AutoloadFunc(match func(*http.Request) bool) func(http.Handler) http.Handler {
+	if match == nil {
+		panic("chisess: AutoloadFunc needs a non-nil func that reports whether to load a request's session")
 	}
+	return autoloadIf("AutoloadFunc", match)
+}
+
+// autoloadIf is AutoloadPaths and AutoloadFunc; name is the one the caller
+// used, for the panic when Load is missing.
+func autoloadIf(name string, match func(*http.Request) bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if matches(r.URL.Path) {
-				if _, ok := loadFor(w, r, "AutoloadPaths"); !ok {
+			if match(r) {
+				if _, ok := loadFor(w, r, name); !ok {
 					return
 				}
 			}

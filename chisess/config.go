@@ -57,7 +57,19 @@ type Config struct {
 	// with subdomains.
 	Domain string
 
-	// Path is the cookie's Path attribute. Default: "/".
+	// Path is the cookie's Path attribute. Default: "/". A browser sends
+	// the cookie only with requests whose path is Path or below it (RFC
+	// 6265's path-match: "/admin" covers "/admin" and "/admin/users", not
+	// "/administrator"), so a request outside it cannot see the session the
+	// browser holds, and a cookie set there would replace that session
+	// unseen. chisess therefore gives such a request a new, empty session
+	// whatever cookies it carries, its changes return an error wrapping
+	// [ErrOutsidePath], and its response neither sets nor clears the cookie.
+	// The path compared is the one the client asked for (r.RequestURI), as
+	// the browser compares it, even under http.StripPrefix; behind a proxy
+	// that rewrites paths, Path must be the path the browser sees, and the
+	// proxy must pass it on unchanged. Sessions carried by [TokenHeader] have
+	// no path.
 	Path string
 
 	// SameSite is the cookie's SameSite attribute. Default (zero):
@@ -68,6 +80,21 @@ type Config struct {
 	// plain HTTP. Default: false (Secure). Set it only for local development
 	// over http://; browsers treat http://localhost as secure anyway.
 	Insecure bool
+
+	// Partitioned adds the Partitioned attribute (CHIPS, Cookies Having
+	// Independent Partitioned State) to the cookie, for an app embedded in
+	// other sites' pages (an iframe: a chat or support widget, a payment
+	// form, an embedded editor): the browser keeps a separate cookie for
+	// each top-level site the app is embedded in, and where third-party
+	// cookies are blocked, a browser that supports CHIPS still keeps a
+	// partitioned one. The session a visitor has inside an embed on one
+	// site is not the one inside an embed on another, nor the one on your
+	// own site. In a cross-site iframe the cookie is sent only with
+	// SameSite http.SameSiteNoneMode, so set that too. It needs a Secure
+	// cookie: New refuses it with Insecure. The default name's "__Host-"
+	// prefix, which browsers recommend for partitioned cookies, stays.
+	// Default: false, an unpartitioned cookie.
+	Partitioned bool
 
 	// Lifetime is how long a session lives after it is created, enforced on
 	// the server; the cookie gets the matching Max-Age. Default (zero): the
@@ -135,14 +162,26 @@ type Config struct {
 
 	// MaxSize bounds the encoded size of a session's keys and values, in
 	// bytes, checked like MaxKeys. Default (zero): [DefaultMaxSize], 1 MiB.
-	// With the cookie backend the sealed cookie must also fit the
-	// browsers' 4096 bytes ([ErrCookieTooLarge]), which is checked at Set
-	// too.
+	// With the cookie backend the sealed cookie must also fit
+	// MaxCookieSize ([ErrCookieTooLarge]), which is checked at Set too.
 	MaxSize int
 
 	// MaxValueSize bounds one encoded value, in bytes. Default (zero):
 	// MaxSize.
 	MaxValueSize int
+
+	// MaxCookieSize bounds the sealed cookie of the cookie backend, name and
+	// value together, in bytes. A change that would take the cookie past it
+	// fails at Set (an error wrapping [ErrTooLarge] and [ErrCookieTooLarge]),
+	// and so does a commit as a last resort; a longer cookie is not read (a
+	// new session starts, as for a malformed cookie), so lowering it ends the
+	// sessions whose cookies are longer. Lower it when the session cookie
+	// shares the request's Cookie header with other cookies under a proxy's
+	// header limit. Default (zero), and the most: [backend.MaxCookieSize],
+	// 4096 bytes, the most every browser keeps. New refuses a value above it
+	// or below 512. With a server-side Backend the cookie carries only a
+	// 43-character token, and the limit is not used.
+	MaxCookieSize int
 
 	// Timeout bounds each backend call made to load or commit a session.
 	// The commit also runs detached from the request's context, so a client
@@ -205,6 +244,10 @@ const DefaultMaxKeys = 1000
 // DefaultMaxSize is the MaxSize used when Config.MaxSize is zero.
 const DefaultMaxSize = 1 << 20
 
+// minCookieSize is the smallest Config.MaxCookieSize New accepts: below it
+// a sealed session holds next to nothing.
+const minCookieSize = 512
+
 // DefaultRenewGrace is the RenewGrace used when Config.RenewGrace is zero.
 const DefaultRenewGrace = 30 * time.Second
 
@@ -246,6 +289,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	default:
 		return cfg, invalid("SameSite", "%d: use http.SameSiteLaxMode, http.SameSiteStrictMode or http.SameSiteNoneMode", cfg.SameSite)
 	}
+	if cfg.Partitioned && cfg.Insecure {
+		return cfg, invalid("Partitioned", "needs a Secure cookie, which browsers require of partitioned cookies; drop Insecure")
+	}
 	if strings.HasPrefix(cfg.CookieName, "__Secure-") && cfg.Insecure {
 		return cfg, invalid("CookieName", "%q: the __Secure- prefix needs a Secure cookie; drop Insecure", cfg.CookieName)
 	}
@@ -276,7 +322,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"MaxKeys", cfg.MaxKeys}, {"MaxSize", cfg.MaxSize}, {"MaxValueSize", cfg.MaxValueSize}} {
+	}{{"MaxKeys", cfg.MaxKeys}, {"MaxSize", cfg.MaxSize}, {"MaxValueSize", cfg.MaxValueSize}, {"MaxCookieSize", cfg.MaxCookieSize}} {
 		if n.v < 0 {
 			return cfg, invalid(n.name, "is negative (%d)", n.v)
 		}
@@ -319,6 +365,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxValueSize > cfg.MaxSize {
 		return cfg, invalid("MaxValueSize", "(%d) is above MaxSize (%d), so no such value could be stored", cfg.MaxValueSize, cfg.MaxSize)
+	}
+	if cfg.MaxCookieSize == 0 {
+		cfg.MaxCookieSize = backend.MaxCookieSize
+	}
+	switch {
+	case cfg.MaxCookieSize > backend.MaxCookieSize:
+		return cfg, invalid("MaxCookieSize", "(%d) is above %d bytes, the most every browser keeps", cfg.MaxCookieSize, backend.MaxCookieSize)
+	case cfg.MaxCookieSize < minCookieSize:
+		return cfg, invalid("MaxCookieSize", "(%d) is below %d bytes, too small for a sealed session", cfg.MaxCookieSize, minCookieSize)
 	}
 	if cfg.Secret != "" && len(cfg.Secret) < backend.MinSecretLen {
 		return cfg, invalid("Secret", "is %d bytes; use at least %d random bytes", len(cfg.Secret), backend.MinSecretLen)

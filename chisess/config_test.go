@@ -44,6 +44,11 @@ func TestNewConfig(t *testing.T) {
 		{"MaxKeys at the most a record holds", chisess.Config{Secret: testSecret, MaxKeys: 1 << 16}, ""},
 		{"MaxValueSize equal to MaxSize", chisess.Config{Secret: testSecret, MaxSize: 4096, MaxValueSize: 4096}, ""},
 		{"Namespace of its own", chisess.Config{Secret: testSecret, Namespace: "admin"}, ""},
+		{"Partitioned with SameSite=None", chisess.Config{Secret: testSecret, Partitioned: true, SameSite: http.SameSiteNoneMode}, ""},
+		{"Partitioned with a server-side backend", chisess.Config{Backend: mem, Partitioned: true}, ""},
+		{"MaxCookieSize at the browsers' limit", chisess.Config{Secret: testSecret, MaxCookieSize: backend.MaxCookieSize}, ""},
+		{"MaxCookieSize at the floor", chisess.Config{Secret: testSecret, MaxCookieSize: 512}, ""},
+		{"MaxCookieSize with a server-side backend", chisess.Config{Backend: mem, MaxCookieSize: 1024}, ""},
 
 		// Limits and the absolute lifetime.
 		{"MaxLifetime shorter than Lifetime", chisess.Config{Secret: testSecret, Lifetime: 48 * time.Hour, MaxLifetime: 24 * time.Hour}, "MaxLifetime"},
@@ -54,6 +59,10 @@ func TestNewConfig(t *testing.T) {
 		{"negative MaxSize", chisess.Config{Secret: testSecret, MaxSize: -1}, "MaxSize"},
 		{"MaxValueSize above MaxSize", chisess.Config{Secret: testSecret, MaxSize: 100, MaxValueSize: 101}, "MaxValueSize"},
 		{"Namespace with a space", chisess.Config{Secret: testSecret, Namespace: "a b"}, "Namespace"},
+		{"MaxCookieSize past the browsers' limit", chisess.Config{Secret: testSecret, MaxCookieSize: backend.MaxCookieSize + 1}, "MaxCookieSize"},
+		{"MaxCookieSize below the floor", chisess.Config{Secret: testSecret, MaxCookieSize: 511}, "MaxCookieSize"},
+		{"negative MaxCookieSize", chisess.Config{Secret: testSecret, MaxCookieSize: -1}, "MaxCookieSize"},
+		{"MaxCookieSize past the limit with a server-side backend", chisess.Config{Backend: mem, MaxCookieSize: 8192}, "MaxCookieSize"},
 
 		// CookieName.
 		{"name with ;", chisess.Config{Secret: testSecret, CookieName: "a;b"}, "CookieName"},
@@ -97,6 +106,10 @@ func TestNewConfig(t *testing.T) {
 		{"__Host- with Path /app", chisess.Config{Secret: testSecret, CookieName: "__Host-x", Path: "/app"}, "Path"},
 		{"__Host- with Insecure", chisess.Config{Secret: testSecret, CookieName: "__Host-x", Insecure: true}, "CookieName"},
 		{"__Secure- with Insecure", chisess.Config{Secret: testSecret, CookieName: "__Secure-x", Insecure: true}, "CookieName"},
+
+		// Partitioned (CHIPS) cookies must be Secure.
+		{"Partitioned with Insecure", chisess.Config{Secret: testSecret, Partitioned: true, Insecure: true}, "Partitioned"},
+		{"Partitioned with Insecure on a server-side backend", chisess.Config{Backend: mem, Partitioned: true, Insecure: true}, "Partitioned"},
 
 		// Durations.
 		{"negative Lifetime", chisess.Config{Secret: testSecret, Lifetime: -time.Second}, "Lifetime"},
@@ -154,7 +167,7 @@ func cookieFor(t *testing.T, m *chisess.Manager) ([]string, *http.Cookie) {
 			t.Errorf("Set: %v", err)
 		}
 	}))
-	rec := newClient(t, m, h).do(http.MethodGet, "/")
+	rec := newClient(t, m, h).do(http.MethodGet, "/app/") // under every Path of the tables
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
 	}
@@ -164,27 +177,30 @@ func cookieFor(t *testing.T, m *chisess.Manager) ([]string, *http.Cookie) {
 // TestNewConfigCookieAttributes checks the Set-Cookie header each config
 // produces, both as a raw string and as net/http parses it. It runs in a
 // synctest bubble so that no time passes during the request and Max-Age is
-// exact.
+// exact. Its Partitioned rows are modelled on express-session's
+// "cookie.partitioned" tests (test/session.js: none by default, none when
+// false, the attribute when true) and gorilla/sessions' TestNewCookieFromOptions.
 func TestNewConfigCookieAttributes(t *testing.T) {
 	is := is.New(t)
 	tests := []struct {
-		name     string
-		cfg      chisess.Config
-		cookie   string        // the expected cookie name
-		has      []string      // attributes the raw header must carry
-		hasNot   []string      // substrings it must not carry
-		maxAge   int           // parsed Max-Age
-		domain   string        // parsed Domain
-		path     string        // parsed Path
-		secure   bool          // parsed Secure
-		sameSite http.SameSite // parsed SameSite
+		name        string
+		cfg         chisess.Config
+		cookie      string        // the expected cookie name
+		has         []string      // attributes the raw header must carry
+		hasNot      []string      // substrings it must not carry
+		maxAge      int           // parsed Max-Age
+		domain      string        // parsed Domain
+		path        string        // parsed Path
+		secure      bool          // parsed Secure
+		sameSite    http.SameSite // parsed SameSite
+		partitioned bool          // parsed Partitioned
 	}{
 		{
 			name:     "zero config is a secure, host-only browser-session cookie",
 			cfg:      chisess.Config{Secret: testSecret},
 			cookie:   "__Host-session",
 			has:      []string{"; Path=/", "; HttpOnly", "; Secure", "; SameSite=Lax"},
-			hasNot:   []string{"Max-Age", "Expires", "Domain", "SameSite=None", "SameSite=Strict"},
+			hasNot:   []string{"Max-Age", "Expires", "Domain", "SameSite=None", "SameSite=Strict", "Partitioned"},
 			path:     "/",
 			secure:   true,
 			sameSite: http.SameSiteLaxMode,
@@ -200,11 +216,11 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 			sameSite: http.SameSiteLaxMode,
 		},
 		{
-			name:     "Lifetime 1h gives Max-Age=3600",
+			name:     "Lifetime 1h gives Max-Age=3600 and the Expires of the same instant",
 			cfg:      chisess.Config{Secret: testSecret, Lifetime: time.Hour},
 			cookie:   "__Host-session",
-			has:      []string{"; Max-Age=3600", "; HttpOnly", "; Secure"},
-			hasNot:   []string{"Expires", "Domain"},
+			has:      []string{"; Max-Age=3600; Expires=Sat, 01 Jan 2000 01:00:00 GMT;", "; HttpOnly", "; Secure"},
+			hasNot:   []string{"Domain"},
 			maxAge:   3600,
 			path:     "/",
 			secure:   true,
@@ -280,6 +296,38 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 			secure:   true,
 			sameSite: http.SameSiteLaxMode,
 		},
+		{
+			name:     "Partitioned false sends no Partitioned",
+			cfg:      chisess.Config{Secret: testSecret, Partitioned: false, SameSite: http.SameSiteNoneMode},
+			cookie:   "__Host-session",
+			has:      []string{"; SameSite=None"},
+			hasNot:   []string{"Partitioned"},
+			path:     "/",
+			secure:   true,
+			sameSite: http.SameSiteNoneMode,
+		},
+		{
+			name:        "Partitioned for an embedded app, with SameSite=None and the __Host- prefix",
+			cfg:         chisess.Config{Secret: testSecret, Partitioned: true, SameSite: http.SameSiteNoneMode},
+			cookie:      "__Host-session",
+			has:         []string{"; Path=/", "; Secure", "; SameSite=None; Partitioned"},
+			hasNot:      []string{"Domain"},
+			path:        "/",
+			secure:      true,
+			sameSite:    http.SameSiteNoneMode,
+			partitioned: true,
+		},
+		{
+			name:        "Partitioned with a Path and a Domain on a server-side backend",
+			cfg:         chisess.Config{Backend: backend.NewMemoryWithCleanup(0), Partitioned: true, Path: "/app", Domain: "example.com"},
+			cookie:      "session",
+			has:         []string{"; Path=/app", "; Domain=example.com", "; Secure", "; Partitioned"},
+			domain:      "example.com",
+			path:        "/app",
+			secure:      true,
+			sameSite:    http.SameSiteLaxMode,
+			partitioned: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,16 +344,23 @@ func TestNewConfigCookieAttributes(t *testing.T) {
 				for _, a := range tt.hasNot {
 					is.True(!strings.Contains(raw[0], a)) // and nothing that was not configured
 				}
-				is.True(c != nil)                 // net/http parses it
-				is.Equal(c.Name, tt.cookie)       // with the configured name
-				is.Equal(c.MaxAge, tt.maxAge)     // Max-Age (0: none, a browser-session cookie)
-				is.True(c.Expires.IsZero())       // never Expires: Max-Age alone, as RFC 6265 prefers
-				is.Equal(c.Domain, tt.domain)     // Domain
-				is.Equal(c.Path, tt.path)         // Path
-				is.Equal(c.Secure, tt.secure)     // Secure
-				is.True(c.HttpOnly)               // always HttpOnly: scripts never see the token
-				is.Equal(c.SameSite, tt.sameSite) // SameSite
-				is.True(c.Valid() == nil)         // and the whole cookie is valid
+				is.True(c != nil)             // net/http parses it
+				is.Equal(c.Name, tt.cookie)   // with the configured name
+				is.Equal(c.MaxAge, tt.maxAge) // Max-Age (0: none, a browser-session cookie)
+				if tt.maxAge > 0 {
+					// Expires beside it, for the clients that ignore
+					// Max-Age: the same instant (no time passes here).
+					is.Equal(c.Expires, time.Now().Add(time.Duration(tt.maxAge)*time.Second).UTC())
+				} else {
+					is.True(c.Expires.IsZero()) // a browser-session cookie has no Expires either
+				}
+				is.Equal(c.Domain, tt.domain)           // Domain
+				is.Equal(c.Path, tt.path)               // Path
+				is.Equal(c.Secure, tt.secure)           // Secure
+				is.True(c.HttpOnly)                     // always HttpOnly: scripts never see the token
+				is.Equal(c.SameSite, tt.sameSite)       // SameSite
+				is.Equal(c.Partitioned, tt.partitioned) // Partitioned
+				is.True(c.Valid() == nil)               // and the whole cookie is valid
 			})
 		})
 	}

@@ -13,10 +13,11 @@ import (
 
 // cookieSpec is the session cookie as a Manager writes it.
 type cookieSpec struct {
-	name   string
-	attrs  string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
-	expire string // the whole Set-Cookie value that deletes the cookie
-	cfg    *Config
+	name    string
+	attrs   string // "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	expire  string // the whole Set-Cookie value that deletes the cookie
+	anyPath bool   // Path is "/": every request is on it
+	cfg     *Config
 }
 
 func newCookieSpec(cfg *Config) cookieSpec {
@@ -39,8 +40,13 @@ func newCookieSpec(cfg *Config) cookieSpec {
 	default:
 		b.WriteString("; SameSite=Lax")
 	}
-	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), cfg: cfg}
-	c.expire = cfg.CookieName + "=; Max-Age=0" + c.attrs
+	if cfg.Partitioned {
+		b.WriteString("; Partitioned")
+	}
+	c := cookieSpec{name: cfg.CookieName, attrs: b.String(), anyPath: cfg.Path == "/", cfg: cfg}
+	// Expires beside Max-Age, for the clients that know only Expires:
+	// the Unix epoch, as net/http writes it.
+	c.expire = cfg.CookieName + "=; Max-Age=0; Expires=" + time.Unix(0, 0).UTC().Format(http.TimeFormat) + c.attrs
 	return c
 }
 
@@ -54,29 +60,63 @@ func maxAge(persist bool, expires, now time.Time) int64 {
 }
 
 // appendAttrs appends the attributes of the session cookie to a Set-Cookie
-// value: Max-Age when positive, then Path, Domain, HttpOnly, Secure and
-// SameSite.
-func (c *cookieSpec) appendAttrs(b []byte, age int64) []byte {
+// value: when age is positive, Max-Age and the Expires of the same instant
+// (age seconds after now, for the clients that know only Expires), then
+// Path, Domain, HttpOnly, Secure, SameSite and Partitioned.
+func (c *cookieSpec) appendAttrs(b []byte, age int64, now time.Time) []byte {
 	if age > 0 {
 		b = append(b, "; Max-Age="...)
 		b = strconv.AppendInt(b, age, 10)
+		b = append(b, "; Expires="...)
+		b = expiresAt(age, now).AppendFormat(b, http.TimeFormat)
 	}
 	return append(b, c.attrs...)
 }
 
 // httpCookie is the cookie carrying value, for callers that want an
-// *http.Cookie rather than a header ([Manager.Issue]).
-func (c *cookieSpec) httpCookie(value string, age int64) *http.Cookie {
-	return &http.Cookie{
-		Name:     c.name,
-		Value:    value,
-		Path:     c.cfg.Path,
-		Domain:   c.cfg.Domain,
-		MaxAge:   int(age),
-		Secure:   !c.cfg.Insecure,
-		HttpOnly: true,
-		SameSite: c.cfg.SameSite,
+// *http.Cookie rather than a header ([Manager.Issue]). It has the
+// attributes appendAttrs writes.
+func (c *cookieSpec) httpCookie(value string, age int64, now time.Time) *http.Cookie {
+	hc := &http.Cookie{
+		Name:        c.name,
+		Value:       value,
+		Path:        c.cfg.Path,
+		Domain:      c.cfg.Domain,
+		MaxAge:      int(age),
+		Secure:      !c.cfg.Insecure,
+		HttpOnly:    true,
+		SameSite:    c.cfg.SameSite,
+		Partitioned: c.cfg.Partitioned,
 	}
+	if age > 0 {
+		hc.Expires = expiresAt(age, now)
+	}
+	return hc
+}
+
+// expiresAt is the Expires of a cookie with Max-Age age sent at now, in
+// UTC and whole seconds as Set-Cookie carries it.
+func expiresAt(age int64, now time.Time) time.Time {
+	return now.Add(time.Duration(age) * time.Second).UTC().Truncate(time.Second)
+}
+
+// sentWith reports whether a browser sends the cookie with r: whether the
+// path r asked for path-matches the cookie's Path (RFC 6265, section
+// 5.1.4). The path is the one in the request line, before any
+// http.StripPrefix, as the browser saw it.
+func (c *cookieSpec) sentWith(r *http.Request) bool {
+	if c.anyPath {
+		return true
+	}
+	p := r.RequestURI
+	if !strings.HasPrefix(p, "/") {
+		p = r.URL.EscapedPath() // absolute-form, "*", or a request made in code
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	cp := c.cfg.Path
+	return strings.HasPrefix(p, cp) && (len(p) == len(cp) || cp[len(cp)-1] == '/' || p[len(cp)] == '/')
 }
 
 // requestCookies appends to dst the values of the cookies called name in
@@ -155,7 +195,7 @@ func (s *Session) sendToken(h http.Header, now time.Time) error {
 		b = append(b, s.token...)
 	}
 	if err == nil {
-		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now))
+		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now), now)
 		h.Add("Set-Cookie", string(b))
 		noStore(h)
 	}
@@ -192,12 +232,16 @@ func (m *Manager) seal(dst []byte, token string, rec *record, now time.Time) ([]
 	raw, _ := parseToken(token) // our own tokens always parse
 	bp := bufPool.Get().(*[]byte)
 	payload := rec.appendTo(append((*bp)[:0], raw[:]...))
+	start := len(dst)
 	dst, err := m.sealer.AppendSeal(dst, m.cfg.CookieName, payload, now, m.expiresAt(rec.meta))
 	clear(payload) // the session's data must not linger in the pool
 	*bp = payload[:0]
 	bufPool.Put(bp)
 	if err != nil {
 		return dst, wrapBackend("save session", err)
+	}
+	if l := len(m.cfg.CookieName) + 1 + len(dst) - start; l > m.cookieLimit {
+		return dst, m.cookieTooLarge(l)
 	}
 	return dst, nil
 }

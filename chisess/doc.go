@@ -23,8 +23,8 @@
 //
 // Sessions are lazy: [Load] attaches an unloaded session and nothing is read
 // until a handler calls [Session.Load], or a middleware does it for a route
-// group: [Autoload] loads eagerly, [AutoloadPaths] does so for matching paths,
-// [Require] guards a group by a key (a logged-in user), and [RenewToken]
+// group: [Autoload] loads eagerly, [AutoloadPaths] does so for matching paths
+// and [AutoloadFunc] for the requests a func picks, [Require] guards a group by a key (a logged-in user), and [RenewToken]
 // gives the session a new token on login. They are plain
 // func(http.Handler) http.Handler, so they work on the standard library's
 // http.ServeMux as well as on chi (see Example_serveMux).

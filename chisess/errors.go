@@ -27,8 +27,8 @@ var ErrWrongType = errors.New("chisess: stored value has another type")
 var ErrReservedKey = errors.New("chisess: key is reserved")
 
 // ErrTooLarge is returned when a change would take a session past
-// Config.MaxKeys, MaxSize or MaxValueSize, or past the cookie size limit of
-// the cookie backend: by [Session.Set] and the other changes, with the
+// Config.MaxKeys, MaxSize or MaxValueSize, or past the cookie backend's
+// Config.MaxCookieSize: by [Session.Set] and the other changes, with the
 // session unchanged, and by a commit (through Config.ErrorHandler) when
 // merging concurrent requests' changes takes the stored session past them.
 // What a commit saves is always within the limits, so it can always be
@@ -53,6 +53,14 @@ var ErrResponseStarted = errors.New("chisess: session changed after the response
 // session came from [Manager.Inspect], which only reads.
 var ErrReadOnly = errors.New("chisess: session is read-only")
 
+// ErrOutsidePath is returned by the methods that change a session on a
+// request outside Config.Path. The browser does not send the session cookie
+// with such a request, so the session there is new and empty whatever the
+// browser holds, and a cookie set there would replace the session it holds
+// for the Path without either being seen. Change the session on routes
+// under the Path, or widen the Path.
+var ErrOutsidePath = errors.New("chisess: request is outside the session cookie's Path")
+
 // ErrResponseReplaced is returned by the response writer's Write, Flush and
 // ReadFrom after saving the session failed: the response has already been
 // replaced by the error response of Config.ErrorHandler, and the handler's
@@ -65,7 +73,8 @@ var ErrResponseReplaced = errors.New("chisess: saving the session failed; the re
 var ErrUnknownSession = errors.New("chisess: no live session for this token")
 
 // ErrCookieTooLarge is returned when a session stored in the cookie backend
-// would make a cookie larger than browsers keep (4096 bytes): by
-// [Session.Set] (wrapped together with [ErrTooLarge]), and by a commit as a
-// last resort. Store less, or use a server-side backend.
+// would make a cookie larger than Config.MaxCookieSize (by default 4096
+// bytes, the most browsers keep): by [Session.Set] (wrapped together with
+// [ErrTooLarge]), and by a commit as a last resort. Store less, or use a
+// server-side backend.
 var ErrCookieTooLarge = backend.ErrCookieTooLarge

@@ -752,3 +752,155 @@ func ExampleConfig_renewEvery() {
 	// old ID within the grace window: 3
 	// handed the current ID: true
 }
+
+// AutoloadFunc by host: one router serves the admin site and the public
+// one, and only the admin site's requests load the session.
+func ExampleAutoloadFunc_host() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.Use(chisess.AutoloadFunc(func(r *http.Request) bool {
+		host, _, _ := strings.Cut(r.Host, ":") // without the port
+		return host == "admin.example.com"
+	}))
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, chisess.From(r.Context()).Loaded())
+	})
+	b := &browser{h: r}
+	for _, u := range []string{"https://admin.example.com/", "https://admin.example.com:8443/", "https://www.example.com/"} {
+		fmt.Println(u, b.get("GET", u).Body.String())
+	}
+	// Output:
+	// https://admin.example.com/ true
+	// https://admin.example.com:8443/ true
+	// https://www.example.com/ false
+}
+
+// AutoloadFunc by method: requests that change state (a form post, an API
+// call) load the session, say for a check of their own, and page views
+// stay lazy.
+func ExampleAutoloadFunc_method() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.Use(chisess.AutoloadFunc(func(r *http.Request) bool {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return false
+		}
+		return true
+	}))
+	r.HandleFunc("/cart", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, chisess.From(r.Context()).Loaded())
+	})
+	b := &browser{h: r}
+	for _, method := range []string{"GET", "POST", "DELETE"} {
+		fmt.Println(method, b.get(method, "/cart").Body.String())
+	}
+	// Output:
+	// GET false
+	// POST true
+	// DELETE true
+}
+
+// An app embedded in other sites' pages, such as a support widget in an
+// iframe: its cookie is Partitioned, so the browser keeps one per
+// embedding site, and SameSite=None, so it is sent in a cross-site iframe
+// at all. Both need Secure, which is the default.
+func ExampleConfig_partitioned() {
+	sessions, err := chisess.New(chisess.Config{
+		Secret:      exampleSecret,
+		SameSite:    http.SameSiteNoneMode,
+		Partitioned: true,
+	})
+	if err != nil {
+		panic(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Get("/widget", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("visitor", "ada")
+	})
+	rec := (&browser{h: r}).get("GET", "/widget")
+	name, rest, _ := strings.Cut(rec.Header().Get("Set-Cookie"), "=")
+	_, attrs, _ := strings.Cut(rest, "; ")
+	fmt.Println(name)
+	fmt.Println(attrs)
+
+	_, err = chisess.New(chisess.Config{Secret: exampleSecret, Partitioned: true, Insecure: true})
+	fmt.Println(err)
+	// Output:
+	// __Host-session
+	// Path=/; HttpOnly; Secure; SameSite=None; Partitioned
+	// chisess: invalid config: Config.Partitioned needs a Secure cookie, which browsers require of partitioned cookies; drop Insecure
+}
+
+// A persistent cookie carries Expires beside Max-Age, both naming the end
+// of the session, for the clients and proxies that know only Expires; the
+// cookie of a logout expires at once by both.
+func ExampleConfig_expires() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, Lifetime: 2 * time.Hour})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("user", "ada")
+	})
+	r.Post("/logout", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Destroy()
+	})
+	b := &browser{h: r}
+	c := b.get("POST", "/login").Result().Cookies()[0]
+	fmt.Println("login: Max-Age", c.MaxAge, "and Expires in", time.Until(c.Expires).Round(time.Minute))
+	c = b.get("POST", "/logout").Result().Cookies()[0]
+	fmt.Println("logout: Max-Age", c.MaxAge, "and Expires", c.RawExpires)
+	// Output:
+	// login: Max-Age 7200 and Expires in 2h0m0s
+	// logout: Max-Age -1 and Expires Thu, 01 Jan 1970 00:00:00 GMT
+}
+
+// A lower limit for the sealed cookie, for a site whose cookies must share
+// a proxy's limit on the Cookie header: a value that would take the cookie
+// past it is refused at Set, and the session keeps what it had.
+func ExampleConfig_maxCookieSize() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, MaxCookieSize: 1024})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	r.Post("/notes", func(w http.ResponseWriter, r *http.Request) {
+		s := chisess.From(r.Context())
+		err := s.Set("note", strings.Repeat("x", 2000))
+		fmt.Println(errors.Is(err, chisess.ErrCookieTooLarge), errors.Is(err, chisess.ErrTooLarge))
+		fmt.Println(s.Set("note", strings.Repeat("x", 500)))
+	})
+	c := (&browser{h: r}).get("POST", "/notes").Result().Cookies()[0]
+	fmt.Println(len(c.Name)+1+len(c.Value) <= 1024)
+	// Output:
+	// true true
+	// <nil>
+	// true
+}
+
+// A cookie with a Path is sent only under it, so a request elsewhere
+// cannot see the session: it gets a new, empty one that it cannot change,
+// and its response neither sets nor clears the cookie.
+func ExampleConfig_path() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret, Path: "/admin"})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions), chisess.Autoload)
+	login := func(w http.ResponseWriter, r *http.Request) {
+		if err := chisess.From(r.Context()).Set("user", "ada"); err != nil {
+			fmt.Println(err)
+			http.Error(w, "sign in under /admin", http.StatusNotFound)
+		}
+	}
+	r.Post("/admin/login", login)
+	r.Post("/shop/login", login) // outside the Path
+	b := &browser{h: r}
+	for _, p := range []string{"/shop/login", "/admin/login"} {
+		rec := b.get("POST", p)
+		fmt.Println(p, rec.Code, len(rec.Result().Cookies()), "cookie")
+	}
+	// Output:
+	// chisess: request is outside the session cookie's Path: Set on POST /shop/login; Config.Path is "/admin"
+	// /shop/login 404 0 cookie
+	// /admin/login 200 1 cookie
+}

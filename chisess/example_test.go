@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/chisess/kit/chisess"
@@ -170,6 +171,30 @@ func ExampleAutoloadPaths() {
 	// / false
 	// /account/settings true
 	// /api/v2/me true
+}
+
+// AutoloadFunc with a regular expression: the session is loaded for the
+// API's "me" routes of every version, and stays lazy elsewhere.
+func ExampleAutoloadFunc() {
+	sessions, _ := chisess.New(chisess.Config{Secret: exampleSecret})
+	me := regexp.MustCompile(`^/api/v[0-9]+/me(/|$)`)
+	r := chi.NewRouter()
+	r.Use(chisess.Load(sessions))
+	r.Use(chisess.AutoloadFunc(func(r *http.Request) bool {
+		return me.MatchString(r.URL.Path)
+	}))
+	r.Get("/*", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, chisess.From(r.Context()).Loaded())
+	})
+	b := &browser{h: r}
+	for _, p := range []string{"/api/v2/me", "/api/v2/me/orders", "/api/v2/members", "/about"} {
+		fmt.Println(p, b.get("GET", p).Body.String())
+	}
+	// Output:
+	// /api/v2/me true
+	// /api/v2/me/orders true
+	// /api/v2/members false
+	// /about false
 }
 
 func ExampleRotate() {

@@ -109,9 +109,10 @@ func TestDestroyExpiresCookieWhereItWasSet(t *testing.T) {
 		cfg := tm.cfg
 		cfg.Path = "/app"
 		cfg.Domain = "example.com"
-		m, c := newApp(t, cfg)
-		issued := mustSetCookie(t, c.do("GET", "/"), m.CookieName())
-		rec := c.do("POST", "/destroy")
+		m := newManager(t, cfg)
+		c := newClient(t, m, http.StripPrefix("/app", newRouter(t, m))) // the app lives under its Path
+		issued := mustSetCookie(t, c.do("GET", "/app/"), m.CookieName())
+		rec := c.do("POST", "/app/destroy")
 		sc := setCookie(rec, m.CookieName())
 		is.True(sc != nil && sc.MaxAge < 0) // expired
 		is.Equal(sc.Path, issued.Path)      // on the issued Path

@@ -14,8 +14,8 @@ import (
 //
 // The middleware Load does no backend call and decodes nothing: it only
 // attaches the session. The session is read when a handler calls the method
-// [Session.Load], or eagerly under [Autoload], [AutoloadPaths], [Require] or
-// [RenewToken]. A route that never touches the
+// [Session.Load], or eagerly under [Autoload], [AutoloadPaths],
+// [AutoloadFunc], [Require] or [RenewToken]. A route that never touches the
 // session costs the request's new context and one small allocation.
 //
 // The session is committed once, before the first byte of the response

@@ -34,9 +34,10 @@ type Manager struct {
 
 // New validates cfg and returns a [Manager]. It returns an error wrapping
 // [ErrInvalidConfig] that names the first invalid field: a cookie name that
-// is not a token, SameSite=None without Secure, a "__Host-" cookie with a
-// Domain or a Path other than "/", a negative duration, an IdleTimeout above
-// the lifetime, or a secret shorter than 32 bytes.
+// is not a token, SameSite=None or Partitioned without Secure, a "__Host-"
+// cookie with a Domain or a Path other than "/", a negative duration, an
+// IdleTimeout above the lifetime, a MaxCookieSize past the browsers' 4096
+// bytes, or a secret shorter than 32 bytes.
 //
 // With Config.Backend nil, sessions are sealed into the cookie with
 // Config.Secret; with a Backend, the cookie carries only a random 256-bit
@@ -68,7 +69,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.keyPrefix = keyPrefix(m.cfg.Namespace)
 	m.cookie = newCookieSpec(&m.cfg)
-	m.cookieLimit = backend.MaxCookieSize
+	m.cookieLimit = cfg.MaxCookieSize
 	return m, nil
 }
 

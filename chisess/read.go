@@ -91,6 +91,15 @@ func (s *Session) Loaded() bool {
 func (s *Session) load(ctx context.Context) error {
 	m := s.m
 	now := m.now()
+	if s.st.header == "" && !m.cookie.sentWith(s.st.r) {
+		// Outside the cookie's Path: the browser holds a session it does
+		// not send here, and what cookies of the name come are not the
+		// ones the Path covers. None is used, dropped or set.
+		s.loaded, s.outside = true, true
+		s.src = source{at: now}
+		s.rec = newRecord(now)
+		return nil
+	}
 	var buf [maxPresented]string
 	values, more := s.st.presented(buf[:0])
 	if more {
@@ -214,6 +223,9 @@ func (m *Manager) readBackend(ctx context.Context, token string, now time.Time) 
 
 // openCookie opens the session sealed in a cookie value.
 func (m *Manager) openCookie(ctx context.Context, value string, now time.Time) (source, record, RejectReason) {
+	if len(m.cfg.CookieName)+1+len(value) > m.cookieLimit {
+		return source{}, record{}, ReasonMalformed // past the limit: not one chisess would seal
+	}
 	payload, secret, err := m.sealer.Open(m.cfg.CookieName, value, now)
 	switch {
 	case errors.Is(err, backend.ErrCookieTampered):

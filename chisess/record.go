@@ -166,7 +166,7 @@ func (r *record) extent() extent { return extent{len(r.entries), r.size} }
 // 19,800): 10 for gen, 1 for the flags, and 7 for each of the four times
 // and the lifetime, a time.Duration below 2^44 ms.
 func (r *record) encodedLen() int {
-	return 1 + 5*binary.MaxVarintLen64 + binary.MaxVarintLen32 + r.size
+	return 1 + 7*binary.MaxVarintLen64 + binary.MaxVarintLen32 + r.size
 }
 
 // appendTo appends the stored form of r to dst.
@@ -447,10 +447,16 @@ func (m *Manager) withinLimits(now, was extent) error {
 	case m.sealer != nil:
 		r := record{size: now.bytes}
 		if l := m.sealer.SealedLen(m.cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
-			return fmt.Errorf("%w: the cookie would take %d bytes, the limit is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
+			return m.cookieTooLarge(l)
 		}
 	}
 	return nil
+}
+
+// cookieTooLarge is the error for a sealed cookie of l bytes, name and
+// value, past Config.MaxCookieSize.
+func (m *Manager) cookieTooLarge(l int) error {
+	return fmt.Errorf("%w: the cookie would take %d bytes, Config.MaxCookieSize is %d: %w", ErrTooLarge, l, m.cookieLimit, ErrCookieTooLarge)
 }
 
 // expiresAt is when a session with metadata md ends under m's config: its

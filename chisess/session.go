@@ -15,8 +15,9 @@ import (
 //
 // Every method that changes the session returns an error: after the
 // response has started (one wrapping [ErrResponseStarted]), on a read-only
-// session from [Manager.Inspect] ([ErrReadOnly]), on a reserved key
-// ([ErrReservedKey]) and past a size limit ([ErrTooLarge]). The error is
+// session from [Manager.Inspect] ([ErrReadOnly]), on a request outside
+// Config.Path ([ErrOutsidePath]), on a reserved key ([ErrReservedKey]) and
+// past a size limit ([ErrTooLarge]). The error is
 // returned, never also reported through Config.ErrorHandler, so it is
 // handled once, by the caller.
 //
@@ -31,6 +32,7 @@ type Session struct {
 	loaded    bool
 	committed bool // the response has started: no more changes
 	readOnly  bool // from Manager.Inspect
+	outside   bool // the request is outside the cookie's Path: no changes
 
 	src    source // what the request's token led to
 	intent intent // what the request asked of the session so far
@@ -163,9 +165,10 @@ func (s *Session) value(key string) ([]byte, bool) {
 // encode (a channel, a func, a cyclic structure) is an error here, and the
 // session is unchanged. So is a value that would take the session past
 // Config.MaxKeys, MaxSize or MaxValueSize (or, with the cookie backend,
-// past the cookie size limit): the error wraps [ErrTooLarge]. Keys starting
+// past Config.MaxCookieSize): the error wraps [ErrTooLarge]. Keys starting
 // with a NUL byte are reserved ([ErrReservedKey]). After the response has
-// started, Set returns an error wrapping [ErrResponseStarted].
+// started, Set returns an error wrapping [ErrResponseStarted], and on a
+// request outside Config.Path one wrapping [ErrOutsidePath].
 func (s *Session) Set(key string, v any) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("chisess: set: %w", err)
@@ -209,6 +212,8 @@ func (s *Session) mutate(op string, change func() error) error {
 		return fmt.Errorf("%w: %s on a session from Manager.Inspect", ErrReadOnly, op)
 	case s.committed:
 		return fmt.Errorf("%w: %s after the first byte of %s %s", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
+	case s.outside:
+		return fmt.Errorf("%w: %s on %s %s; Config.Path is %q", ErrOutsidePath, op, s.st.r.Method, s.st.r.URL.Path, s.m.cfg.Path)
 	}
 	return change()
 }

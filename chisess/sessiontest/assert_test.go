@@ -30,7 +30,7 @@ func (fx *fixture) do(method, target string, values map[string]any) (*http.Respo
 
 // expiry is the Set-Cookie with which chisess deletes the default session
 // cookie.
-const expiry = "__Host-session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"
+const expiry = "__Host-session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; Secure; SameSite=Lax"
 
 // TestAssertions runs each assertion against responses it must accept and
 // responses it must reject, in both modes, on a recorder in place of the
@@ -273,6 +273,19 @@ func TestAssertions(t *testing.T) {
 				sessiontest.AssertDestroyed(t, fx.m, before, resp)
 			},
 			want: []string{`AssertDestroyed: the response sets the session cookie "__Host-session" (a live value with no Max-Age), want it expired (Max-Age=0)`},
+		},
+		{
+			// Max-Age wins over Expires (RFC 6265, section 5.3): a
+			// cookie with both lives for its Max-Age, whatever its
+			// Expires says, as it does when chisess's clock is not the
+			// browser's.
+			name: "destroyed/live Max-Age beside an Expires in the past",
+			run: func(t testing.TB, fx *fixture) {
+				resp, before := fx.do("POST", "/logout", user)
+				resp.Header = http.Header{"Set-Cookie": {"__Host-session=" + before.Value + "; Max-Age=3600; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; HttpOnly; Secure; SameSite=Lax"}}
+				sessiontest.AssertDestroyed(t, fx.m, before, resp)
+			},
+			want: []string{`AssertDestroyed: the response sets the session cookie "__Host-session" (a live value with Max-Age=3600), want it expired (Max-Age=0)`},
 		},
 		{
 			name: "destroyed/expired on another path",

@@ -57,7 +57,8 @@ func setCookie(resp *http.Response, name string) *http.Cookie {
 	return found
 }
 
-// expired reports whether a Set-Cookie deletes the cookie it names.
+// expired reports whether a Set-Cookie deletes the cookie it names. As in
+// a browser, Max-Age wins over Expires (RFC 6265, section 5.3).
 func expired(c *http.Cookie) bool {
-	return c.MaxAge < 0 || c.Value == "" || !c.Expires.IsZero() && !c.Expires.After(time.Now())
+	return c.MaxAge < 0 || c.Value == "" || c.MaxAge == 0 && !c.Expires.IsZero() && !c.Expires.After(time.Now())
 }

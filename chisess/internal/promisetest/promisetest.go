@@ -2,11 +2,13 @@
 // docs/backends.md makes for every server-side backend: a logout ends the
 // session whatever renewals happened since it was loaded, managers sharing a
 // store never open each other's sessions, what a commit writes can be read
-// back, flash messages of concurrent requests are all kept, and no response
-// hands out a dead session's cookie. Each scenario is a failure that was
-// once real: two app servers (a manager on each of two handles on one store)
-// and requests held at a point in their handler, so that the order that
-// broke the promise is forced, not hoped for. It is internal: backend
+// back, flash messages of concurrent requests are all kept, no response
+// hands out a dead session's cookie, a cookie's Expires names the instant
+// its Max-Age does, and a request outside the cookie's Path changes
+// nothing. Each scenario is a failure that was once real: two app servers
+// (a manager on each of two handles on one store) and requests held at a
+// point in their handler, so that the order that broke the promise is
+// forced, not hoped for. It is internal: backend
 // authors outside this repository get sessiontest.RunConformance.
 package promisetest
 
@@ -53,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"max-lifetime-holds-against-activity", maxLifetimeHoldsAgainstActivity},
 		{"own-lifetime-enforced-and-followed", ownLifetimeEnforcedAndFollowed},
 		{"own-lifetime-kept-by-a-concurrent-change", ownLifetimeKeptByConcurrentChange},
+		{"expires-and-max-age-name-one-instant", expiresAndMaxAgeNameOneInstant},
+		{"outside-the-path-changes-nothing", outsideThePathChangesNothing},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -678,9 +682,10 @@ func ownLifetimeEnforcedAndFollowed(t *testing.T, a, b backend.Backend) {
 			rec, _ := srv.do(0, "POST", "/lifetime", tok)
 			is.Equal(rec.Code, http.StatusOK)
 			c := responseCookie(rec, srv.m[0].CookieName())
-			is.True(c != nil)                                       // the change sets the cookie
-			is.Equal(time.Duration(c.MaxAge)*time.Second, lifetime) // with a Max-Age of the session's own lifetime, from now
-			is.Equal(ttls.record(), lifetime)                       // the store is told to keep the record as long
+			is.True(c != nil)                                                              // the change sets the cookie
+			is.Equal(time.Duration(c.MaxAge)*time.Second, lifetime)                        // with a Max-Age of the session's own lifetime, from now
+			is.Equal(c.Expires, srv.clock.Now().Add(lifetime).UTC().Truncate(time.Second)) // and an Expires at its end
+			is.Equal(ttls.record(), lifetime)                                              // the store is told to keep the record as long
 			if _, ok := a.(backend.Indexer); ok {
 				is.True(ttls.index() > lifetime-time.Millisecond) // and the owner index too (to the session's end, from the millisecond it was set)
 			}
@@ -833,4 +838,71 @@ func responseCookie(rec *httptest.ResponseRecorder, name string) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// Every persistent cookie carries Expires beside Max-Age, and both name the
+// end of the session's lifetime, on whichever server answers and however
+// late: after a change 20 minutes on, and after the login's new token.
+func expiresAndMaxAgeNameOneInstant(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{Lifetime: time.Hour})
+	srv.routes(nil)
+	start := srv.clock.Now()
+	end := start.Add(time.Hour).UTC().Truncate(time.Second)
+	cookie := func(rec *httptest.ResponseRecorder) *http.Cookie {
+		c := responseCookie(rec, srv.m[0].CookieName())
+		if c == nil {
+			t.Fatalf("no session cookie; errors %v", srv.errors())
+		}
+		return c
+	}
+	rec, tok := srv.do(0, "POST", "/visit", "")
+	for i, step := range []struct {
+		wait   time.Duration
+		path   string
+		server int
+	}{{0, "", 0}, {20 * time.Minute, "/visit", 1}, {10 * time.Minute, "/login", 0}} {
+		srv.clock.Add(step.wait)
+		if step.path != "" {
+			rec, tok = srv.do(step.server, "POST", step.path, tok)
+		}
+		c := cookie(rec)
+		is.Equal(c.Expires, end)                                                                          // Expires: the end of the lifetime, at every step
+		is.Equal(c.MaxAge, int(start.Add(time.Hour).Sub(srv.clock.Now()).Round(time.Second)/time.Second)) // and Max-Age counts down to it
+		is.True(i < 2 || tok != "" && tok != "-")                                                         // (the login handed out a new token)
+	}
+}
+
+// A session lives under Config.Path; a request to another path that carries
+// its token anyway (a cookie of the name set for "/" by a sibling subdomain,
+// or by an older config) neither reads it nor changes, renews or ends it,
+// on either server, and answers without a cookie.
+func outsideThePathChangesNothing(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	srv := newServers(t, a, b, chisess.Config{Path: "/admin"})
+	srv.routes(nil) // outside the Path
+	srv.handle("/admin/login", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := s.Set("user", "ada"); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	srv.handle("/admin/me", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		u, _ := chisess.Get[string](s, "user")
+		fmt.Fprint(w, u)
+	})
+	_, tok := srv.do(0, "POST", "/admin/login", "")
+	is.True(tok != "" && tok != "-")
+	for i, path := range []string{"/me", "/visit", "/login", "/logout"} {
+		rec, given := srv.do(i%2, "POST", path, tok)
+		is.Equal(given, "")                 // path: no cookie set or dropped outside the Path
+		is.True(rec.Body.String() != "ada") // path: the session is not read there
+	}
+	errs := srv.errors()
+	is.Equal(len(errs), 3) // the visit, the login and the logout were refused
+	for _, err := range errs {
+		is.True(errors.Is(err, chisess.ErrOutsidePath))
+	}
+	rec, given := srv.do(1, "GET", "/admin/me", tok)
+	is.Equal(rec.Body.String(), "ada") // the session lives on, unchanged
+	is.Equal(given, "")
 }

@@ -59,7 +59,8 @@ func TestConcurrentRequests(t *testing.T) {
 // by people who did not write them, the way each broke: a logout racing a
 // renewal, log out everywhere racing one, managers sharing a store, the
 // largest session read back, a merge past the limits, concurrent flashes,
-// the refresh of an ended session (see internal/promisetest).
+// the refresh of an ended session, the cookie's Expires, a request outside
+// the cookie's Path (see internal/promisetest).
 func TestPromises(t *testing.T) {
 	for _, sub := range subjects {
 		t.Run(sub.name, func(t *testing.T) {
