@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -156,5 +157,45 @@ func TestReview15HoldsDestroyThenSetLifetime(t *testing.T) {
 		rec := c.do("POST", "/relogin")
 		is.Equal(maxAge(t, rec, m.CookieName()), 5*time.Minute)
 		is.Equal(c.do("GET", "/lifetime").Body.String(), "5m0s 5m0s")
+	})
+}
+
+// guide.md, the rules of SetLifetime: "concurrent requests: Merged like a
+// key: the last request to change the lifetime wins, and a request that
+// changed only values leaves it as it is." The row names no backend; on
+// the cookie backend a values-only request that loaded the session before
+// another request's SetLifetime, and answers after it, seals its own copy
+// and drops the lifetime (the concurrent section's "the last response the
+// browser receives wins"). A doc precision issue: the row should say so.
+func TestReview15CookieValuesOnlyRequestKeepsLifetime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		m := newManager(t, chisess.Config{Secret: testSecret, Lifetime: time.Hour})
+		r := lifetimeRouter(t, m)
+		held, release := make(chan struct{}), make(chan struct{})
+		hold := func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("hold") != "" {
+					chisess.From(r.Context()).Load(r.Context())
+					close(held)
+					<-release
+				}
+				next.ServeHTTP(w, r)
+			})
+		}
+		outer := chi.NewRouter()
+		outer.Use(chisess.Load(m), hold)
+		outer.Mount("/", r)
+		c := newClient(t, m, outer)
+		c.do("GET", "/")
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() { done <- send(outer, "GET", "/?hold=1", m.CookieName(), c.cookie) }() // B: visits 2
+		<-held
+		c.do("POST", "/lifetime?d=10m") // A commits first
+		close(release)
+		b := <-done
+		s, err := m.Inspect(t.Context(), mustSetCookie(t, b, m.CookieName()).Value)
+		is.NoErr(err)
+		is.Equal(s.Lifetime(), 10*time.Minute) // B changed only values: the lifetime stays
 	})
 }
