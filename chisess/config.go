@@ -179,7 +179,8 @@ type Config struct {
 	// shares the request's Cookie header with other cookies under a proxy's
 	// header limit. Default (zero), and the most: [backend.MaxCookieSize],
 	// 4096 bytes, the most every browser keeps. New refuses a value above it
-	// or below 512. With a server-side Backend the cookie carries only a
+	// or below 512, and one that, after the CookieName, leaves no room for a
+	// session holding 64 bytes of keys and values. With a server-side Backend the cookie carries only a
 	// 43-character token, and the limit is not used.
 	MaxCookieSize int
 
@@ -248,6 +249,11 @@ const DefaultMaxSize = 1 << 20
 // a sealed session holds next to nothing.
 const minCookieSize = 512
 
+// minCookieRoom is how many bytes of keys and values a sealed cookie must
+// have room for, under its name and at Config.MaxCookieSize, for New to
+// accept the config.
+const minCookieRoom = 64
+
 // DefaultRenewGrace is the RenewGrace used when Config.RenewGrace is zero.
 const DefaultRenewGrace = 30 * time.Second
 
@@ -272,8 +278,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Path == "" {
 		cfg.Path = "/"
 	}
-	if !strings.HasPrefix(cfg.Path, "/") || !validAttr(cfg.Path) {
-		return cfg, invalid("Path", "%q: must start with / and contain no spaces, ';', '=' or control characters", cfg.Path)
+	if !strings.HasPrefix(cfg.Path, "/") || !validAttr(cfg.Path) || strings.ContainsAny(cfg.Path, "?#") {
+		return cfg, invalid("Path", "%q: must start with / and contain no spaces, ';', '=', '?', '#' or control characters (no request path can hold a query or a fragment)", cfg.Path)
 	}
 	if cfg.Domain != "" && !validDomain(cfg.Domain) {
 		return cfg, invalid("Domain", "%q: must be a host name of letters, digits, '-' and '.'", cfg.Domain)

@@ -82,6 +82,8 @@ func TestNewConfig(t *testing.T) {
 		{"Path with ;", chisess.Config{Secret: testSecret, Path: "/a;b"}, "Path"},
 		{"Path with space", chisess.Config{Secret: testSecret, Path: "/a b"}, "Path"},
 		{"Path with =", chisess.Config{Secret: testSecret, Path: "/a=b"}, "Path"},
+		{"Path with ?", chisess.Config{Secret: testSecret, Path: "/a?b"}, "Path"},
+		{"Path with #", chisess.Config{Secret: testSecret, Path: "/a#b"}, "Path"},
 		{"Path with NUL", chisess.Config{Secret: testSecret, Path: "/a\x00"}, "Path"},
 		{"Path with CRLF", chisess.Config{Secret: testSecret, Path: "/a\r\nSet-Cookie: x=y"}, "Path"},
 		{"Path with non-ASCII", chisess.Config{Secret: testSecret, Path: "/é"}, "Path"},

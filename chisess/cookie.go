@@ -50,25 +50,39 @@ func newCookieSpec(cfg *Config) cookieSpec {
 	return c
 }
 
-// maxAge is the Max-Age of a cookie that must last until expires; zero
-// means a browser-session cookie.
-func maxAge(persist bool, expires, now time.Time) int64 {
+// cookieLife is how long a session cookie lasts: Max-Age in seconds, zero
+// for a browser-session cookie, and the Expires of the same instant, for
+// the clients that know only Expires.
+type cookieLife struct {
+	age     int64
+	expires time.Time
+}
+
+// lifeUntil is the life of a cookie sent at now for a session that ends at
+// end, when persist says it outlives the browser. Both are whole seconds
+// rounded up, so the cookie never ends before the session does; Expires
+// depends on end alone, so every response for the session names the same
+// instant, and Max-Age counts down to it.
+func lifeUntil(persist bool, end, now time.Time) cookieLife {
 	if !persist {
-		return 0
+		return cookieLife{}
 	}
-	return max(int64(expires.Sub(now).Round(time.Second)/time.Second), 1)
+	ceil := func(d time.Duration) time.Duration { return (d + time.Second - 1) / time.Second }
+	return cookieLife{
+		age:     max(int64(ceil(end.Sub(now))), 1),
+		expires: time.Unix(int64(ceil(time.Duration(end.UnixMilli())*time.Millisecond)), 0).UTC(),
+	}
 }
 
 // appendAttrs appends the attributes of the session cookie to a Set-Cookie
-// value: when age is positive, Max-Age and the Expires of the same instant
-// (age seconds after now, for the clients that know only Expires), then
-// Path, Domain, HttpOnly, Secure, SameSite and Partitioned.
-func (c *cookieSpec) appendAttrs(b []byte, age int64, now time.Time) []byte {
-	if age > 0 {
+// value: for a persistent cookie, Max-Age and Expires, then Path, Domain,
+// HttpOnly, Secure, SameSite and Partitioned.
+func (c *cookieSpec) appendAttrs(b []byte, life cookieLife) []byte {
+	if life.age > 0 {
 		b = append(b, "; Max-Age="...)
-		b = strconv.AppendInt(b, age, 10)
+		b = strconv.AppendInt(b, life.age, 10)
 		b = append(b, "; Expires="...)
-		b = expiresAt(age, now).AppendFormat(b, http.TimeFormat)
+		b = life.expires.AppendFormat(b, http.TimeFormat)
 	}
 	return append(b, c.attrs...)
 }
@@ -76,28 +90,22 @@ func (c *cookieSpec) appendAttrs(b []byte, age int64, now time.Time) []byte {
 // httpCookie is the cookie carrying value, for callers that want an
 // *http.Cookie rather than a header ([Manager.Issue]). It has the
 // attributes appendAttrs writes.
-func (c *cookieSpec) httpCookie(value string, age int64, now time.Time) *http.Cookie {
+func (c *cookieSpec) httpCookie(value string, life cookieLife) *http.Cookie {
 	hc := &http.Cookie{
 		Name:        c.name,
 		Value:       value,
 		Path:        c.cfg.Path,
 		Domain:      c.cfg.Domain,
-		MaxAge:      int(age),
+		MaxAge:      int(life.age),
 		Secure:      !c.cfg.Insecure,
 		HttpOnly:    true,
 		SameSite:    c.cfg.SameSite,
 		Partitioned: c.cfg.Partitioned,
 	}
-	if age > 0 {
-		hc.Expires = expiresAt(age, now)
+	if life.age > 0 {
+		hc.Expires = life.expires
 	}
 	return hc
-}
-
-// expiresAt is the Expires of a cookie with Max-Age age sent at now, in
-// UTC and whole seconds as Set-Cookie carries it.
-func expiresAt(age int64, now time.Time) time.Time {
-	return now.Add(time.Duration(age) * time.Second).UTC().Truncate(time.Second)
 }
 
 // sentWith reports whether a browser sends the cookie with r: whether the
@@ -195,7 +203,7 @@ func (s *Session) sendToken(h http.Header, now time.Time) error {
 		b = append(b, s.token...)
 	}
 	if err == nil {
-		b = m.cookie.appendAttrs(b, maxAge(s.persistent(), m.lifetimeEnd(s.rec.meta), now), now)
+		b = m.cookie.appendAttrs(b, lifeUntil(s.persistent(), m.lifetimeEnd(s.rec.meta), now))
 		h.Add("Set-Cookie", string(b))
 		noStore(h)
 	}

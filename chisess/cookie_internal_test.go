@@ -32,17 +32,24 @@ func TestCookieSpecPathsAgree(t *testing.T) {
 		}
 		c := newCookieSpec(&cfg)
 		for _, now := range nows {
-			for _, age := range []int64{0, 1, 3600, 400 * 24 * 3600} {
+			for _, left := range []time.Duration{0, time.Millisecond, time.Second, time.Hour + 1500*time.Millisecond, 400 * 24 * time.Hour} {
 				is := is.New(t)
-				byHand, err := http.ParseSetCookie(string(c.appendAttrs([]byte(cfg.CookieName+"=v"), age, now)))
+				end := now.Add(left).Truncate(time.Millisecond) // session ends are whole milliseconds
+				life := lifeUntil(left > 0, end, now)
+				byHand, err := http.ParseSetCookie(string(c.appendAttrs([]byte(cfg.CookieName+"=v"), life)))
 				is.NoErr(err)
-				viaNetHTTP, err := http.ParseSetCookie(c.httpCookie("v", age, now).String())
+				viaNetHTTP, err := http.ParseSetCookie(c.httpCookie("v", life).String())
 				is.NoErr(err)
 				byHand.Raw, viaNetHTTP.Raw = "", "" // the attributes' order may differ
 				is.Equal(byHand, viaNetHTTP)        // the same cookie
-				if age > 0 {
-					is.Equal(byHand.Expires, now.Add(time.Duration(age)*time.Second).UTC().Truncate(time.Second)) // Expires is the instant Max-Age names
+				if left == 0 {
+					is.Equal(byHand.MaxAge, 0) // a browser-session cookie
+					is.True(byHand.Expires.IsZero())
+					continue
 				}
+				is.True(!byHand.Expires.Before(end) && byHand.Expires.Before(end.Add(time.Second)))                 // Expires: the end, rounded up to the second
+				is.True(!now.Add(time.Duration(byHand.MaxAge) * time.Second).Before(end))                           // Max-Age never ends the cookie before the session
+				is.Equal(lifeUntil(true, end, now.Add(-left/2-999*time.Millisecond)).expires, byHand.Expires.UTC()) // an earlier response names the same instant
 			}
 		}
 	}

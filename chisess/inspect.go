@@ -50,7 +50,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		}
 	}
 	persist := m.cfg.Lifetime > 0
-	return m.cookie.httpCookie(value, maxAge(persist, m.lifetimeEnd(rec.meta), now), now), nil
+	return m.cookie.httpCookie(value, lifeUntil(persist, m.lifetimeEnd(rec.meta), now)), nil
 }
 
 // Inspect loads the session that a cookie value (or token) refers to,

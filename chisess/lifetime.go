@@ -12,8 +12,9 @@ import (
 // must live shorter or longer than the rest: a kiosk, a trusted device.
 //
 // A d of zero makes the cookie a browser-session cookie, dropped when the
-// browser closes; the server then ends the session after the configured
-// lifetime or [DefaultSessionCap], whichever is shorter. A d longer than
+// browser closes; the server then ends the session [DefaultSessionCap]
+// after the call, or when it would have ended without it, whichever is
+// sooner: it never makes the session live longer. A d longer than
 // Config.MaxLifetime is cut to it, and MaxLifetime after its creation still
 // ends the session whatever d is: a session's own lifetime never outlasts
 // the absolute limit, as a context's deadline never outlasts its parent's.
@@ -24,9 +25,10 @@ import (
 //
 // A negative d is an error, and changes nothing (to end the session, call
 // [Session.Destroy]). After the response has started, SetLifetime returns an
-// error wrapping [ErrResponseStarted]. When concurrent requests change the
-// lifetime, the last to commit wins; a request that changes only values
-// leaves it as it is.
+// error wrapping [ErrResponseStarted]. On a server-side backend, when
+// concurrent requests change the lifetime, the last to commit wins, and a
+// request that changes only values leaves it as it is; on the cookie
+// backend the last response the browser receives wins, as for every value.
 func (s *Session) SetLifetime(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("chisess: set lifetime: %v is negative", d)
@@ -37,7 +39,7 @@ func (s *Session) SetLifetime(d time.Duration) error {
 		md.flags |= flagLifetime
 		md.lifetime = 0
 		if d > 0 {
-			md.lifetime = int64((d-1)/time.Millisecond) + 1 // rounded up: never shorter than asked
+			md.lifetime = min(int64((d-1)/time.Millisecond)+1, maxLifetimeMillis) // rounded up: never shorter than asked
 		}
 		md.since = s.m.now().UnixMilli()
 		s.edits.lifetime = true
@@ -63,12 +65,12 @@ func (s *Session) ResetLifetime() error {
 
 // Lifetime returns the session's lifetime: its own, from
 // [Session.SetLifetime]; else Config.RememberFor if it is remembered; else
-// Config.Lifetime. Zero means a browser-session cookie. When the session
-// ends is [Session.ExpiresAt].
+// Config.Lifetime; never more than Config.MaxLifetime. Zero means a
+// browser-session cookie. When the session ends is [Session.ExpiresAt].
 func (s *Session) Lifetime() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mustLoaded()
 	lifetime, _ := s.m.lifetimeOf(s.rec.meta)
-	return lifetime
+	return min(lifetime, s.m.cfg.MaxLifetime)
 }

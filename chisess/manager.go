@@ -70,6 +70,12 @@ func New(cfg Config) (*Manager, error) {
 	m.keyPrefix = keyPrefix(m.cfg.Namespace)
 	m.cookie = newCookieSpec(&m.cfg)
 	m.cookieLimit = cfg.MaxCookieSize
+	if m.sealer != nil {
+		r := record{size: minCookieRoom}
+		if l := m.sealer.SealedLen(cfg.CookieName, tokenBytes+r.encodedLen()); l > m.cookieLimit {
+			return nil, invalid("MaxCookieSize", "(%d) leaves no room for a session under the %d-byte CookieName: one holding %d bytes of keys and values would take %d", m.cookieLimit, len(cfg.CookieName), minCookieRoom, l)
+		}
+	}
 	return m, nil
 }
 

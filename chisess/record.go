@@ -488,10 +488,21 @@ func (m *Manager) lifetimeEnd(md meta) time.Time {
 		base = md.seen
 	}
 	end := time.UnixMilli(base).Add(lifetime)
-	if limit := time.UnixMilli(md.created).Add(m.cfg.MaxLifetime); limit.Before(end) {
-		return limit
+	if md.flags&flagLifetime != 0 && md.lifetime == 0 {
+		// A browser-session cookie asked for by SetLifetime(0) never
+		// makes the session live longer than it would without.
+		md.flags &^= flagLifetime
+		end = minTime(end, m.lifetimeEnd(md))
 	}
-	return end
+	return minTime(end, time.UnixMilli(md.created).Add(m.cfg.MaxLifetime))
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // lifetimeOf is the lifetime of a session with metadata md, zero for a
@@ -512,7 +523,8 @@ func (m *Manager) lifetimeOf(md meta) (time.Duration, int64) {
 // sessionCap is how long the server keeps a session with a browser-session
 // cookie: DefaultSessionCap when the configured lifetime is zero; for a
 // session given a lifetime of zero by SetLifetime, the configured lifetime
-// or DefaultSessionCap, whichever is shorter, so that asking for a
+// or DefaultSessionCap, whichever is shorter (and lifetimeEnd ends it no
+// later than it would have ended without), so that asking for a
 // browser-session cookie never makes a session live longer.
 func (m *Manager) sessionCap(md meta) time.Duration {
 	if md.flags&flagLifetime != 0 {

@@ -461,7 +461,12 @@ func (s *Session) touch(ctx context.Context) (bool, error) {
 	case got.kind != storedSession || got.rec.meta.gen != s.rec.meta.gen:
 		return false, nil // gone or renewed: never bring it back
 	case !bytes.Equal(got.raw, s.src.raw):
-		return true, nil // changed meanwhile, and so used
+		// Changed meanwhile, and so used. The cookie this response sends
+		// follows what is stored now (a lifetime another request set, a
+		// RememberMe it turned off), not the copy this request loaded.
+		s.rec = s.rebase(got.rec)
+		s.src.raw, s.src.owner, s.src.extent = got.raw, ownerOf(got.rec), got.rec.extent()
+		return true, nil
 	}
 	return true, s.m.backend.Write(ctx, s.src.key, data, ttl)
 }
