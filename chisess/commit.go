@@ -157,11 +157,11 @@ type outcome struct {
 }
 
 // commit saves the session just before the response starts with status. It
-// sets the response headers (Set-Cookie, Vary, Cache-Control) and returns
+// sets the response headers (Set-Cookie, Vary, Cache-Control) in h and returns
 // the error that must replace the response, if any. It runs once.
-func (s *Session) commit(status int) error {
+func (s *Session) commit(status int, h http.Header) error {
 	s.mu.Lock()
-	err := s.commitLocked(status)
+	err := s.commitLocked(status, h)
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
 	}
@@ -173,7 +173,7 @@ func (s *Session) commit(status int) error {
 	return err
 }
 
-func (s *Session) commitLocked(status int) error {
+func (s *Session) commitLocked(status int, h http.Header) error {
 	if s.committed {
 		return nil
 	}
@@ -181,7 +181,6 @@ func (s *Session) commitLocked(status int) error {
 	if !s.loaded {
 		return nil // never loaded: nothing read, nothing to save
 	}
-	h := s.st.w.Header()
 	h.Add("Vary", s.st.transportName())
 	p := planCommit(s.planInput(status))
 	if p == (plan{}) {
