@@ -113,8 +113,9 @@ type requestState struct {
 	bearer bool
 
 	s         atomic.Pointer[Session]
-	committed atomic.Bool // the response has started
-	failing   atomic.Bool // the ErrorHandler is running for this request
+	committed atomic.Bool  // the response has started
+	status    atomic.Int32 // with this status, set before committed
+	failing   atomic.Bool  // the ErrorHandler is running for this request
 }
 
 // session returns the request's session, creating it on first use.
@@ -127,10 +128,11 @@ func (st *requestState) session() *Session {
 		return st.s.Load()
 	}
 	if st.committed.Load() {
-		// Created after the response started: it can still be loaded and
-		// read, but changes are errors.
+		// Created after the response started: it can still be loaded,
+		// read and changed through Session.Save, and other changes are
+		// errors.
 		s.mu.Lock()
-		s.committed = true
+		s.committed, s.status = true, int(st.status.Load())
 		s.mu.Unlock()
 	}
 	return s
@@ -139,6 +141,7 @@ func (st *requestState) session() *Session {
 // commit saves the request's session, if it has one, before the response
 // starts with status.
 func (st *requestState) commit(status int) error {
+	st.status.Store(int32(status))
 	st.committed.Store(true)
 	s := st.s.Load()
 	switch {

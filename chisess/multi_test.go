@@ -517,3 +517,26 @@ func TestTwoManagersOnOneStoreStayApart(t *testing.T) {
 		})
 	}
 }
+
+// Each of two sessions saves mid-stream through its own manager: the
+// server-side one does, the one in a cookie says it cannot.
+func TestSaveOneOfTwo(t *testing.T) {
+	is := is.New(t)
+	p := newPair(t, "memory", "cookie", false)
+	login, err := p.site.Issue(t.Context(), map[string]any{"user": "ada"})
+	is.NoErr(err)
+	var siteErr, prefsErr error
+	r := chi.NewRouter()
+	r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
+	r.Get("/", both(t, p, func(w http.ResponseWriter, site, prefs *chisess.Session) {
+		io.WriteString(w, "started")
+		siteErr = site.Save(t.Context(), func(s *chisess.Session) error { return s.Set("room", "lobby") })
+		prefsErr = prefs.Save(t.Context(), func(s *chisess.Session) error { return s.Set("theme", "dark") })
+	}))
+	send(r, "GET", "/", login.Name, login.Value)
+	is.NoErr(siteErr)
+	is.True(errors.Is(prefsErr, chisess.ErrHeadersSent))
+	s, err := p.site.Inspect(t.Context(), login.Value)
+	is.NoErr(err)
+	is.Equal(s.Keys(), []string{"user", "room"})
+}
