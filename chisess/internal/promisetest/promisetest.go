@@ -8,12 +8,17 @@
 // and requests held at a point in their handler, so that the order that
 // broke the promise is forced, not hoped for. It is internal: backend
 // authors outside this repository get sessiontest.RunConformance.
+//
+// The promises hold for Session.Save as for the commit: a streaming
+// response that saves mid-stream merges with the requests of the other
+// server and never brings back a session they ended.
 package promisetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"refresh-of-an-ended-session-sends-no-cookie", refreshOfEndedSessionSendsNoCookie},
 		{"expiry-to-the-millisecond", expiryToTheMillisecond},
 		{"max-lifetime-holds-against-activity", maxLifetimeHoldsAgainstActivity},
+		{"save-mid-stream-merges-and-never-resurrects", saveMidStream(chisess.Config{})},
+		{"save-mid-stream-follows-renewals", saveMidStream(chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -651,4 +658,102 @@ func maxLifetimeHoldsAgainstActivity(t *testing.T, a, b backend.Backend) {
 	srv.clock.Add(3 * time.Hour) // 72 hours after creation
 	rec, _ := srv.do(1, "GET", "/me", tok)
 	is.Equal(rec.Body.String(), "") // and ends at MaxLifetime
+}
+
+// A server-sent events stream on server 0 saves changes mid-stream with
+// Session.Save while server 1 serves the same session: each save is read
+// by server 1 at once, merges with a key server 1 saved meanwhile, keeps
+// the owner index in step, and after server 1 logs the session out, the
+// next save fails with ErrStaleSession and brings nothing back. With
+// RenewEvery, every request of server 1 renews the session's token under
+// the stream, and each save follows it to where the session lives now.
+func saveMidStream(cfg chisess.Config) func(t *testing.T, a, b backend.Backend) {
+	return func(t *testing.T, a, b backend.Backend) { checkSaveMidStream(t, a, b, cfg) }
+}
+
+func checkSaveMidStream(t *testing.T, a, b backend.Backend, cfg chisess.Config) {
+	is := is.New(t)
+	srv := newServers(t, a, b, cfg)
+	srv.routes(nil)
+	srv.handle("/room", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		room, _ := chisess.Get[string](s, "room")
+		fmt.Fprint(w, room, " ", strings.Join(s.Keys(), ","))
+	})
+	srv.handle("/cart", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := s.Set("cart", "tea"); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	changes, errs := make(chan func(*chisess.Session) error), make(chan error)
+	srv.handle("/events", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		fmt.Fprint(w, "data: open\n\n")
+		rc.Flush() // the response has started
+		for change := range changes {
+			errs <- s.Save(r.Context(), change)
+			fmt.Fprint(w, "data: saved\n\n")
+			rc.Flush()
+		}
+	})
+	tok := srv.login(1)
+	first := tok
+	ts := httptest.NewServer(srv.r[0])
+	t.Cleanup(ts.Close)
+	req, err := http.NewRequest("GET", ts.URL+"/events", nil)
+	is.NoErr(err)
+	req.AddCookie(&http.Cookie{Name: srv.m[0].CookieName(), Value: tok})
+	resp, err := ts.Client().Do(req) // returns once the stream has started
+	is.NoErr(err)
+	for _, c := range resp.Cookies() {
+		tok = c.Value // a renewal by age went out with the stream
+	}
+	// do sends a request to server 1 with the token the client holds,
+	// and keeps the one it hands out.
+	do := func(method, path string) *httptest.ResponseRecorder {
+		rec, given := srv.do(1, method, path, tok)
+		if given != "" && given != "-" {
+			tok = given
+		}
+		return rec
+	}
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			close(changes)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	t.Cleanup(end)
+	save := func(change func(*chisess.Session) error) error {
+		changes <- change
+		return <-errs
+	}
+	room := func() string { return do("GET", "/room").Body.String() }
+
+	is.NoErr(save(func(s *chisess.Session) error { return s.Set("room", "lobby") }))
+	is.Equal(room(), "lobby user,room")               // server 1 reads the save at once
+	is.Equal(do("POST", "/cart").Code, http.StatusOK) // server 1 saves a key meanwhile
+	is.NoErr(save(func(s *chisess.Session) error { return s.Set("room", "kitchen") }))
+	is.Equal(room(), "kitchen user,room,cart") // both kept
+	if _, ok := a.(backend.Indexer); ok {
+		is.NoErr(save(func(s *chisess.Session) error { return s.SetOwner("grace") }))
+		list, err := srv.m[1].Sessions(context.Background(), "grace")
+		is.NoErr(err)
+		is.Equal(len(list), 1) // listed under its new owner at once
+		list, err = srv.m[1].Sessions(context.Background(), "ada")
+		is.NoErr(err)
+		is.Equal(len(list), 0) // and no longer under the old one
+	}
+
+	last := tok
+	is.Equal(last != first, cfg.RenewEvery > 0) // renewed under the stream when RenewEvery says so
+	is.Equal(do("POST", "/logout").Code, http.StatusOK)
+	err = save(func(s *chisess.Session) error { return s.Set("room", "hall") })
+	is.True(errors.Is(err, chisess.ErrStaleSession)) // the save after the logout fails
+	is.True(!srv.live(0, last))                      // and the session stays over
+	end()
+	is.True(!srv.live(1, last))    // at the end of the stream too
+	is.Equal(len(srv.errors()), 0) // and no ErrorHandler heard of any of it
 }
