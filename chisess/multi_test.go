@@ -162,7 +162,7 @@ func TestLoadAgainPicksTheManager(t *testing.T) {
 		status     int
 		siteLoaded bool
 		siteTok    string // site's token after the request
-		siteHeader bool   // the response's X-Site header carries site's token
+		siteHeader bool   // the response's X-Site header carries site's session
 	}
 	tests := []struct {
 		name string
@@ -197,43 +197,44 @@ func TestLoadAgainPicksTheManager(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			is := is.New(t)
-			p := newPair(t, "memory", "memory", false)
-			login, err := p.site.Issue(t.Context(), map[string]any{"user": "ada"})
-			is.NoErr(err)
-			run := func(again bool) result {
-				r := chi.NewRouter()
-				r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
-				mws := []func(http.Handler) http.Handler{tt.mw}
-				if again {
-					mws = []func(http.Handler) http.Handler{chisess.Load(p.site), tt.mw}
-				}
-				var loaded bool
-				var tok string // site's token, if loaded
-				r.With(mws...).Get("/", func(w http.ResponseWriter, r *http.Request) {
-					loaded = p.site.From(r.Context()).Loaded()
-					s := chisess.From(r.Context())
-					if err := errors.Join(s.Load(r.Context()), s.Set("seen", true)); err != nil {
-						t.Errorf("Set: %v", err)
+		for _, modes := range [][2]string{{"memory", "memory"}, {"cookie", "cookie"}, {"memory", "cookie"}, {"cookie", "memory"}} {
+			t.Run(tt.name+", "+modes[0]+" outside "+modes[1], func(t *testing.T) {
+				is := is.New(t)
+				p := newPair(t, modes[0], modes[1], false)
+				login, err := p.site.Issue(t.Context(), map[string]any{"user": "ada"})
+				is.NoErr(err)
+				run := func(again bool) result {
+					r := chi.NewRouter()
+					r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
+					mws := []func(http.Handler) http.Handler{tt.mw}
+					if again {
+						mws = []func(http.Handler) http.Handler{chisess.Load(p.site), tt.mw}
 					}
-					if site := p.site.From(r.Context()); site.Loaded() {
-						tok = site.Token()
+					var loaded bool
+					r.With(mws...).Get("/", func(w http.ResponseWriter, r *http.Request) {
+						loaded = p.site.From(r.Context()).Loaded()
+						s := chisess.From(r.Context())
+						if err := errors.Join(s.Load(r.Context()), s.Set("seen", true)); err != nil {
+							t.Errorf("Set: %v", err)
+						}
+					})
+					req := httptest.NewRequest("GET", "/", nil)
+					req.AddCookie(login)
+					rec := httptest.NewRecorder()
+					r.ServeHTTP(rec, req)
+					res := result{status: rec.Code, siteLoaded: loaded, siteTok: login.Value}
+					if h := rec.Header().Get("X-Site"); h != "" {
+						s, err := p.site.Inspect(t.Context(), h) // site's session, or nothing of site's
+						res.siteHeader = err == nil && s.Has("seen")
 					}
-				})
-				req := httptest.NewRequest("GET", "/", nil)
-				req.AddCookie(login)
-				rec := httptest.NewRecorder()
-				r.ServeHTTP(rec, req)
-				h := rec.Header().Get("X-Site")
-				res := result{status: rec.Code, siteLoaded: loaded, siteTok: login.Value, siteHeader: h != "" && h == tok}
-				if c := setCookie(rec, "__Host-site"); c != nil {
-					res.siteTok = c.Value
+					if c := setCookie(rec, "__Host-site"); c != nil {
+						res.siteTok = c.Value
+					}
+					return res
 				}
-				return res
-			}
-			tt.check(is, run(false), run(true), login.Value)
-		})
+				tt.check(is, run(false), run(true), login.Value)
+			})
+		}
 	}
 }
 
@@ -275,16 +276,18 @@ func TestManagerErrorUsesItsErrorHandler(t *testing.T) {
 		{"chisess.Error", func(p pair, w http.ResponseWriter, r *http.Request) { chisess.Error(w, r, errors.New("x")) }, "prefs: x", http.StatusBadGateway},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			is := is.New(t)
-			p := newPair(t, "memory", "memory", false)
-			r := chi.NewRouter()
-			r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
-			r.Get("/", func(w http.ResponseWriter, r *http.Request) { tt.report(p, w, r) })
-			rec := send(r, "GET", "/", "")
-			is.Equal(rec.Code, tt.status)
-			is.Equal(*p.errs, []string{tt.want})
-		})
+		for _, modes := range [][2]string{{"memory", "memory"}, {"cookie", "cookie"}, {"memory", "cookie"}} {
+			t.Run(tt.name+", "+modes[0]+" outside "+modes[1], func(t *testing.T) {
+				is := is.New(t)
+				p := newPair(t, modes[0], modes[1], false)
+				r := chi.NewRouter()
+				r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
+				r.Get("/", func(w http.ResponseWriter, r *http.Request) { tt.report(p, w, r) })
+				rec := send(r, "GET", "/", "")
+				is.Equal(rec.Code, tt.status)
+				is.Equal(*p.errs, []string{tt.want})
+			})
+		}
 	}
 }
 
@@ -493,28 +496,31 @@ func TestTokenHeaderOnOneOfTwo(t *testing.T) {
 // Two managers on one store never open each other's sessions, even nested
 // on one request and with one client's token in both cookies: site's token
 // in prefs's cookie opens nothing there, prefs drops the cookie, and site's
-// session is untouched.
+// session is untouched. Two cookie managers with one Secret likewise: the
+// sealed cookie is bound to its cookie's name.
 func TestTwoManagersOnOneStoreStayApart(t *testing.T) {
-	for _, swapped := range []bool{false, true} {
-		t.Run(fmt.Sprintf("prefs outside %v", swapped), func(t *testing.T) {
-			is := is.New(t)
-			p := newPair(t, "memory", "memory", true)
-			r := p.router(t, swapped)
-			login, err := p.site.Issue(t.Context(), map[string]any{"user": "ada"})
-			is.NoErr(err)
-			req := httptest.NewRequest("GET", "/get", nil)
-			req.AddCookie(login)
-			req.AddCookie(&http.Cookie{Name: "__Host-prefs", Value: login.Value}) // site's token, pasted into prefs's cookie
-			rec := httptest.NewRecorder()
-			r.ServeHTTP(rec, req)
-			is.Equal(rec.Body.String(), "ada  [user] []") // prefs opened nothing
-			drop := setCookie(rec, "__Host-prefs")
-			is.True(drop != nil && drop.MaxAge < 0)      // and drops the cookie
-			is.Equal(setCookie(rec, "__Host-site"), nil) // site's session is untouched
-			s, err := p.site.Inspect(t.Context(), login.Value)
-			is.NoErr(err)
-			is.Equal(s.Keys(), []string{"user"})
-		})
+	for _, mode := range []string{"memory", "cookie"} {
+		for _, swapped := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, prefs outside %v", mode, swapped), func(t *testing.T) {
+				is := is.New(t)
+				p := newPair(t, mode, mode, true) // one store, or one Secret
+				r := p.router(t, swapped)
+				login, err := p.site.Issue(t.Context(), map[string]any{"user": "ada"})
+				is.NoErr(err)
+				req := httptest.NewRequest("GET", "/get", nil)
+				req.AddCookie(login)
+				req.AddCookie(&http.Cookie{Name: "__Host-prefs", Value: login.Value}) // site's token, pasted into prefs's cookie
+				rec := httptest.NewRecorder()
+				r.ServeHTTP(rec, req)
+				is.Equal(rec.Body.String(), "ada  [user] []") // prefs opened nothing
+				drop := setCookie(rec, "__Host-prefs")
+				is.True(drop != nil && drop.MaxAge < 0)      // and drops the cookie
+				is.Equal(setCookie(rec, "__Host-site"), nil) // site's session is untouched
+				s, err := p.site.Inspect(t.Context(), login.Value)
+				is.NoErr(err)
+				is.Equal(s.Keys(), []string{"user"})
+			})
+		}
 	}
 }
 
