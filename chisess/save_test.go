@@ -231,19 +231,24 @@ func TestSaveReturnsTheBackendsError(t *testing.T) {
 // cookie or a new token the client can no longer get, it refuses with
 // ErrHeadersSent (and ErrResponseStarted), saving nothing: the session
 // keeps what it had, and a plain change after it still saves. Outside
-// Save, a change after the first byte is refused as before.
+// Save, a change after the first byte is refused as before. The contrary
+// of scs v2.9.0's TestSessionManager_Commit, "with empty token", where a
+// commit by hand mints a token the client never gets: a request whose
+// token leads nowhere (a planted one) is a new session, refused too.
 func TestSaveRefusesWhatNeedsTheHeaders(t *testing.T) {
 	tests := []struct {
-		name   string
-		issue  bool // the request carries a live session
-		change func(*chisess.Session) error
+		name    string
+		issue   bool   // the request carries a live session
+		planted string // else, the token it carries, if any
+		change  func(*chisess.Session) error
 	}{
-		{"RenewToken", true, func(s *chisess.Session) error { return s.RenewToken() }},
-		{"RememberMe", true, func(s *chisess.Session) error { return s.RememberMe(true) }},
-		{"values after Destroy", true, func(s *chisess.Session) error {
+		{"RenewToken", true, "", func(s *chisess.Session) error { return s.RenewToken() }},
+		{"RememberMe", true, "", func(s *chisess.Session) error { return s.RememberMe(true) }},
+		{"values after Destroy", true, "", func(s *chisess.Session) error {
 			return errors.Join(s.Destroy(), s.Set("flash", "bye"))
 		}},
-		{"a new session", false, func(s *chisess.Session) error { return s.Set("room", "kitchen") }},
+		{"a new session", false, "", func(s *chisess.Session) error { return s.Set("room", "kitchen") }},
+		{"a planted token", false, "planted-token-that-leads-nowhere", func(s *chisess.Session) error { return s.Set("room", "kitchen") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +260,7 @@ func TestSaveRefusesWhatNeedsTheHeaders(t *testing.T) {
 					values = nil
 				}
 				login, err := m.Issue(context.Background(), values)
-				cookie := ""
+				cookie := tt.planted
 				if tt.issue {
 					is.NoErr(err)
 					cookie = login.Value
@@ -659,5 +664,103 @@ func TestSaveLoadedLateAndFromTwoGoroutines(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(len(s.Keys()), 3) // user, a and b
 		is.True(s.Has("a") && s.Has("b"))
+	})
+}
+
+// Save returns its change's own error, unwrapped, and keeps nothing of
+// what the change did before failing: no write, the session as it was, and
+// the next Save starts from there.
+func TestSaveChangeErrorKeepsNothing(t *testing.T) {
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+		is.NoErr(err)
+		refused := errors.New("not that room")
+		var saveErr error
+		var seen string
+		var writes int
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m), chisess.Autoload)
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "started")
+			s := chisess.From(r.Context())
+			writes = tm.writes()
+			saveErr = s.Save(r.Context(), func(s *chisess.Session) error {
+				return errors.Join(s.Set("room", "cellar"), s.Set("lamp", "on"), refused)
+			})
+			writes = tm.writes() - writes
+			seen, _ = chisess.Get[string](s, "room")
+			is.True(!s.Has("lamp"))
+			is.NoErr(s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("seen", "yes") }))
+		})
+		send(r, "GET", "/", login.Name, login.Value)
+		is.True(errors.Is(saveErr, refused)) // the change's error
+		is.Equal(writes, 0)                  // nothing written
+		is.Equal(seen, "lobby")              // the session as it was
+		s, err := m.Inspect(context.Background(), login.Value)
+		is.NoErr(err)
+		is.Equal(s.Keys(), []string{"room", "seen"}) // the next Save kept its own change only
+	})
+}
+
+// A stream's Save after another request renewed the session's token
+// (Session.RenewToken, at a login) fails with ErrStaleSession, as after a
+// logout: the stream's token is dead, and the change does not revive it.
+func TestSaveAfterAnotherRequestRenewedTheToken(t *testing.T) {
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+		is.NoErr(err)
+		st := newStream()
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m), chisess.Autoload)
+		r.Get("/events", st.sse)
+		r.Post("/login", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).RenewToken() })
+		ts := httptest.NewServer(r)
+		t.Cleanup(ts.Close)
+		_, _, end := openStream(t, ts, "/events", login, st)
+		defer end()
+
+		rec := send(r, "POST", "/login", login.Name, login.Value)
+		renewed := mustSetCookie(t, rec, m.CookieName())
+		err = st.save(func(s *chisess.Session) error { return s.Set("room", "lobby") })
+		is.True(errors.Is(err, chisess.ErrStaleSession)) // the stream's token is dead
+		_, err = m.Inspect(context.Background(), login.Value)
+		is.True(errors.Is(err, chisess.ErrUnknownSession)) // and stays dead
+		s, err := m.Inspect(context.Background(), renewed.Value)
+		is.NoErr(err)
+		is.Equal(s.Keys(), []string{"user"}) // the renewed session has none of the stream's change
+	})
+}
+
+// Save on a session from Manager.Inspect is ErrReadOnly, on every backend;
+// Save on a session that is not loaded panics, before and after the
+// response started.
+func TestSaveMisuse(t *testing.T) {
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+		is.NoErr(err)
+		s, err := m.Inspect(context.Background(), login.Value)
+		is.NoErr(err)
+		is.True(errors.Is(s.Save(context.Background(), nil), chisess.ErrReadOnly))
+
+		for _, started := range []bool{false, true} {
+			var msg string
+			r := chi.NewRouter()
+			r.Use(chisess.Load(m))
+			r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+				if started {
+					io.WriteString(w, "started")
+				}
+				s := chisess.From(r.Context())
+				msg = panicOf(func() { s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("a", "b") }) })
+			})
+			send(r, "GET", "/", login.Name, login.Value)
+			is.True(msg != "") // a Save on a session not loaded panics
+		}
 	})
 }
