@@ -11,7 +11,8 @@
 //
 // The promises hold for Session.Save as for the commit: a streaming
 // response that saves mid-stream merges with the requests of the other
-// server and never brings back a session they ended.
+// server and never brings back a session they ended. Two managers on one
+// store that serve one request keep their sessions apart as two apps do.
 package promisetest
 
 import (
@@ -50,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"managers-isolated-by-cookie", managersIsolatedByCookie},
 		{"managers-isolated-by-header", managersIsolatedByHeader},
 		{"managers-isolated-in-the-owner-index", managersIsolatedInOwnerIndex},
+		{"two-managers-on-one-request", twoManagersOnOneRequest},
 		{"largest-session-reads-back", largestSessionReadsBack},
 		{"merge-past-the-limit-fails-clearly", mergePastLimitFails},
 		{"concurrent-flashes-all-kept", concurrentFlashesAllKept},
@@ -452,6 +454,84 @@ func checkIsolated(t *testing.T, user, admin *servers) {
 	is.True(given == "" || given == "-")        // and gets no session there
 	is.True(!admin.live(0, tok))                // Inspect agrees
 	is.True(user.live(0, tok))                  // the user's session is untouched
+}
+
+// Two managers on one store serve one request, the admin area's Load
+// inside the site's: each session is saved in its own cookie, and reads
+// back through its own manager on the other server; each token pasted
+// into the other's cookie opens nothing there; Load(site) mounted again
+// aims Require at the site's session.
+func twoManagersOnOneRequest(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	var site, admin [2]*chisess.Manager
+	var routers [2]chi.Router
+	for i, be := range []backend.Backend{a, b} {
+		for _, m := range []**chisess.Manager{&site[i], &admin[i]} {
+			name := map[bool]string{true: "site_s", false: "admin_s"}[m == &site[i]]
+			var err error
+			*m, err = chisess.New(chisess.Config{Backend: be, CookieName: name, Logger: slog.New(slog.DiscardHandler)})
+			is.NoErr(err)
+		}
+		s, ad := site[i], admin[i]
+		r := chi.NewRouter()
+		r.Use(chisess.Load(s), chisess.Load(ad))
+		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+			ss, as := s.From(r.Context()), ad.From(r.Context())
+			err := errors.Join(ss.Load(r.Context()), as.Load(r.Context()),
+				ss.RenewToken(), ss.Set("user", "ada"), as.RenewToken(), as.Set("role", "admin"))
+			if err != nil {
+				s.Error(w, r, err)
+			}
+		})
+		r.Get("/whoami", func(w http.ResponseWriter, r *http.Request) {
+			ss, as := s.From(r.Context()), ad.From(r.Context())
+			if err := errors.Join(ss.Load(r.Context()), as.Load(r.Context())); err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			user, _ := chisess.Get[string](ss, "user")
+			role, _ := chisess.Get[string](as, "role")
+			fmt.Fprint(w, user, "/", role)
+		})
+		r.With(chisess.Load(s), chisess.Require("user", nil)).Get("/members", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "welcome")
+		})
+		routers[i] = r
+	}
+	send := func(i int, method, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		routers[i].ServeHTTP(rec, req)
+		return rec
+	}
+	rec := send(0, "POST", "/login")
+	is.Equal(rec.Code, http.StatusOK)
+	tok := map[string]string{}
+	for _, c := range rec.Result().Cookies() {
+		tok[c.Name] = c.Value
+	}
+	is.Equal(len(tok), 2) // a cookie for each session
+	siteTok, adminTok := tok["site_s"], tok["admin_s"]
+	is.True(siteTok != "" && adminTok != "" && siteTok != adminTok)
+
+	is.Equal(send(1, "GET", "/whoami", &http.Cookie{Name: "site_s", Value: siteTok}, &http.Cookie{Name: "admin_s", Value: adminTok}).Body.String(), "ada/admin")
+	is.Equal(send(1, "GET", "/members", &http.Cookie{Name: "site_s", Value: siteTok}).Code, http.StatusOK)
+
+	// Each token in the other's cookie.
+	swapped := []*http.Cookie{{Name: "site_s", Value: adminTok}, {Name: "admin_s", Value: siteTok}}
+	is.Equal(send(1, "GET", "/whoami", swapped...).Body.String(), "/")                                                 // neither opens anything
+	is.Equal(send(1, "GET", "/members", swapped...).Code, http.StatusUnauthorized)                                     // the admin token is no site member
+	is.Equal(send(1, "GET", "/members", &http.Cookie{Name: "admin_s", Value: adminTok}).Code, http.StatusUnauthorized) // nor is the admin cookie alone
+	for _, c := range []struct {
+		m   *chisess.Manager
+		tok string
+	}{{site[0], siteTok}, {admin[0], adminTok}} {
+		_, err := c.m.Inspect(context.Background(), c.tok)
+		is.NoErr(err) // both sessions live on
+	}
 }
 
 // The owner index of one manager lists and ends only its own sessions,
