@@ -81,6 +81,20 @@ func (st *stream) hijack(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// serveStream serves events at /events, beside the routes that more adds,
+// on a router with m's Load and Autoload, through a test server.
+func serveStream(t *testing.T, m *chisess.Manager, events http.HandlerFunc, more func(chi.Router)) (chi.Router, *httptest.Server) {
+	r := chi.NewRouter()
+	r.Use(chisess.Load(m), chisess.Autoload)
+	r.Get("/events", events)
+	if more != nil {
+		more(r)
+	}
+	ts := httptest.NewServer(r)
+	t.Cleanup(ts.Close)
+	return r, ts
+}
+
 // openStream starts a request to path on ts carrying the cookie, and
 // returns once the response has started, with its status line and headers;
 // end ends it.
@@ -146,15 +160,12 @@ func TestSaveMidStream(t *testing.T) {
 				login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
 				is.NoErr(err)
 				st := newStream()
-				r := chi.NewRouter()
-				r.Use(chisess.Load(m), chisess.Autoload)
-				r.Get("/events", k.serve(st))
-				r.Get("/room", func(w http.ResponseWriter, r *http.Request) {
-					room, _ := chisess.Get[string](chisess.From(r.Context()), "room")
-					fmt.Fprint(w, room)
+				r, ts := serveStream(t, m, k.serve(st), func(r chi.Router) {
+					r.Get("/room", func(w http.ResponseWriter, r *http.Request) {
+						room, _ := chisess.Get[string](chisess.From(r.Context()), "room")
+						fmt.Fprint(w, room)
+					})
 				})
-				ts := httptest.NewServer(r)
-				t.Cleanup(ts.Close)
 				room := func() string { return send(r, "GET", "/room", login.Name, login.Value).Body.String() }
 
 				first, header, end := openStream(t, ts, "/events", login, st)
@@ -340,38 +351,56 @@ func TestSaveDestroyEndsTheSession(t *testing.T) {
 }
 
 // A Save merges with concurrent requests exactly as the commit does: a key
-// another request saved meanwhile is kept, and a session another request
-// ended meanwhile is not brought back (ErrStaleSession, returned).
+// another request saved meanwhile is kept, and a token another request
+// ended meanwhile (a logout, or a login that renews it) is not brought back
+// (ErrStaleSession, returned).
 func TestSaveMergesWithConcurrentRequests(t *testing.T) {
-	forEachServerMode(t, func(t *testing.T, tm mode) {
-		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
-		is.NoErr(err)
-		st := newStream()
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
-		r.Get("/events", st.sse)
-		r.Post("/cart", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).Set("cart", "tea") })
-		r.Post("/logout", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).Destroy() })
-		ts := httptest.NewServer(r)
-		t.Cleanup(ts.Close)
-		_, _, end := openStream(t, ts, "/events", login, st)
-		defer end()
+	enders := []struct {
+		name, path string
+		renews     bool // the session lives on under a new token
+	}{
+		{"a logout", "/logout", false},
+		{"a login that renews the token", "/login", true},
+	}
+	for _, e := range enders {
+		t.Run(e.name, func(t *testing.T) {
+			forEachServerMode(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				m := newManager(t, tm.cfg)
+				login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+				is.NoErr(err)
+				st := newStream()
+				r, ts := serveStream(t, m, st.sse, func(r chi.Router) {
+					r.Post("/cart", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).Set("cart", "tea") })
+					r.Post("/logout", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).Destroy() })
+					r.Post("/login", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).RenewToken() })
+				})
+				_, _, end := openStream(t, ts, "/events", login, st)
+				defer end()
 
-		is.Equal(send(r, "POST", "/cart", login.Name, login.Value).Code, http.StatusOK) // another request adds a key
-		is.NoErr(st.save(func(s *chisess.Session) error { return s.Set("room", "lobby") }))
-		s, err := m.Inspect(context.Background(), login.Value)
-		is.NoErr(err)
-		is.Equal(s.Keys(), []string{"user", "cart", "room"}) // both kept
+				is.Equal(send(r, "POST", "/cart", login.Name, login.Value).Code, http.StatusOK) // another request adds a key
+				is.NoErr(st.save(func(s *chisess.Session) error { return s.Set("room", "lobby") }))
+				s, err := m.Inspect(context.Background(), login.Value)
+				is.NoErr(err)
+				is.Equal(s.Keys(), []string{"user", "cart", "room"}) // both kept
 
-		is.Equal(send(r, "POST", "/logout", login.Name, login.Value).Code, http.StatusOK) // another request logs out
-		err = st.save(func(s *chisess.Session) error { return s.Set("room", "kitchen") })
-		is.True(errors.Is(err, chisess.ErrStaleSession)) // the Save says so
-		_, err = m.Inspect(context.Background(), login.Value)
-		is.True(errors.Is(err, chisess.ErrUnknownSession)) // and the session stays over
-		is.Equal(tm.b.Len(), 0)                            // nothing was written back
-	})
+				rec := send(r, "POST", e.path, login.Name, login.Value) // another request ends the stream's token
+				is.Equal(rec.Code, http.StatusOK)
+				err = st.save(func(s *chisess.Session) error { return s.Set("room", "kitchen") })
+				is.True(errors.Is(err, chisess.ErrStaleSession)) // the Save says so
+				_, err = m.Inspect(context.Background(), login.Value)
+				is.True(errors.Is(err, chisess.ErrUnknownSession)) // and the token stays dead
+				if !e.renews {
+					is.Equal(tm.b.Len(), 0) // nothing was written back
+					return
+				}
+				s, err = m.Inspect(context.Background(), mustSetCookie(t, rec, m.CookieName()).Value)
+				is.NoErr(err)
+				room, _ := chisess.Get[string](s, "room")
+				is.Equal(room, "lobby") // the renewed session keeps the saved room, not the refused one
+			})
+		})
+	}
 }
 
 // After a response that failed (a 5xx whose changes are not kept, or a
@@ -613,11 +642,7 @@ func TestSaveAfterARenewalByAge(t *testing.T) {
 				is.NoErr(err)
 				clk.Add(2 * time.Minute) // the renewal is due
 				st := newStream()
-				r := chi.NewRouter()
-				r.Use(chisess.Load(m), chisess.Autoload)
-				r.Get("/events", k.serve(st))
-				ts := httptest.NewServer(r)
-				t.Cleanup(ts.Close)
+				_, ts := serveStream(t, m, k.serve(st), nil)
 				_, header, end := openStream(t, ts, "/events", login, st)
 				tok := login.Value
 				if c, err := http.ParseSetCookie(header.Get("Set-Cookie")); err == nil {
@@ -701,37 +726,6 @@ func TestSaveChangeErrorKeepsNothing(t *testing.T) {
 		s, err := m.Inspect(context.Background(), login.Value)
 		is.NoErr(err)
 		is.Equal(s.Keys(), []string{"room", "seen"}) // the next Save kept its own change only
-	})
-}
-
-// A stream's Save after another request renewed the session's token
-// (Session.RenewToken, at a login) fails with ErrStaleSession, as after a
-// logout: the stream's token is dead, and the change does not revive it.
-func TestSaveAfterAnotherRequestRenewedTheToken(t *testing.T) {
-	forEachServerMode(t, func(t *testing.T, tm mode) {
-		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
-		is.NoErr(err)
-		st := newStream()
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
-		r.Get("/events", st.sse)
-		r.Post("/login", func(w http.ResponseWriter, r *http.Request) { chisess.From(r.Context()).RenewToken() })
-		ts := httptest.NewServer(r)
-		t.Cleanup(ts.Close)
-		_, _, end := openStream(t, ts, "/events", login, st)
-		defer end()
-
-		rec := send(r, "POST", "/login", login.Name, login.Value)
-		renewed := mustSetCookie(t, rec, m.CookieName())
-		err = st.save(func(s *chisess.Session) error { return s.Set("room", "lobby") })
-		is.True(errors.Is(err, chisess.ErrStaleSession)) // the stream's token is dead
-		_, err = m.Inspect(context.Background(), login.Value)
-		is.True(errors.Is(err, chisess.ErrUnknownSession)) // and stays dead
-		s, err := m.Inspect(context.Background(), renewed.Value)
-		is.NoErr(err)
-		is.Equal(s.Keys(), []string{"user"}) // the renewed session has none of the stream's change
 	})
 }
 
