@@ -17,8 +17,9 @@ import (
 //	})
 //
 // When the backend fails, the request is answered by Config.ErrorHandler and
-// the handler does not run. Autoload panics at the first request if
-// [Load] is not mounted before it.
+// the handler does not run. With the Loads of several managers on the
+// route, it loads the nearest one's session (see [Load]). Autoload panics at
+// the first request if [Load] is not mounted before it.
 func Autoload(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := loadFor(w, r, "Autoload"); ok {

@@ -55,6 +55,9 @@ type plan struct {
 	// RenewGrace.
 	periodic bool
 	token    tokenOp
+	// refused: a Save after the response started cannot do what the
+	// commit would, as that needs the response's headers (ErrHeadersSent).
+	refused bool
 }
 
 // planInput is everything planCommit decides from.
@@ -69,11 +72,17 @@ type planInput struct {
 	failed     bool // a 5xx response without KeepChangesOnServerError
 	hijacked   bool // the connection is hijacked: the response carries no token
 	sliding    bool // the cookie's Max-Age moves with each use (Rolling and persistent)
+	// started: a Save after the response started, whose headers are gone.
+	started bool
+	flags   bool // RememberMe or SetLifetime was called: the cookie's lifetime changes
 }
 
 // planCommit decides what a commit does. It is the one place where the
 // rules of docs/backends.md ("What each backend promises") meet.
 func planCommit(in planInput) plan {
+	if in.started {
+		return planSave(in)
+	}
 	live := in.origin >= originLoaded
 	switch {
 	case in.failed:
@@ -117,6 +126,32 @@ func planCommit(in planInput) plan {
 	return plan{store: [...]storeOp{intentModify: storeUpdate, intentRenew: storeRenew, intentDestroy: storeDestroy}[in.intent], token: tokenSend}
 }
 
+// planSave plans a Save after the response started: what the commit would
+// do, less what needs the response's headers, which are gone. The client's
+// token stays as it is: no token is sent or dropped, a renewal by age waits
+// for a later request, and a save that would have to hand the client a new
+// token or cookie (a new session, an explicit renewal, a cookie lifetime
+// changed by RememberMe or SetLifetime, the cookie backend) is refused. A Destroy ends
+// the session on the server; the client's cookie, now dead, is dropped by
+// its next request.
+func planSave(in planInput) plan {
+	in.started, in.renewDue = false, false
+	p := planCommit(in)
+	switch p.store {
+	case storeCreate, storeRenew, storeSeal:
+		return plan{refused: true}
+	case storeDestroy:
+		if !in.empty {
+			return plan{refused: true} // values set after Destroy: a new session
+		}
+	}
+	if in.flags {
+		return plan{refused: true}
+	}
+	p.token = tokenNone
+	return p
+}
+
 // planKeep plans the commit of a session the request at most read.
 func planKeep(in planInput, live bool) plan {
 	switch {
@@ -154,15 +189,17 @@ type outcome struct {
 	prevKey   string // the key the loaded session had, after following renewals
 	prevOwner string // its owner
 	alive     bool   // storeTouch: the session is still live
+	raw       []byte // what was stored under key, when known
 }
 
 // commit saves the session just before the response starts with status. It
-// sets the response headers (Set-Cookie, Vary, Cache-Control) and returns
+// sets the response headers (Set-Cookie, Vary, Cache-Control) in h and returns
 // the error that must replace the response, if any. It runs once.
-func (s *Session) commit(status int) error {
+func (s *Session) commit(status int, h http.Header) error {
 	s.mu.Lock()
-	err := s.commitLocked(status)
+	err := s.commitLocked(status, h)
 	if err != nil {
+		s.closed = true
 		s.emit(Event{Kind: EventError, Err: err})
 	}
 	queued := s.events != nil
@@ -173,22 +210,21 @@ func (s *Session) commit(status int) error {
 	return err
 }
 
-func (s *Session) commitLocked(status int) error {
+func (s *Session) commitLocked(status int, h http.Header) error {
 	if s.committed {
 		return nil
 	}
-	s.committed = true
+	s.committed, s.status = true, status
 	if !s.loaded {
 		return nil // never loaded: nothing read, nothing to save
 	}
-	h := s.st.w.Header()
 	h.Add("Vary", s.st.transportName())
 	p := planCommit(s.planInput(status))
 	if p == (plan{}) {
 		return nil
 	}
 	now := s.m.now()
-	out, err := s.apply(p, now)
+	out, err := s.apply(s.st.r.Context(), p, now)
 	if err != nil {
 		return err
 	}
@@ -196,6 +232,7 @@ func (s *Session) commitLocked(status int) error {
 		return err
 	}
 	s.emitCommitted(p, out)
+	s.landed = landing{p: p, out: out, at: now}
 	return nil
 }
 
@@ -216,8 +253,9 @@ func (s *Session) planInput(status int) planInput {
 }
 
 // apply carries out the plan's store operation, then keeps the owner index
-// in step with it.
-func (s *Session) apply(p plan, now time.Time) (outcome, error) {
+// in step with it. ctx is the request's (or Save's): its values are kept,
+// its cancellation is not.
+func (s *Session) apply(ctx context.Context, p plan, now time.Time) (outcome, error) {
 	if p.store == storeNone {
 		return outcome{}, nil
 	}
@@ -231,7 +269,7 @@ func (s *Session) apply(p plan, now time.Time) (outcome, error) {
 	if p.store == storeSeal {
 		return s.sealed(), nil
 	}
-	ctx, cancel := s.m.commitCtx(s.st.r.Context())
+	ctx, cancel := s.m.commitCtx(ctx)
 	defer cancel()
 	out, err := s.store(ctx, p, now)
 	if err == nil && p.store != storeTouch && s.m.indexes() {
@@ -257,13 +295,13 @@ func (s *Session) sealed() outcome {
 func (s *Session) store(ctx context.Context, p plan, now time.Time) (outcome, error) {
 	switch p.store {
 	case storeTouch:
-		alive, err := s.touch(ctx)
+		alive, wrote, err := s.touch(ctx)
 		if err != nil {
 			// A failed refresh of a read-only request costs at most some
 			// idle time; failing the request for it would cost more.
 			s.m.warn(ctx, "chisess: could not refresh the session's last use", "err", err)
 		}
-		return outcome{alive: alive}, nil
+		return outcome{alive: alive, raw: wrote}, nil
 	case storeCreate:
 		return s.create(ctx)
 	case storeUpdate:

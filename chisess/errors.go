@@ -46,8 +46,19 @@ var ErrStaleSession = errors.New("chisess: session was ended or renewed by anoth
 // ErrResponseStarted is returned by the methods that change a session when
 // they are called after the response has started. The session was saved
 // when the first byte went out, so the change cannot be kept; make the
-// change before the first write, or before a Flush.
+// change before the first write, or before a Flush, or, with a server-side
+// backend, in [Session.Save], which saves it at once.
 var ErrResponseStarted = errors.New("chisess: session changed after the response started")
+
+// ErrHeadersSent is returned by [Session.Save] after the response has
+// started when the save would have to change what the client holds, which
+// the response's headers, sent already, can no longer carry: with the
+// cookie backend, where the session lives in the cookie, every Save; with
+// a server-side backend, a change that needs a new token (a new
+// session, values set after Destroy, RenewToken) or a new cookie lifetime
+// (RememberMe, SetLifetime, ResetLifetime). Nothing of the change is saved. It also matches
+// [ErrResponseStarted].
+var ErrHeadersSent = errors.New("chisess: the response's headers are sent, and this save would need them")
 
 // ErrReadOnly is returned by the methods that change a session when the
 // session came from [Manager.Inspect], which only reads.

@@ -904,3 +904,105 @@ func ExampleConfig_path() {
 	// /shop/login 404 0 cookie
 	// /admin/login 200 1 cookie
 }
+
+// A stream saves its changes while it runs: each Save stores one at once,
+// and another request sees it before the stream ends. With the cookie
+// backend, whose cookie left with the headers, Save says it cannot.
+func ExampleSession_Save() {
+	app := func(sessions *chisess.Manager) http.Handler {
+		r := chi.NewRouter()
+		r.Use(chisess.Load(sessions), chisess.Autoload)
+		r.Get("/events", func(w http.ResponseWriter, r *http.Request) {
+			s := chisess.From(r.Context())
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, room := range []string{"lobby", "kitchen"} {
+				fmt.Fprintf(w, "data: entering %s\n\n", room)
+				http.NewResponseController(w).Flush() // the first Flush commits
+				err := s.Save(r.Context(), func(s *chisess.Session) error {
+					return s.Set("room", room) // saved now, mid-stream
+				})
+				if err != nil {
+					fmt.Println("Save:", errors.Is(err, chisess.ErrHeadersSent))
+					return
+				}
+			}
+		})
+		r.Get("/room", func(w http.ResponseWriter, r *http.Request) {
+			room, _ := chisess.Get[string](chisess.From(r.Context()), "room")
+			fmt.Printf("room: %q\n", room)
+		})
+		return r
+	}
+	for _, cfg := range []chisess.Config{
+		{Backend: backend.NewMemory()}, // server-side: Save saves
+		{Secret: exampleSecret},        // the cookie backend: ErrHeadersSent
+	} {
+		sessions, _ := chisess.New(cfg)
+		cookie, _ := sessions.Issue(context.Background(), map[string]any{"user": "ada"})
+		b := &browser{h: app(sessions), cookie: cookie}
+		b.get("GET", "/events")
+		b.get("GET", "/room")
+	}
+	// Output:
+	// room: "kitchen"
+	// Save: true
+	// room: ""
+}
+
+// Two managers on one router: the account on the server, the visitor's
+// theme in a small sealed cookie. A handler reaches either session through
+// its manager. The middlewares use the nearest Load's session, so the
+// account's routes mount Load(accounts) again to aim Require at it.
+func ExampleManager_From() {
+	accounts, _ := chisess.New(chisess.Config{Backend: backend.NewMemory(), CookieName: "account"})
+	prefs, _ := chisess.New(chisess.Config{Secret: exampleSecret, CookieName: "prefs"})
+	toLogin := http.RedirectHandler("/login", http.StatusSeeOther)
+
+	r := chi.NewRouter()
+	r.Use(chisess.Load(accounts), chisess.Load(prefs)) // prefs's Load is the nearest
+	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+		s := accounts.From(r.Context())
+		if err := s.Load(r.Context()); err != nil {
+			accounts.Error(w, r, err) // through accounts' ErrorHandler
+			return
+		}
+		s.RenewToken()
+		s.Set("user", "ada")
+	})
+	r.With(chisess.Autoload).Post("/theme", func(w http.ResponseWriter, r *http.Request) {
+		chisess.From(r.Context()).Set("theme", "dark") // the nearest: prefs's
+	})
+	r.With(chisess.Load(accounts), chisess.Require("user", toLogin)).Get("/me", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := chisess.Get[string](chisess.From(r.Context()), "user") // accounts', the nearest again
+		p := prefs.From(r.Context())
+		if err := p.Load(r.Context()); err != nil {
+			prefs.Error(w, r, err)
+			return
+		}
+		theme, _ := chisess.Get[string](p, "theme")
+		fmt.Println(user, theme)
+	})
+
+	jar := map[string]*http.Cookie{} // a browser keeps one cookie per name
+	send := func(method, target string) int {
+		req := httptest.NewRequest(method, target, nil)
+		for _, c := range jar {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		for _, c := range rec.Result().Cookies() {
+			jar[c.Name] = c
+		}
+		return rec.Code
+	}
+	fmt.Println(send("GET", "/me")) // not signed in: Require sends to /login
+	send("POST", "/login")
+	send("POST", "/theme")
+	send("GET", "/me")
+	fmt.Println(len(jar), "cookies")
+	// Output:
+	// 303
+	// ada dark
+	// 2 cookies
+}

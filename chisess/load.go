@@ -1,8 +1,10 @@
 package chisess
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sync/atomic"
 )
 
@@ -26,6 +28,27 @@ import (
 // io.ReaderFrom and http.ResponseController all keep working. A handler that
 // panics commits nothing.
 //
+// Several managers can serve one request, each through its own Load: an
+// admin area's inside a public site's, or a server-side session beside a
+// small preferences cookie. Each session has its own cookie and is committed
+// before the first byte, the innermost first. [From], [Error], [Autoload],
+// [AutoloadPaths], [Require], [RequireFunc], [RenewToken] and [TokenHeader]
+// use the session of the nearest Load above them; [Manager.From] and
+// [Manager.Error] reach a given manager's wherever its Load is. Mounting
+// Load(m) again below another manager's Load attaches no second session: it
+// makes m's the nearest again, so that the middlewares after it use m's:
+//
+//	r.Use(chisess.Load(site), chisess.Load(prefs))
+//	r.With(chisess.Load(site), chisess.Require("user", login)).Get("/account", account)
+//
+// When one of the sessions fails to save, its manager's ErrorHandler answers
+// instead: the sessions nested inside it, saved already, keep their cookies
+// on that answer, and those outside it commit with its status (after a 5xx,
+// nothing, unless Config.KeepChangesOnServerError). Two managers serving one
+// request must have different cookie names, since a browser keeps one cookie
+// per name: Load panics at the first request that reaches two with the same
+// one.
+//
 // Load panics if m is nil.
 func Load(m *Manager) func(http.Handler) http.Handler {
 	if m == nil {
@@ -33,11 +56,21 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if st, ok := r.Context().Value(stateKey).(*requestState); ok && st.m == m {
-				next.ServeHTTP(w, r) // mounted twice: the outer one does the work
-				return
+			near, _ := r.Context().Value(stateKey).(*requestState)
+			if near != nil {
+				if near.m == m {
+					next.ServeHTTP(w, r) // mounted twice: the outer one does the work
+					return
+				}
+				if st := m.state(r.Context()); st != nil {
+					// m's Load is further out, another manager's nearer:
+					// m's session becomes the nearest again below here.
+					next.ServeHTTP(w, r.WithContext(&sessionContext{Context: r.Context(), st: st}))
+					return
+				}
+				near.checkCookie(m)
 			}
-			st := &requestState{m: m}
+			st := &requestState{m: m, parent: near}
 			if h := w.Header(); len(h) > 0 {
 				// What outer middlewares set (security headers and the
 				// like) stays on an error response that replaces this one.
@@ -65,14 +98,24 @@ type requestState struct {
 	r     *http.Request
 	outer http.Header // the response headers set before Load ran, if any
 
+	// parent is the state of the nearest Load of another manager mounted
+	// outside this one, if any. The inner session commits first (its
+	// writer is the one the handler writes to); kept holds the headers
+	// that the commits of sessions nested inside this one set, so that an
+	// error response replacing this one after they were saved still
+	// carries their cookies.
+	parent *requestState
+	kept   []http.Header
+
 	// header, set by TokenHeader, is the request header the token travels
 	// in instead of a cookie; bearer: it is Authorization, Bearer scheme.
 	header string
 	bearer bool
 
 	s         atomic.Pointer[Session]
-	committed atomic.Bool // the response has started
-	failing   atomic.Bool // the ErrorHandler is running for this request
+	committed atomic.Bool  // the response has started
+	status    atomic.Int32 // with this status, set before committed
+	failing   atomic.Bool  // the ErrorHandler is running for this request
 }
 
 // session returns the request's session, creating it on first use.
@@ -85,10 +128,11 @@ func (st *requestState) session() *Session {
 		return st.s.Load()
 	}
 	if st.committed.Load() {
-		// Created after the response started: it can still be loaded and
-		// read, but changes are errors.
+		// Created after the response started: it can still be loaded,
+		// read and changed through Session.Save, and other changes are
+		// errors.
 		s.mu.Lock()
-		s.committed = true
+		s.committed, s.status = true, int(st.status.Load())
 		s.mu.Unlock()
 	}
 	return s
@@ -97,9 +141,48 @@ func (st *requestState) session() *Session {
 // commit saves the request's session, if it has one, before the response
 // starts with status.
 func (st *requestState) commit(status int) error {
+	st.status.Store(int32(status))
 	st.committed.Store(true)
-	if s := st.s.Load(); s != nil {
-		return s.commit(status)
+	s := st.s.Load()
+	switch {
+	case s == nil:
+		return nil
+	case st.parent == nil:
+		return s.commit(status, st.w.Header())
+	}
+	// Nested in another manager's Load: what this commit sets is kept for
+	// the outer ones too (see requestState.kept).
+	sent := make(http.Header)
+	if err := s.commit(status, sent); err != nil {
+		return err
+	}
+	addHeaders(st.w.Header(), sent)
+	for p := st.parent; p != nil; p = p.parent {
+		p.kept = append(p.kept, sent)
 	}
 	return nil
+}
+
+// addHeaders adds the headers of a commit, sent, to h.
+func addHeaders(h, sent http.Header) {
+	for k, v := range sent {
+		switch k {
+		case "Set-Cookie", "Vary":
+			h[k] = append(h[k], v...)
+		default: // Cache-Control, the token header of TokenHeader
+			h[k] = slices.Clone(v)
+		}
+	}
+}
+
+// checkCookie panics when m, mounted inside the Loads of st and its
+// parents, shares a cookie name with one of their managers: a browser keeps
+// one cookie per name (for a Path and Domain), so the two sessions would
+// overwrite, and drop, each other's cookie on every response.
+func (st *requestState) checkCookie(m *Manager) {
+	for p := st; p != nil; p = p.parent {
+		if p.m.cfg.CookieName == m.cfg.CookieName {
+			panic(fmt.Sprintf("chisess: two managers serving one request both use the cookie %q: give each its own Config.CookieName", m.cfg.CookieName))
+		}
+	}
 }

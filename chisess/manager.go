@@ -30,6 +30,9 @@ type Manager struct {
 	keyPrefix   []byte // binds storage keys to the namespace
 	cookie      cookieSpec
 	cookieLimit int // the largest sealed cookie, name and value
+	// key is the context key under which Load keeps this manager's
+	// request state, for Manager.From.
+	key contextKey
 }
 
 // New validates cfg and returns a [Manager]. It returns an error wrapping
@@ -47,7 +50,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now}
+	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now, key: contextKey{"request state of " + cfg.CookieName}}
 	if cfg.OnEvent != nil {
 		m.eventKey = newEventKey(cfg.Secret)
 	}
@@ -96,7 +99,7 @@ func (m *Manager) Backend() backend.Backend { return m.backend }
 // recurse. It reports whether a handler answered; when nested it did not
 // (the outer ErrorHandler answers).
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) bool {
-	st, _ := r.Context().Value(stateKey).(*requestState)
+	st := m.state(r.Context())
 	if h := m.cfg.ErrorHandler; h != nil && (st == nil || st.failing.CompareAndSwap(false, true)) {
 		defer func() {
 			if st != nil {

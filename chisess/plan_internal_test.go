@@ -196,3 +196,100 @@ func TestPlanTableNoticesAChangedRule(t *testing.T) {
 	is.Equal(len(mismatches), 1) // exactly the changed row is reported
 	is.True(strings.HasPrefix(mismatches[0], "destroy  loaded    -       -     | update/send"))
 }
+
+// planSaveTable is what a Session.Save after the response started does on a
+// server-side backend, for every intent, origin and due refresh, the
+// session holding values: what the commit would do, less what needs the
+// response's headers. No token is sent or dropped; a save that needs a new
+// token (create, renew, a destroy followed by new values) is refused.
+const planSaveTable = `
+keep     none      -       | -
+keep     none      refresh | -
+keep     rejected  -       | -
+keep     rejected  refresh | -
+keep     ambiguous -       | -
+keep     ambiguous refresh | -
+keep     loaded    -       | -
+keep     loaded    refresh | touch
+keep     forwarded -       | touch
+keep     forwarded refresh | touch
+modify   none      -       | refused
+modify   none      refresh | refused
+modify   rejected  -       | refused
+modify   rejected  refresh | refused
+modify   ambiguous -       | refused
+modify   ambiguous refresh | refused
+modify   loaded    -       | update
+modify   loaded    refresh | update
+modify   forwarded -       | update
+modify   forwarded refresh | update
+renew    none      -       | refused
+renew    none      refresh | refused
+renew    rejected  -       | refused
+renew    rejected  refresh | refused
+renew    ambiguous -       | refused
+renew    ambiguous refresh | refused
+renew    loaded    -       | refused
+renew    loaded    refresh | refused
+renew    forwarded -       | refused
+renew    forwarded refresh | refused
+destroy  none      -       | refused
+destroy  none      refresh | refused
+destroy  rejected  -       | refused
+destroy  rejected  refresh | refused
+destroy  ambiguous -       | refused
+destroy  ambiguous refresh | refused
+destroy  loaded    -       | refused
+destroy  loaded    refresh | refused
+destroy  forwarded -       | refused
+destroy  forwarded refresh | refused
+`
+
+// Every row of planSaveTable, with a renewal by age due and not: a Save
+// never renews (no cookie can carry the new token).
+func TestPlanSaveTable(t *testing.T) {
+	is := is.New(t)
+	rows := 0
+	for line := range strings.Lines(strings.TrimSpace(planSaveTable)) {
+		f := strings.Fields(strings.ReplaceAll(line, "|", " "))
+		is.Equal(len(f), 4) // a well-formed row
+		for _, renewDue := range []bool{false, true} {
+			in := planInput{intent: intentNames[f[0]], origin: originNames[f[1]], refreshDue: f[2] == "refresh", renewDue: renewDue, started: true}
+			if got := planCommit(in).String(); got != f[3] {
+				t.Errorf("%s (renewal due %v): got %s", strings.TrimSpace(line), renewDue, got)
+			}
+		}
+		rows++
+	}
+	is.Equal(rows, 2*len(intentNames)*len(originNames)) // every combination, once
+}
+
+// The inputs planSaveTable leaves at their usual value, each changed alone.
+func TestPlanSaveVariations(t *testing.T) {
+	tests := []struct {
+		name string
+		in   planInput
+		want string
+	}{
+		// Destroy alone ends the session; the client's cookie is dead.
+		{"destroy", planInput{intent: intentDestroy, origin: originLoaded, empty: true}, "destroy"},
+		{"destroy beside two live tokens", planInput{intent: intentDestroy, origin: originAmbiguous, empty: true}, "destroy"},
+		{"destroy with nothing loaded", planInput{intent: intentDestroy, origin: originNone, empty: true}, "-"},
+		// Emptied: merged, and deleted if nothing is left.
+		{"emptied", planInput{intent: intentModify, origin: originLoaded, empty: true}, "update"},
+		// RememberMe changes the cookie's lifetime.
+		{"remember me", planInput{intent: intentModify, origin: originLoaded, flags: true}, "refused"},
+		// A sliding cookie cannot slide, but the touch is recorded.
+		{"sliding refresh", planInput{origin: originLoaded, refreshDue: true, sliding: true}, "touch"},
+		// The cookie backend must send a cookie for any save.
+		{"sealed change", planInput{intent: intentModify, origin: originLoaded, sealed: true}, "refused"},
+		{"sealed refresh", planInput{origin: originLoaded, refreshDue: true, sealed: true}, "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			tt.in.started = true
+			is.Equal(planCommit(tt.in).String(), tt.want)
+		})
+	}
+}

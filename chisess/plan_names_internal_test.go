@@ -14,7 +14,10 @@ var (
 // String writes a plan as the table does: the store operation ("+periodic"
 // for a renewal by age), a slash, the token operation; "-" for nothing.
 func (p plan) String() string {
-	if p == (plan{}) {
+	switch {
+	case p.refused:
+		return "refused"
+	case p == (plan{}):
 		return "-"
 	}
 	s := storeNames[p.store]

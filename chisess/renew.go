@@ -11,8 +11,9 @@ import "net/http"
 //	r.With(chisess.RenewToken).Post("/login", login)
 //
 // The old token stops working at commit; if retiring it fails, the request
-// fails. RenewToken panics at the first request if [Load] is not mounted
-// before it.
+// fails. With the Loads of several managers on the route, it renews the
+// nearest one's session (see [Load]). RenewToken panics at the first request
+// if [Load] is not mounted before it.
 func RenewToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, ok := loadFor(w, r, "RenewToken")

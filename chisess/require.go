@@ -18,8 +18,9 @@ import "net/http"
 //
 // A nil otherwise answers 401 Unauthorized. When the backend fails, the
 // request is answered by Config.ErrorHandler, not by otherwise: an outage
-// must not look like a logged-out user. Require panics at the first request
-// if [Load] is not mounted before it.
+// must not look like a logged-out user. With the Loads of several managers
+// on the route, it checks the nearest one's session (see [Load]). Require
+// panics at the first request if [Load] is not mounted before it.
 func Require(key string, otherwise http.Handler) func(http.Handler) http.Handler {
 	return require("Require", func(s *Session) bool { return s.Has(key) }, otherwise)
 }

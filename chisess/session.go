@@ -14,7 +14,8 @@ import (
 // just before the response's first byte.
 //
 // Every method that changes the session returns an error: after the
-// response has started (one wrapping [ErrResponseStarted]), on a read-only
+// response has started (one wrapping [ErrResponseStarted], unless the
+// change is made in [Session.Save]), on a read-only
 // session from [Manager.Inspect] ([ErrReadOnly]), on a request outside
 // Config.Path ([ErrOutsidePath]), on a reserved key ([ErrReservedKey]) and
 // past a size limit ([ErrTooLarge]). The error is
@@ -25,14 +26,19 @@ import (
 // and panics with a message saying what to do. A Session is safe for use by
 // the goroutines of one request.
 type Session struct {
-	mu sync.Mutex
-	m  *Manager
-	st *requestState // nil for a read-only session from Manager.Inspect
+	mu     sync.Mutex
+	saveMu sync.Mutex // one Save at a time
+	m      *Manager
+	st     *requestState // nil for a read-only session from Manager.Inspect
 
 	loaded    bool
-	committed bool // the response has started: no more changes
+	committed bool // the response has started: no more changes, but through Save
 	readOnly  bool // from Manager.Inspect
 	outside   bool // the request is outside the cookie's Path: no changes
+	closed    bool // the commit failed: nothing more can be saved
+	saving    bool // a Save's change runs: changes are allowed after the response started
+	status    int  // the status the response started with
+	landed    landing
 
 	src    source // what the request's token led to
 	intent intent // what the request asked of the session so far
@@ -167,8 +173,9 @@ func (s *Session) value(key string) ([]byte, bool) {
 // Config.MaxKeys, MaxSize or MaxValueSize (or, with the cookie backend,
 // past Config.MaxCookieSize): the error wraps [ErrTooLarge]. Keys starting
 // with a NUL byte are reserved ([ErrReservedKey]). After the response has
-// started, Set returns an error wrapping [ErrResponseStarted], and on a
-// request outside Config.Path one wrapping [ErrOutsidePath].
+// started, Set returns an error wrapping [ErrResponseStarted], unless it is
+// made in [Session.Save], and on a request outside Config.Path one wrapping
+// [ErrOutsidePath].
 func (s *Session) Set(key string, v any) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("chisess: set: %w", err)
@@ -210,8 +217,8 @@ func (s *Session) mutate(op string, change func() error) error {
 	switch {
 	case s.readOnly:
 		return fmt.Errorf("%w: %s on a session from Manager.Inspect", ErrReadOnly, op)
-	case s.committed:
-		return fmt.Errorf("%w: %s after the first byte of %s %s", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
+	case s.committed && !s.saving:
+		return fmt.Errorf("%w: %s after the first byte of %s %s (make the change in Session.Save to save it)", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
 	case s.outside:
 		return fmt.Errorf("%w: %s on %s %s; Config.Path is %q", ErrOutsidePath, op, s.st.r.Method, s.st.r.URL.Path, s.m.cfg.Path)
 	}

@@ -170,7 +170,7 @@ func (s *Session) create(ctx context.Context) (outcome, error) {
 	if err == nil {
 		err = wrapBackend("save session", s.m.backend.Write(ctx, key, data, s.m.ttl(s.rec.meta)))
 	}
-	return outcome{kept: err == nil, created: true, key: key}, err
+	return outcome{kept: err == nil, created: true, key: key, raw: data}, err
 }
 
 // update applies the request's changes to the session it loaded, merging
@@ -206,7 +206,9 @@ func (s *Session) update(ctx context.Context) (outcome, error) {
 		}
 		if ok {
 			s.token = at.token // a renewal followed meanwhile: the client needs its token
-			return s.settled(at, at.key, data != nil), nil
+			out := s.settled(at, at.key, data != nil)
+			out.raw = data
+			return out, nil
 		}
 		if at, err = s.reload(ctx, at, true); err != nil {
 			return outcome{}, err
@@ -252,7 +254,7 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		reload = true
 		next := at.rec
 		next.meta.gen, next.meta.renewed = gen, now.UnixMilli()
-		fwd, err := s.copyRenewed(ctx, at.token, &next, at.base, newKey, periodic, now)
+		data, fwd, err := s.copyRenewed(ctx, at.token, &next, at.base, newKey, periodic, now)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -264,7 +266,7 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		if ok {
 			at.rec = next
 			out := s.settled(at, newKey, len(next.entries) > 0)
-			out.renewed = out.kept
+			out.renewed, out.raw = out.kept, data
 			return out, nil
 		}
 	}
@@ -272,25 +274,25 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 }
 
 // copyRenewed writes next, the renewed session, under newKey, and returns
-// the forward record that is to replace the old one under oldToken; nil
-// when the session is empty, and so only deleted (with any copy an earlier
-// attempt wrote under newKey).
-func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, base extent, newKey string, periodic bool, now time.Time) ([]byte, error) {
-	data, err := s.m.encode(next, base)
+// what it wrote and the forward record that is to replace the old one under
+// oldToken; both nil when the session is empty, and so only deleted (with
+// any copy an earlier attempt wrote under newKey).
+func (s *Session) copyRenewed(ctx context.Context, oldToken string, next *record, base extent, newKey string, periodic bool, now time.Time) (data, fwd []byte, err error) {
+	data, err = s.m.encode(next, base)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if data == nil {
-		return nil, wrapBackend("save renewed session", s.m.backend.Delete(ctx, newKey))
+		return nil, nil, wrapBackend("save renewed session", s.m.backend.Delete(ctx, newKey))
 	}
 	if err := s.m.backend.Write(ctx, newKey, data, s.m.ttl(next.meta)); err != nil {
-		return nil, wrapBackend("save renewed session", err)
+		return nil, nil, wrapBackend("save renewed session", err)
 	}
-	fwd, err := forwardRecord(oldToken, s.token, newKey, periodic, now, now.Add(s.m.cfg.RenewGrace))
+	fwd, err = forwardRecord(oldToken, s.token, newKey, periodic, now, now.Add(s.m.cfg.RenewGrace))
 	if err != nil {
-		return nil, fmt.Errorf("chisess: renew session: %w", err)
+		return nil, nil, fmt.Errorf("chisess: renew session: %w", err)
 	}
-	return fwd, nil
+	return data, fwd, nil
 }
 
 // retire replaces the old record of a renewed session with its forward
@@ -445,30 +447,36 @@ func (m *Manager) dropForwards(ctx context.Context, keys []string) {
 // touch records the last use of an unchanged session, for IdleTimeout and
 // Rolling. It never re-creates a session that is gone, and gives way to any
 // concurrent change (which recorded a use of its own). It reports whether
-// the session is still live.
-func (s *Session) touch(ctx context.Context) (bool, error) {
+// the session is still live, and what it wrote, if anything.
+func (s *Session) touch(ctx context.Context) (alive bool, wrote []byte, err error) {
 	data := s.rec.appendTo(nil)
 	ttl := s.m.ttl(s.rec.meta)
 	if sw, ok := s.m.backend.(backend.Swapper); ok {
-		if ok, err := sw.Swap(ctx, s.src.key, s.src.raw, data, ttl); ok || err != nil {
-			return ok, err
+		switch ok, err := sw.Swap(ctx, s.src.key, s.src.raw, data, ttl); {
+		case err != nil:
+			return false, nil, err
+		case ok:
+			return true, data, nil
 		}
 	}
 	got, err := s.m.read(ctx, s.src.key)
 	switch {
 	case err != nil:
-		return false, err
+		return false, nil, err
 	case got.kind != storedSession || got.rec.meta.gen != s.rec.meta.gen:
-		return false, nil // gone or renewed: never bring it back
+		return false, nil, nil // gone or renewed: never bring it back
 	case !bytes.Equal(got.raw, s.src.raw):
 		// Changed meanwhile, and so used. The cookie this response sends
 		// follows what is stored now (a lifetime another request set, a
 		// RememberMe it turned off), not the copy this request loaded.
 		s.rec = s.rebase(got.rec)
 		s.src.raw, s.src.owner, s.src.extent = got.raw, ownerOf(got.rec), got.rec.extent()
-		return true, nil
+		return true, nil, nil
 	}
-	return true, s.m.backend.Write(ctx, s.src.key, data, ttl)
+	if err := s.m.backend.Write(ctx, s.src.key, data, ttl); err != nil {
+		return true, nil, err
+	}
+	return true, data, nil
 }
 
 // ttl is how long the backend must keep a session with metadata md, rounded

@@ -30,7 +30,9 @@ import (
 // pages and TokenHeader for API clients.
 //
 // Mount it after [Load] and before anything that loads the session
-// (Autoload, Require, RenewToken). It panics at wiring time when name is not a
+// (Autoload, Require, RenewToken). With the Loads of several managers on the
+// route, it applies to the nearest one's session (see [Load]); the others
+// keep their cookies. It panics at wiring time when name is not a
 // valid header name, and at the first request when the session is already
 // loaded or Load is not mounted.
 func TokenHeader(name string) func(http.Handler) http.Handler {

@@ -61,13 +61,18 @@ func (w *writer) start(status int) bool {
 // fail replaces the response with the ErrorHandler's after a failed commit.
 // The error response must not carry the headers the handler set, such as a
 // redirect's Location or a half-built Set-Cookie, but keeps those that
-// middlewares outside Load set (a Content-Security-Policy, HSTS).
+// middlewares outside Load set (a Content-Security-Policy, HSTS), and those
+// of the sessions of other managers' Loads nested inside this one, which
+// were saved before this one failed.
 func (w *writer) fail(err error) {
 	w.failed = true
 	h := w.rw.Header()
 	clear(h)
 	for k, v := range w.st.outer {
 		h[k] = v
+	}
+	for _, sent := range w.st.kept {
+		addHeaders(h, sent) // the sessions nested inside this one were saved
 	}
 	if !w.st.m.fail(w.rw, w.st.r, err) {
 		// The save failed while the ErrorHandler itself was answering

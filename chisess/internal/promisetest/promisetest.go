@@ -10,12 +10,18 @@
 // point in their handler, so that the order that broke the promise is
 // forced, not hoped for. It is internal: backend
 // authors outside this repository get sessiontest.RunConformance.
+//
+// The promises hold for Session.Save as for the commit: a streaming
+// response that saves mid-stream merges with the requests of the other
+// server and never brings back a session they ended. Two managers on one
+// store that serve one request keep their sessions apart as two apps do.
 package promisetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -47,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"managers-isolated-by-cookie", managersIsolatedByCookie},
 		{"managers-isolated-by-header", managersIsolatedByHeader},
 		{"managers-isolated-in-the-owner-index", managersIsolatedInOwnerIndex},
+		{"two-managers-on-one-request", twoManagersOnOneRequest},
 		{"largest-session-reads-back", largestSessionReadsBack},
 		{"merge-past-the-limit-fails-clearly", mergePastLimitFails},
 		{"concurrent-flashes-all-kept", concurrentFlashesAllKept},
@@ -57,6 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) (backend.Backend, backend.Backend
 		{"own-lifetime-kept-by-a-concurrent-change", ownLifetimeKeptByConcurrentChange},
 		{"expires-and-max-age-name-one-instant", expiresAndMaxAgeNameOneInstant},
 		{"outside-the-path-changes-nothing", outsideThePathChangesNothing},
+		{"save-mid-stream-merges-and-never-resurrects", saveMidStream(chisess.Config{})},
+		{"save-mid-stream-follows-renewals", saveMidStream(chisess.Config{RenewEvery: time.Nanosecond, RenewGrace: time.Minute})},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -451,6 +460,84 @@ func checkIsolated(t *testing.T, user, admin *servers) {
 	is.True(given == "" || given == "-")        // and gets no session there
 	is.True(!admin.live(0, tok))                // Inspect agrees
 	is.True(user.live(0, tok))                  // the user's session is untouched
+}
+
+// Two managers on one store serve one request, the admin area's Load
+// inside the site's: each session is saved in its own cookie, and reads
+// back through its own manager on the other server; each token pasted
+// into the other's cookie opens nothing there; Load(site) mounted again
+// aims Require at the site's session.
+func twoManagersOnOneRequest(t *testing.T, a, b backend.Backend) {
+	is := is.New(t)
+	var site, admin [2]*chisess.Manager
+	var routers [2]chi.Router
+	for i, be := range []backend.Backend{a, b} {
+		for _, m := range []**chisess.Manager{&site[i], &admin[i]} {
+			name := map[bool]string{true: "site_s", false: "admin_s"}[m == &site[i]]
+			var err error
+			*m, err = chisess.New(chisess.Config{Backend: be, CookieName: name, Logger: slog.New(slog.DiscardHandler)})
+			is.NoErr(err)
+		}
+		s, ad := site[i], admin[i]
+		r := chi.NewRouter()
+		r.Use(chisess.Load(s), chisess.Load(ad))
+		r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
+			ss, as := s.From(r.Context()), ad.From(r.Context())
+			err := errors.Join(ss.Load(r.Context()), as.Load(r.Context()),
+				ss.RenewToken(), ss.Set("user", "ada"), as.RenewToken(), as.Set("role", "admin"))
+			if err != nil {
+				s.Error(w, r, err)
+			}
+		})
+		r.Get("/whoami", func(w http.ResponseWriter, r *http.Request) {
+			ss, as := s.From(r.Context()), ad.From(r.Context())
+			if err := errors.Join(ss.Load(r.Context()), as.Load(r.Context())); err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			user, _ := chisess.Get[string](ss, "user")
+			role, _ := chisess.Get[string](as, "role")
+			fmt.Fprint(w, user, "/", role)
+		})
+		r.With(chisess.Load(s), chisess.Require("user", nil)).Get("/members", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "welcome")
+		})
+		routers[i] = r
+	}
+	send := func(i int, method, path string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		routers[i].ServeHTTP(rec, req)
+		return rec
+	}
+	rec := send(0, "POST", "/login")
+	is.Equal(rec.Code, http.StatusOK)
+	tok := map[string]string{}
+	for _, c := range rec.Result().Cookies() {
+		tok[c.Name] = c.Value
+	}
+	is.Equal(len(tok), 2) // a cookie for each session
+	siteTok, adminTok := tok["site_s"], tok["admin_s"]
+	is.True(siteTok != "" && adminTok != "" && siteTok != adminTok)
+
+	is.Equal(send(1, "GET", "/whoami", &http.Cookie{Name: "site_s", Value: siteTok}, &http.Cookie{Name: "admin_s", Value: adminTok}).Body.String(), "ada/admin")
+	is.Equal(send(1, "GET", "/members", &http.Cookie{Name: "site_s", Value: siteTok}).Code, http.StatusOK)
+
+	// Each token in the other's cookie.
+	swapped := []*http.Cookie{{Name: "site_s", Value: adminTok}, {Name: "admin_s", Value: siteTok}}
+	is.Equal(send(1, "GET", "/whoami", swapped...).Body.String(), "/")                                                 // neither opens anything
+	is.Equal(send(1, "GET", "/members", swapped...).Code, http.StatusUnauthorized)                                     // the admin token is no site member
+	is.Equal(send(1, "GET", "/members", &http.Cookie{Name: "admin_s", Value: adminTok}).Code, http.StatusUnauthorized) // nor is the admin cookie alone
+	for _, c := range []struct {
+		m   *chisess.Manager
+		tok string
+	}{{site[0], siteTok}, {admin[0], adminTok}} {
+		_, err := c.m.Inspect(context.Background(), c.tok)
+		is.NoErr(err) // both sessions live on
+	}
 }
 
 // The owner index of one manager lists and ends only its own sessions,
@@ -905,4 +992,102 @@ func outsideThePathChangesNothing(t *testing.T, a, b backend.Backend) {
 	rec, given := srv.do(1, "GET", "/admin/me", tok)
 	is.Equal(rec.Body.String(), "ada") // the session lives on, unchanged
 	is.Equal(given, "")
+}
+
+// A server-sent events stream on server 0 saves changes mid-stream with
+// Session.Save while server 1 serves the same session: each save is read
+// by server 1 at once, merges with a key server 1 saved meanwhile, keeps
+// the owner index in step, and after server 1 logs the session out, the
+// next save fails with ErrStaleSession and brings nothing back. With
+// RenewEvery, every request of server 1 renews the session's token under
+// the stream, and each save follows it to where the session lives now.
+func saveMidStream(cfg chisess.Config) func(t *testing.T, a, b backend.Backend) {
+	return func(t *testing.T, a, b backend.Backend) { checkSaveMidStream(t, a, b, cfg) }
+}
+
+func checkSaveMidStream(t *testing.T, a, b backend.Backend, cfg chisess.Config) {
+	is := is.New(t)
+	srv := newServers(t, a, b, cfg)
+	srv.routes(nil)
+	srv.handle("/room", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		room, _ := chisess.Get[string](s, "room")
+		fmt.Fprint(w, room, " ", strings.Join(s.Keys(), ","))
+	})
+	srv.handle("/cart", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		if err := s.Set("cart", "tea"); err != nil {
+			chisess.Error(w, r, err)
+		}
+	})
+	changes, errs := make(chan func(*chisess.Session) error), make(chan error)
+	srv.handle("/events", func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		fmt.Fprint(w, "data: open\n\n")
+		rc.Flush() // the response has started
+		for change := range changes {
+			errs <- s.Save(r.Context(), change)
+			fmt.Fprint(w, "data: saved\n\n")
+			rc.Flush()
+		}
+	})
+	tok := srv.login(1)
+	first := tok
+	ts := httptest.NewServer(srv.r[0])
+	t.Cleanup(ts.Close)
+	req, err := http.NewRequest("GET", ts.URL+"/events", nil)
+	is.NoErr(err)
+	req.AddCookie(&http.Cookie{Name: srv.m[0].CookieName(), Value: tok})
+	resp, err := ts.Client().Do(req) // returns once the stream has started
+	is.NoErr(err)
+	for _, c := range resp.Cookies() {
+		tok = c.Value // a renewal by age went out with the stream
+	}
+	// do sends a request to server 1 with the token the client holds,
+	// and keeps the one it hands out.
+	do := func(method, path string) *httptest.ResponseRecorder {
+		rec, given := srv.do(1, method, path, tok)
+		if given != "" && given != "-" {
+			tok = given
+		}
+		return rec
+	}
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			close(changes)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	t.Cleanup(end)
+	save := func(change func(*chisess.Session) error) error {
+		changes <- change
+		return <-errs
+	}
+	room := func() string { return do("GET", "/room").Body.String() }
+
+	is.NoErr(save(func(s *chisess.Session) error { return s.Set("room", "lobby") }))
+	is.Equal(room(), "lobby user,room")               // server 1 reads the save at once
+	is.Equal(do("POST", "/cart").Code, http.StatusOK) // server 1 saves a key meanwhile
+	is.NoErr(save(func(s *chisess.Session) error { return s.Set("room", "kitchen") }))
+	is.Equal(room(), "kitchen user,room,cart") // both kept
+	if _, ok := a.(backend.Indexer); ok {
+		is.NoErr(save(func(s *chisess.Session) error { return s.SetOwner("grace") }))
+		list, err := srv.m[1].Sessions(context.Background(), "grace")
+		is.NoErr(err)
+		is.Equal(len(list), 1) // listed under its new owner at once
+		list, err = srv.m[1].Sessions(context.Background(), "ada")
+		is.NoErr(err)
+		is.Equal(len(list), 0) // and no longer under the old one
+	}
+
+	last := tok
+	is.Equal(last != first, cfg.RenewEvery > 0) // renewed under the stream when RenewEvery says so
+	is.Equal(do("POST", "/logout").Code, http.StatusOK)
+	err = save(func(s *chisess.Session) error { return s.Set("room", "hall") })
+	is.True(errors.Is(err, chisess.ErrStaleSession)) // the save after the logout fails
+	is.True(!srv.live(0, last))                      // and the session stays over
+	end()
+	is.True(!srv.live(1, last))    // at the end of the stream too
+	is.Equal(len(srv.errors()), 0) // and no ErrorHandler heard of any of it
 }

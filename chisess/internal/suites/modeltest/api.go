@@ -1,6 +1,7 @@
 package modeltest
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -39,6 +40,11 @@ func ownLifetime(s *chisess.Session, configured time.Duration) string {
 	return ""
 }
 
+// saveSet sets key with Session.Save, after the response has started.
+func saveSet(ctx context.Context, s *chisess.Session, key, value string) error {
+	return s.Save(ctx, func(s *chisess.Session) error { return s.Set(key, value) })
+}
+
 // takeFlashes returns the messages of the queued flashes and removes them.
 func takeFlashes(s *chisess.Session) ([]string, error) {
 	fs, err := s.Flashes()
@@ -74,6 +80,10 @@ func values(s *chisess.Session) map[string]string {
 // session ended or renewed by another request: the one failure the docs
 // allow a request that overlapped another.
 func isStale(err error) bool { return errors.Is(err, chisess.ErrStaleSession) }
+
+// isHeadersSent reports whether err is Session.Save's refusal of a change
+// that needs the response's headers: the one it gives a new session.
+func isHeadersSent(err error) bool { return errors.Is(err, chisess.ErrHeadersSent) }
 
 // isNoSession reports whether err is Manager.Inspect's "no live session".
 func isNoSession(err error) bool { return errors.Is(err, chisess.ErrUnknownSession) }

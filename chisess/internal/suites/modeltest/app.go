@@ -54,6 +54,8 @@ type call struct {
 	ended              int               // DestroyOwner: sessions ended
 	status             int
 	errs               []error // what ErrorHandler and the handler saw
+	saveErr            error   // Save: what Session.Save returned
+	streaming          bool    // Save: the response has started, and its commit is over
 	panicked           any
 	newTok             string // the token the response hands out, "" for none
 	dropped            bool   // the response tells the client to forget its token
@@ -182,6 +184,10 @@ func (a *app) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	a.s.park(r.Context(), "commit")
 	fmt.Fprint(w, "ok") // commits
+	if c.req.Kind == Save {
+		c.streaming = true
+		c.saveErr = saveSet(r.Context(), s, c.req.Key, value(c.i))
+	}
 }
 
 func (a *app) destroyOwner(m *chisess.Manager, w http.ResponseWriter, r *http.Request) {

@@ -57,17 +57,21 @@ const (
 	DestroyOwner Kind = "destroyowner" // Manager.DestroyOwner(owner, nil), "log out everywhere"; loads nothing
 	OtherApp     Kind = "otherapp"     // a get on another app's manager (another cookie name, same store) with this client's token
 	SetLifetime  Kind = "setlifetime"  // SetLifetime with a lifetime no other request sets
+	// Save answers first (the commit goes out with the response's first
+	// byte, as a stream's would), then sets Key to a value no other request
+	// writes with Session.Save.
+	Save Kind = "save"
 )
 
 // Kinds lists every request kind.
-var Kinds = []Kind{Get, Login, Set, Delete, Clear, AddFlash, Flashes, Logout, RenewID, DestroyOwner, OtherApp, SetLifetime}
+var Kinds = []Kind{Get, Login, Set, Delete, Clear, AddFlash, Flashes, Logout, RenewID, DestroyOwner, OtherApp, SetLifetime, Save}
 
 // Request is one request of a Case.
 type Request struct {
 	Client int
 	Server int // 0 or 1: which of the app's two managers serves it
 	Kind   Kind
-	Key    string        // for Set and Delete: "a" or "b"
+	Key    string        // for Set, Delete and Save: "a" or "b"
 	Before time.Duration // how far the clock moves just before the request starts
 }
 
@@ -125,7 +129,7 @@ func drawCase(t *rapid.T, kinds []Kind) Case {
 			// due, never an expiry.
 			Before: rapid.SampledFrom([]time.Duration{0, 10 * time.Second, time.Minute, 6 * time.Minute}).Draw(t, "before"),
 		}
-		if r.Kind == Set || r.Kind == Delete {
+		if r.Kind == Set || r.Kind == Delete || r.Kind == Save {
 			r.Key = rapid.SampledFrom(dataKeys).Draw(t, "key")
 		}
 		return r
@@ -212,7 +216,7 @@ func kindName(k Kind) string {
 	for _, n := range []struct {
 		k    Kind
 		name string
-	}{{Get, "Get"}, {Login, "Login"}, {Set, "Set"}, {Delete, "Delete"}, {Clear, "Clear"}, {AddFlash, "AddFlash"}, {Flashes, "Flashes"}, {Logout, "Logout"}, {RenewID, "RenewID"}, {DestroyOwner, "DestroyOwner"}, {OtherApp, "OtherApp"}, {SetLifetime, "SetLifetime"}} {
+	}{{Get, "Get"}, {Login, "Login"}, {Set, "Set"}, {Delete, "Delete"}, {Clear, "Clear"}, {AddFlash, "AddFlash"}, {Flashes, "Flashes"}, {Logout, "Logout"}, {RenewID, "RenewID"}, {DestroyOwner, "DestroyOwner"}, {OtherApp, "OtherApp"}, {SetLifetime, "SetLifetime"}, {Save, "Save"}} {
 		if n.k == k {
 			return n.name
 		}

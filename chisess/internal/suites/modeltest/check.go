@@ -31,13 +31,16 @@ import (
 //     changed the store (a write, swap, delete, index or unindex) while it
 //     ran.
 //   - only-stale-errors: the one error a request may see is ErrStaleSession,
-//     and no handler panics.
+//     and no handler panics; the one error Session.Save may return, in a
+//     request that answered 2xx, is ErrStaleSession, or ErrHeadersSent for
+//     a new session (it would need a token the response cannot carry).
 //   - headers: a 2xx response that loads the session varies on its
 //     transport, and one that sets or drops the token is not cacheable.
 //   - data (no lost update, no stale or phantom read) and flashes: per
 //     session lineage and key, the values read at load and at the end are
 //     those of a linearizable register under the 2xx writes (Set, Delete,
-//     Clear, Login's user), each taking effect somewhere between its
+//     Clear, Login's user, a Save that returned nil), each taking effect
+//     somewhere between its
 //     request's start and answer; the flash queue likewise, AddFlash
 //     appending and a 2xx Flashes showing what it loaded and removing
 //     those messages at its commit (two overlapping Flashes may both show
@@ -52,7 +55,8 @@ import (
 //   - old-id-dead: right after a RenewToken (the method or the middleware) answered 2xx, the token
 //     the request came with (and the one it loaded, after a forward) leads
 //     to no live session (no fixation).
-//   - renewal-not-an-ending: a request fails with ErrStaleSession only if a
+//   - renewal-not-an-ending (and no-spurious-failure): a request fails, or
+//     its Save does, with ErrStaleSession only if a
 //     request that can end a session or renew it explicitly (Logout,
 //     Clear, Delete, Flashes, DestroyOwner, RenewID, Login) overlapped it,
 //     or the clock passed RenewGrace while it ran: a periodic renewal
@@ -69,6 +73,9 @@ func (r *run) checkResponse(c *call) {
 		if !isStale(err) {
 			r.violate("only-stale-errors", "%s failed with an error other than ErrStaleSession: %v", r.label(c), err)
 		}
+	}
+	if err := c.saveErr; err != nil && ok(c) && !isStale(err) && !(c.isNew && isHeadersSent(err)) {
+		r.violate("only-stale-errors", "%s: Session.Save failed with an error other than ErrStaleSession (or ErrHeadersSent for a new session): %v", r.label(c), err)
 	}
 	if c.req.Kind == OtherApp {
 		if c.observed && (!c.isNew || len(c.vals) > 0 || len(c.queued) > 0) {
@@ -173,6 +180,9 @@ func (r *run) checkEndings() {
 func (r *run) checkEnd() {
 	r.checkEndings()
 	for _, c := range r.calls {
+		if c.req.Kind == Save && ok(c) && isStale(c.saveErr) {
+			r.checkFailure(c, "its Save")
+		}
 		if ok(c) || c.start == 0 {
 			continue
 		}
@@ -402,6 +412,10 @@ func (h *dataHistory) addRequest(c *call) {
 	switch c.req.Kind {
 	case Set:
 		w(c.req.Key, "write", value(c.i))
+	case Save:
+		if c.saveErr == nil && !c.isNew {
+			w(c.req.Key, "write", value(c.i))
+		}
 	case Delete:
 		w(c.req.Key, "write", "")
 	case Clear:
@@ -516,4 +530,20 @@ func (r *run) possiblyEnded(root string) bool {
 		}
 	}
 	return false
+}
+
+// checkFailure checks a Save (what names it) that failed with
+// ErrStaleSession in a request that answered 2xx, as checkEnd checks a
+// request that failed: only a request that ends a session or renews it
+// explicitly, or a grace window that lapsed, excuses it, and only a change
+// of the store by another request can cause it.
+func (r *run) checkFailure(c *call, what string) {
+	if !r.endingOverlaps(c) {
+		r.violate("renewal-not-an-ending", "%s: %s failed with ErrStaleSession though nothing that ends a session or renews it explicitly ran between its start (step %d) and its answer (step %d), and the clock stayed within RenewGrace",
+			r.label(c), what, c.start, c.end)
+	}
+	if !r.changedBetween(c) {
+		r.violate("no-spurious-failure", "%s: %s failed though no other request changed the store between its start (step %d) and its answer (step %d)",
+			r.label(c), what, c.start, c.end)
+	}
 }

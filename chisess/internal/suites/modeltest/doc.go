@@ -10,7 +10,9 @@
 // one backend (two app servers), or, with a client's token pasted into its
 // cookie, to the manager of another app on the same backend. Every request
 // runs on its own goroutine through chisess.Load, Autoload (or RenewToken for a
-// login) and a handler. The backend is wrapped so that every call parks at
+// login) and a handler (a Save request answers first, then changes the
+// session with Session.Save, as a stream would). The backend is wrapped so
+// that every call parks at
 // a gate, and the handler parks once more after it has changed the session
 // and before the commit. A scheduler waits until every running request is
 // parked or finished, then lets exactly one go on (a choice rapid draws),

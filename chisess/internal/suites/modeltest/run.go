@@ -301,7 +301,7 @@ func orNone(s string) string {
 func (r *run) label(c *call) string {
 	s := fmt.Sprintf("#%d %s", c.i, c.req.Kind)
 	switch c.req.Kind {
-	case Set:
+	case Set, Save:
 		s += fmt.Sprintf(" %s=%s", c.req.Key, value(c.i))
 	case Delete:
 		s += " " + c.req.Key
@@ -350,6 +350,9 @@ func (r *run) describe(c *call) string {
 	}
 	for _, err := range c.errs {
 		s += fmt.Sprintf(" [error: %v]", err)
+	}
+	if c.saveErr != nil {
+		s += fmt.Sprintf(" [Save: %v]", c.saveErr)
 	}
 	if c.panicked != nil {
 		s += fmt.Sprintf(" [panic: %v]", c.panicked)

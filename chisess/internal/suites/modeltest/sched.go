@@ -84,9 +84,9 @@ func (s *scheduler) note(req int, format string, args ...any) {
 
 // recordOp notes that the request of ctx read or changed a record in the
 // step under way: the last such step is where its commit last saw the
-// store.
+// store. What a Save does after the response is not part of the commit.
 func (s *scheduler) recordOp(ctx context.Context) {
-	if c := callOf(ctx); c != nil {
+	if c := callOf(ctx); c != nil && !c.streaming {
 		c.verified = s.current()
 	}
 }

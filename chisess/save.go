@@ -1,0 +1,187 @@
+package chisess
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// This file holds Session.Save: a change after the response has started,
+// saved at once through the commit's own plan and store operations
+// (planCommit, Session.apply), from where the last commit or Save left the
+// session.
+
+// Save runs change on the session and saves what it changed at once, for a
+// handler whose response has started: a server-sent events stream or a
+// WebSocket that changes the session while it runs. It returns change's
+// error, or the save's: the backend's error (wrapped), [ErrStaleSession]
+// when another request ended or renewed the session meanwhile, [ErrTooLarge]
+// past the limits after merging. Then nothing of the change is kept and the
+// session is as it was before Save. Outside change, a change after the
+// response has started is still refused with [ErrResponseStarted]; inside
+// it, every method that changes the session works as before the response:
+//
+//	err := s.Save(r.Context(), func(s *chisess.Session) error {
+//		return s.Set("last_event", id)
+//	})
+//
+// The save merges with concurrent requests exactly as the commit before the
+// first byte does, keeps the owner index in step (SetOwner), and runs
+// detached from ctx's cancellation within Config.Timeout, so a client that
+// hangs up cannot stop it half-way. Each Save writes only what changed since
+// the commit or the last Save; a Save with a nil change records the
+// session's last use when the IdleTimeout or Rolling refresh is due, which
+// keeps a long-lived connection's session alive.
+//
+// The response's headers are gone, so the client's token cannot change: a
+// Save that would need a new token or cookie returns an error wrapping
+// [ErrHeadersSent] and saves nothing: with the cookie backend, always; on a
+// server-side backend, for a new session (the request carried none, or set
+// values after Destroy), [Session.RenewToken], [Session.RememberMe],
+// [Session.SetLifetime] and [Session.ResetLifetime] (the cookie's Max-Age
+// would have to follow). A
+// renewal by Config.RenewEvery waits for a later request. [Session.Destroy]
+// works: the session ends on the server, and the client's cookie, which
+// leads nowhere now, is dropped by its next request.
+//
+// After a commit that failed, or a response with a 5xx status (without
+// Config.KeepChangesOnServerError), whose changes are not kept, Save returns
+// an error wrapping [ErrResponseStarted]. Before the response has started,
+// Save only runs change: the commit before the first byte saves it with
+// the rest. Save is safe to call many times, one at a time. It panics when
+// the session is not loaded.
+func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	before, started, err := s.beginSave()
+	switch {
+	case err != nil:
+		return err
+	case !started:
+		if change == nil {
+			return nil
+		}
+		return change(s)
+	}
+	if change != nil {
+		err = change(s)
+	}
+	s.mu.Lock()
+	s.saving = false
+	if err == nil {
+		err = s.saveLocked(ctx)
+	}
+	if err != nil {
+		s.restore(before)
+	}
+	queued := s.events != nil
+	s.mu.Unlock()
+	if queued {
+		s.fire(ctx)
+	}
+	return err
+}
+
+// beginSave checks that a Save after the response started can save, and
+// opens the session to its change. It reports whether the response has
+// started, and returns the session as it was, for a failed Save to return
+// to.
+func (s *Session) beginSave() (before snapshot, started bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustLoaded()
+	switch {
+	case s.readOnly:
+		return before, false, fmt.Errorf("%w: Save on a session from Manager.Inspect", ErrReadOnly)
+	case !s.committed:
+		return before, false, nil
+	case s.closed:
+		return before, true, fmt.Errorf("%w: Save after the session failed to save at the first byte of %s %s", ErrResponseStarted, s.st.r.Method, s.st.r.URL.Path)
+	case s.status >= 500 && !s.m.cfg.KeepChangesOnServerError:
+		return before, true, fmt.Errorf("%w: Save in a response with status %d, whose changes are not kept (Config.KeepChangesOnServerError)", ErrResponseStarted, s.status)
+	case s.m.sealer != nil:
+		return before, true, fmt.Errorf("chisess: save: %w: the session lives in the cookie (%w)", ErrHeadersSent, ErrResponseStarted)
+	}
+	s.rebaseline()
+	s.saving = true
+	return s.snapshot(), true, nil
+}
+
+// saveLocked saves the session's changes since the last commit or Save.
+// Callers hold s.mu.
+func (s *Session) saveLocked(ctx context.Context) error {
+	m := s.m
+	now := m.now()
+	in := s.planInput(s.status)
+	in.started, in.flags = true, s.edits.flags || s.edits.lifetime
+	in.refreshDue = m.refreshEvery > 0 && now.Sub(s.rec.meta.seenAt()) >= m.refreshEvery
+	p := planCommit(in)
+	switch {
+	case p.refused:
+		return fmt.Errorf("chisess: save: %w: a new session, a new token or a new cookie lifetime must reach the client (%w)", ErrHeadersSent, ErrResponseStarted)
+	case p == (plan{}):
+		return nil
+	}
+	out, err := s.apply(ctx, p, now)
+	if err != nil {
+		s.emit(Event{Kind: EventError, Err: err})
+		return err
+	}
+	s.emitCommitted(p, out)
+	s.landed = landing{p: p, out: out, at: now}
+	return nil
+}
+
+// landing is what the last commit or Save stored, for the next Save to
+// start from; the zero value when it stored nothing.
+type landing struct {
+	p   plan
+	out outcome
+	at  time.Time
+}
+
+// rebaseline makes what the last commit or Save stored the start of the
+// next Save: the session as stored, with no changes of its own. Callers
+// hold s.mu.
+func (s *Session) rebaseline() {
+	l := s.landed
+	if l.p == (plan{}) {
+		return
+	}
+	s.landed = landing{}
+	for i := range s.rec.entries {
+		s.rec.entries[i].dirty = false
+	}
+	s.edits, s.intent = edits{}, intentKeep
+	s.src.at, s.src.refreshDue = l.at, false
+	switch {
+	case l.out.kept: // stored under s.token, at out.key
+		s.src = source{origin: originLoaded, token: s.token, key: l.out.key, raw: l.out.raw,
+			extent: s.rec.extent(), owner: ownerOf(s.rec), at: l.at}
+	case l.out.ended, l.p.store == storeDestroy: // nothing is stored for the client's token
+		s.src, s.token, s.rec = source{at: l.at}, "", newRecord(l.at)
+	case l.out.raw != nil: // a touch that wrote
+		s.src.raw = l.out.raw
+	}
+}
+
+// snapshot is what a Save's change and save may alter of a session.
+type snapshot struct {
+	rec    record
+	edits  edits
+	intent intent
+	token  string
+}
+
+func (s *Session) snapshot() snapshot {
+	rec := s.rec
+	rec.entries = slices.Clone(rec.entries)
+	e := s.edits
+	e.deleted = slices.Clone(e.deleted)
+	return snapshot{rec: rec, edits: e, intent: s.intent, token: s.token}
+}
+
+func (s *Session) restore(b snapshot) {
+	s.rec, s.edits, s.intent, s.token = b.rec, b.edits, b.intent, b.token
+}
