@@ -7,13 +7,10 @@ package chisess_test
 import (
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess"
@@ -56,34 +53,15 @@ func TestConcurrentTouchKeepsBrowserSessionCookie(t *testing.T) {
 		cfg.Lifetime = time.Hour
 		cfg.Rolling = true
 		m := newManager(t, cfg)
-		r := lifetimeRouter(t, m)
-		held, release := make(chan struct{}), make(chan struct{})
-		var once sync.Once
-		free := func() { once.Do(func() { close(release) }) }
-		defer free()
-		hold := func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Query().Get("hold") != "" {
-					chisess.From(r.Context()).Load(r.Context())
-					close(held)
-					<-release
-				}
-				next.ServeHTTP(w, r)
-			})
-		}
-		outer := chi.NewRouter()
-		outer.Use(chisess.Load(m), hold)
-		outer.Mount("/", r)
-		c := newClient(t, m, outer)
+		a := newHeldApp(t, m)
+		c := a.c
 		c.do("GET", "/")            // visits 1, a persistent cookie of an hour
 		time.Sleep(2 * time.Minute) // the last use is due to be recorded
 
-		done := make(chan *httptest.ResponseRecorder, 1)
-		go func() { done <- send(outer, "GET", "/read?hold=1", m.CookieName(), c.cookie) }() // B: a page view, loaded now
-		<-held
+		done := a.start("GET", "/read")       // B: a page view, loaded now
 		rec := c.do("POST", "/lifetime?d=0s") // A: the kiosk asks for a browser-session cookie
 		is.Equal(maxAge(t, rec, m.CookieName()), time.Duration(0))
-		free()
+		a.release()
 		b := <-done
 		is.Equal(b.Body.String(), "1")
 		if sc := setCookie(b, m.CookieName()); sc != nil {
@@ -176,28 +154,12 @@ func TestLifetimeAgainstAConcurrentValuesOnlyRequest(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				is := is.New(t)
 				m := newManager(t, tt.cfg)
-				r := lifetimeRouter(t, m)
-				held, release := make(chan struct{}), make(chan struct{})
-				hold := func(next http.Handler) http.Handler {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if r.URL.Query().Get("hold") != "" {
-							chisess.From(r.Context()).Load(r.Context())
-							close(held)
-							<-release
-						}
-						next.ServeHTTP(w, r)
-					})
-				}
-				outer := chi.NewRouter()
-				outer.Use(chisess.Load(m), hold)
-				outer.Mount("/", r)
-				c := newClient(t, m, outer)
+				a := newHeldApp(t, m)
+				c := a.c
 				c.do("GET", "/")
-				done := make(chan *httptest.ResponseRecorder, 1)
-				go func() { done <- send(outer, "GET", "/?hold=1", m.CookieName(), c.cookie) }() // B: visits 2
-				<-held
+				done := a.start("GET", "/")     // B: visits 2
 				c.do("POST", "/lifetime?d=10m") // A commits first
-				close(release)
+				a.release()
 				b := <-done
 				s, err := m.Inspect(t.Context(), mustSetCookie(t, b, m.CookieName()).Value)
 				is.NoErr(err)

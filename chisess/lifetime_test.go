@@ -74,6 +74,52 @@ func newLifetimeApp(t *testing.T, cfg chisess.Config) (*chisess.Manager, *client
 	return m, c
 }
 
+// heldApp is lifetimeRouter behind a middleware that holds a request
+// carrying hold=1 once it has loaded the session, until release: the
+// request that loads first and commits last.
+type heldApp struct {
+	m       *chisess.Manager
+	h       http.Handler
+	c       *client
+	held    chan struct{}
+	release func() // lets the held request go on; t's end calls it too
+}
+
+func newHeldApp(t *testing.T, m *chisess.Manager) *heldApp {
+	t.Helper()
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	a := &heldApp{m: m, held: held, release: func() { once.Do(func() { close(release) }) }}
+	t.Cleanup(a.release)
+	outer := chi.NewRouter()
+	outer.Use(chisess.Load(m), func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("hold") != "" {
+				chisess.From(r.Context()).Load(r.Context())
+				close(held)
+				<-release
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	outer.Mount("/", lifetimeRouter(t, m))
+	a.h, a.c = outer, newClient(t, m, outer)
+	return a
+}
+
+// start sends the client's request to target with hold=1, waits until it
+// is held, and returns where its response will come.
+func (a *heldApp) start(method, target string) <-chan *httptest.ResponseRecorder {
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- send(a.h, method, target+sep+"hold=1", a.m.CookieName(), a.c.cookie) }()
+	<-a.held
+	return done
+}
+
 // endsIn checks, on synctest's clock, that the client's session is alive
 // until a millisecond before d has passed and over at d, though the client
 // still sends its cookie, as one that ignores Max-Age (or an attacker
@@ -418,25 +464,8 @@ func TestLifetimeMergesWithConcurrentChanges(t *testing.T) {
 				cfg := tm.cfg
 				cfg.Lifetime = time.Hour
 				m := newManager(t, cfg)
-				r := lifetimeRouter(t, m)
-				held, release := make(chan struct{}), make(chan struct{})
-				var once sync.Once
-				free := func() { once.Do(func() { close(release) }) }
-				defer free()
-				hold := func(next http.Handler) http.Handler {
-					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if r.URL.Query().Get("hold") != "" {
-							chisess.From(r.Context()).Load(r.Context())
-							close(held)
-							<-release
-						}
-						next.ServeHTTP(w, r)
-					})
-				}
-				outer := chi.NewRouter()
-				outer.Use(chisess.Load(m), hold)
-				outer.Mount("/", r)
-				c := newClient(t, m, outer)
+				a := newHeldApp(t, m)
+				c := a.c
 				c.do("GET", "/") // visits 1
 
 				method := func(path string) string {
@@ -445,15 +474,9 @@ func TestLifetimeMergesWithConcurrentChanges(t *testing.T) {
 					}
 					return "GET"
 				}
-				sep := "?"
-				if strings.Contains(tt.held, "?") {
-					sep = "&"
-				}
-				done := make(chan *httptest.ResponseRecorder, 1)
-				go func() { done <- send(outer, method(tt.held), tt.held+sep+"hold=1", m.CookieName(), c.cookie) }()
-				<-held
+				done := a.start(method(tt.held), tt.held)
 				is.Equal(c.do(method(tt.other), tt.other).Code, http.StatusOK) // B commits while A is held
-				free()
+				a.release()
 				is.Equal((<-done).Code, http.StatusOK) // then A commits
 
 				s, err := m.Inspect(t.Context(), c.cookie)
