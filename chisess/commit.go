@@ -214,7 +214,7 @@ func (s *Session) commitLocked(status int, h http.Header) error {
 	if s.committed {
 		return nil
 	}
-	s.committed, s.status = true, status
+	s.committed, s.status = true, int16(status)
 	if !s.loaded {
 		return nil // never loaded: nothing read, nothing to save
 	}
@@ -232,7 +232,7 @@ func (s *Session) commitLocked(status int, h http.Header) error {
 		return err
 	}
 	s.emitCommitted(p, out)
-	s.landed = landing{p: p, out: out, at: now}
+	s.landed = landingOf(p, out, now)
 	return nil
 }
 

@@ -132,7 +132,7 @@ func (st *requestState) session() *Session {
 		// read and changed through Session.Save, and other changes are
 		// errors.
 		s.mu.Lock()
-		s.committed, s.status = true, int(st.status.Load())
+		s.committed, s.status = true, int16(st.status.Load())
 		s.mu.Unlock()
 	}
 	return s

@@ -113,7 +113,7 @@ func (s *Session) beginSave() (before snapshot, started bool, err error) {
 func (s *Session) saveLocked(ctx context.Context) error {
 	m := s.m
 	now := m.now()
-	in := s.planInput(s.status)
+	in := s.planInput(int(s.status))
 	in.started, in.flags = true, s.edits.flags || s.edits.lifetime
 	in.refreshDue = m.refreshEvery > 0 && now.Sub(s.rec.meta.seenAt()) >= m.refreshEvery
 	p := planCommit(in)
@@ -129,16 +129,45 @@ func (s *Session) saveLocked(ctx context.Context) error {
 		return err
 	}
 	s.emitCommitted(p, out)
-	s.landed = landing{p: p, out: out, at: now}
+	s.landed = landingOf(p, out, now)
 	return nil
 }
 
 // landing is what the last commit or Save stored, for the next Save to
-// start from; the zero value when it stored nothing.
+// start from; the zero value when it stored nothing. It keeps only what
+// rebaseline needs, as every Session carries one.
 type landing struct {
-	p   plan
-	out outcome
-	at  time.Time
+	at   time.Time
+	key  string // landKept: the storage key
+	raw  []byte // landKept, landTouched: what is stored there, when known
+	kind landKind
+}
+
+type landKind uint8
+
+const (
+	landNothing landKind = iota // nothing was stored
+	landSaved                   // a save that leaves the session where it was
+	landKept                    // the session is stored under s.token, at key
+	landEnded                   // nothing is stored for the client's token
+	landTouched                 // the last use was recorded: raw is stored
+)
+
+// landingOf is the landing of a commit or Save that carried out p with
+// outcome out at at.
+func landingOf(p plan, out outcome, at time.Time) landing {
+	l := landing{at: at, kind: landSaved}
+	switch {
+	case p == (plan{}):
+		return landing{}
+	case out.kept:
+		l.kind, l.key, l.raw = landKept, out.key, out.raw
+	case out.ended, p.store == storeDestroy:
+		l.kind = landEnded
+	case out.raw != nil:
+		l.kind, l.raw = landTouched, out.raw
+	}
+	return l
 }
 
 // rebaseline makes what the last commit or Save stored the start of the
@@ -146,7 +175,7 @@ type landing struct {
 // hold s.mu.
 func (s *Session) rebaseline() {
 	l := s.landed
-	if l.p == (plan{}) {
+	if l.kind == landNothing {
 		return
 	}
 	s.landed = landing{}
@@ -155,14 +184,14 @@ func (s *Session) rebaseline() {
 	}
 	s.edits, s.intent = edits{}, intentKeep
 	s.src.at, s.src.refreshDue = l.at, false
-	switch {
-	case l.out.kept: // stored under s.token, at out.key
-		s.src = source{origin: originLoaded, token: s.token, key: l.out.key, raw: l.out.raw,
+	switch l.kind {
+	case landKept:
+		s.src = source{origin: originLoaded, token: s.token, key: l.key, raw: l.raw,
 			extent: s.rec.extent(), owner: ownerOf(s.rec), at: l.at}
-	case l.out.ended, l.p.store == storeDestroy: // nothing is stored for the client's token
+	case landEnded:
 		s.src, s.token, s.rec = source{at: l.at}, "", newRecord(l.at)
-	case l.out.raw != nil: // a touch that wrote
-		s.src.raw = l.out.raw
+	case landTouched:
+		s.src.raw = l.raw
 	}
 }
 

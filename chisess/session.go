@@ -32,12 +32,12 @@ type Session struct {
 	st     *requestState // nil for a read-only session from Manager.Inspect
 
 	loaded    bool
-	committed bool // the response has started: no more changes, but through Save
-	readOnly  bool // from Manager.Inspect
-	outside   bool // the request is outside the cookie's Path: no changes
-	closed    bool // the commit failed: nothing more can be saved
-	saving    bool // a Save's change runs: changes are allowed after the response started
-	status    int  // the status the response started with
+	committed bool  // the response has started: no more changes, but through Save
+	readOnly  bool  // from Manager.Inspect
+	outside   bool  // the request is outside the cookie's Path: no changes
+	closed    bool  // the commit failed: nothing more can be saved
+	saving    bool  // a Save's change runs: changes are allowed after the response started
+	status    int16 // the status the response started with
 	landed    landing
 
 	src    source // what the request's token led to
