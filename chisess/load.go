@@ -101,11 +101,11 @@ type requestState struct {
 	// parent is the state of the nearest Load of another manager mounted
 	// outside this one, if any. The inner session commits first (its
 	// writer is the one the handler writes to); kept holds the headers
-	// that the commits of sessions nested inside this one set, so that an
-	// error response replacing this one after they were saved still
-	// carries their cookies.
+	// that the commits of sessions nested inside this one set (merged as
+	// addHeaders merges them), so that an error response replacing this
+	// one after they were saved still carries their cookies.
 	parent *requestState
-	kept   []http.Header
+	kept   http.Header
 
 	// header, set by TokenHeader, is the request header the token travels
 	// in instead of a cookie; bearer: it is Authorization, Bearer scheme.
@@ -158,7 +158,10 @@ func (st *requestState) commit(status int) error {
 	}
 	addHeaders(st.w.Header(), sent)
 	for p := st.parent; p != nil; p = p.parent {
-		p.kept = append(p.kept, sent)
+		if p.kept == nil {
+			p.kept = make(http.Header)
+		}
+		addHeaders(p.kept, sent)
 	}
 	return nil
 }

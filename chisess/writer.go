@@ -71,9 +71,7 @@ func (w *writer) fail(err error) {
 	for k, v := range w.st.outer {
 		h[k] = v
 	}
-	for _, sent := range w.st.kept {
-		addHeaders(h, sent) // the sessions nested inside this one were saved
-	}
+	addHeaders(h, w.st.kept) // the sessions nested inside this one were saved
 	if !w.st.m.fail(w.rw, w.st.r, err) {
 		// The save failed while the ErrorHandler itself was answering
 		// through this writer: its answer is lost with the save, so the
