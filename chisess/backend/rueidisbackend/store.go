@@ -156,6 +156,29 @@ func checkClientOption(opt rueidis.ClientOption) error {
 // rather than with a Lua script.
 func (s *Store) NativeCompare() bool { return s.native }
 
+// Sync returns once this Store has applied every invalidation for the
+// changes that any client completed before Sync was called: a change made
+// through another app server's Store and answered before Sync began is
+// seen by every Read here after Sync returns. It sends one PING to each
+// node the client knows, on the connection that carries that node's
+// invalidations; the server sends an invalidation before any reply it
+// queues later on the same connection, so when the PING's reply is in,
+// the invalidation has been applied.
+//
+// Most applications never call it: an invalidation arrives within the
+// invalidation delay (docs/backends.md) on its own. Call it where a
+// request must see a change that it knows another app server completed
+// just before, or in tests that run two app servers. Failures are wrapped
+// as "chisess: redis sync: …".
+func (s *Store) Sync(ctx context.Context) error {
+	for _, node := range s.client.Nodes() {
+		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
+			return opError(ctx, "sync", err)
+		}
+	}
+	return nil
+}
+
 // Close closes the client, and with it the local cache. Calls after
 // Close fail.
 func (s *Store) Close() { s.client.Close() }
