@@ -1,6 +1,7 @@
 package rueidisbackend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,14 @@ const DefaultPrefix = "chisess:session:"
 // DefaultCacheFor is the longest a session read stays in the local cache
 // when [Options.CacheFor] is zero.
 const DefaultCacheFor = 5 * time.Minute
+
+// DefaultCacheEntries and DefaultCacheBytes bound the local cache when
+// [Options.CacheEntries] and [Options.CacheBytes] are zero: 100,000
+// sessions and 64 MiB.
+const (
+	DefaultCacheEntries = 100_000
+	DefaultCacheBytes   = 64 << 20
+)
 
 // ErrInvalidOptions is returned by [New] when a field of [Options] or of
 // the rueidis.ClientOption is invalid. The wrapping error names the field,
@@ -44,15 +53,26 @@ type Options struct {
 	// hash slot.
 	Prefix string
 
-	// CacheFor is the longest a session that was read stays in the local
-	// cache. The server's invalidations remove a changed or deleted
-	// session long before that; CacheFor only bounds how long an idle
-	// entry keeps its memory, and never lets an entry outlive its key's
-	// TTL on the server. The default, 0, means [DefaultCacheFor]; a
-	// negative value is an error. The size of the cache is bounded by
-	// rueidis.ClientOption.CacheSizeEachConn (bytes, least recently used
-	// first out).
+	// CacheFor is the longest a session stays in the local cache after it
+	// was read or written. The server's invalidations remove a changed or
+	// deleted session long before that; CacheFor only bounds how long an
+	// idle entry keeps its memory. An entry never outlives its key's TTL
+	// on the server, whatever CacheFor says. The default, 0, means
+	// [DefaultCacheFor]; a negative value is an error.
 	CacheFor time.Duration
+
+	// CacheEntries is the most sessions the local cache holds, and
+	// CacheBytes the most bytes, counting each session as its key, its
+	// value and 128 bytes. When either is reached, the least recently used
+	// sessions are dropped (they are read from Redis again when next
+	// needed). A cache of more than 511 entries is split into up to 16
+	// shards, each with a lock and a share of both bounds, and the order
+	// is least recently used within a shard. The defaults, 0, mean
+	// [DefaultCacheEntries] and [DefaultCacheBytes]; a negative value is
+	// an error. Raise them when [Store.Stats] shows evictions and a hit
+	// ratio below what the traffic should give.
+	CacheEntries int
+	CacheBytes   int
 
 	// NoNativeCompare makes [Store.Swap] always use its Lua script, even
 	// on a server that has a native conditional set (Redis 8.4 or later,
@@ -77,6 +97,7 @@ type Store struct {
 	prefix   string
 	cacheFor time.Duration
 	native   bool // SET … IFEQ on every node
+	cache    *cache
 }
 
 var (
@@ -89,14 +110,18 @@ var (
 // returns a [Store] on that client, keeping sessions under opts.Prefix.
 // The Store owns the client: [Store.Close] closes it.
 //
-// New sets opt.PipelineMultiplex to -1, so that rueidis sends every
-// command for one server over one connection, on which the server's
-// invalidations arrive in order with the replies (see the package doc);
-// it leaves every other field as given. It returns an error wrapping
-// [ErrInvalidOptions] when opt turns off what the cache needs
-// (DisableCache, AlwaysRESP2, DisableAutoPipelining) or when a field of
-// opts is invalid, and the error of rueidis.NewClient when the server
-// cannot be reached or does not speak RESP3 (Redis before 6.0).
+// New sets three fields of opt and leaves the others as given:
+// PipelineMultiplex to -1, so that rueidis sends every command for one
+// server over one connection; ClientTrackingOptions to BCAST, PREFIX and
+// the prefix, and NOLOOP, so that the server pushes an invalidation for
+// every change another client makes to a key under the prefix; and
+// OnInvalidations, which applies those pushes to the Store's cache (see
+// the package doc). It returns an error wrapping [ErrInvalidOptions] when
+// opt sets one of the last two, or turns off what the cache needs
+// (DisableCache, which also turns off tracking, AlwaysRESP2,
+// DisableAutoPipelining), or when a
+// field of opts is invalid, and the error of rueidis.NewClient when the
+// server cannot be reached or does not speak RESP3 (Redis before 6.0).
 //
 // At start New asks every node for its version (INFO server) to find
 // whether it has a native conditional set; ctx bounds that.
@@ -116,40 +141,87 @@ func New(ctx context.Context, opt rueidis.ClientOption, opts Options) (*Store, e
 		return nil, fmt.Errorf("%w: Options.Prefix %q %v; pass printable text with no spaces and no {hash tag}, such as %q, or leave it empty for %q",
 			ErrInvalidOptions, prefix, err, "myapp:session:", DefaultPrefix)
 	}
-	cacheFor := opts.CacheFor
-	switch {
-	case cacheFor < 0:
-		return nil, fmt.Errorf("%w: Options.CacheFor is %v; pass a positive duration, or 0 for %v", ErrInvalidOptions, cacheFor, DefaultCacheFor)
-	case cacheFor == 0:
-		cacheFor = DefaultCacheFor
-	}
-	opt.PipelineMultiplex = -1
-	client, err := rueidis.NewClient(opt)
+	cacheFor, err := orDefault("CacheFor", opts.CacheFor, DefaultCacheFor)
 	if err != nil {
+		return nil, err
+	}
+	entries, err := orDefault("CacheEntries", opts.CacheEntries, DefaultCacheEntries)
+	if err != nil {
+		return nil, err
+	}
+	size, err := orDefault("CacheBytes", opts.CacheBytes, DefaultCacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{prefix: prefix, cacheFor: cacheFor, cache: newCache(entries, size)}
+	opt.PipelineMultiplex = -1
+	opt.ClientTrackingOptions = []string{"BCAST", "PREFIX", prefix, "NOLOOP"}
+	opt.OnInvalidations = s.invalidated
+	if s.client, err = rueidis.NewClient(opt); err != nil {
 		return nil, fmt.Errorf("chisess: rueidisbackend.New: %w", err)
 	}
-	s := &Store{client: client, prefix: prefix, cacheFor: cacheFor}
 	if !opts.NoNativeCompare {
-		if s.native, err = nativeCompare(ctx, client); err != nil {
-			client.Close()
+		if s.native, err = nativeCompare(ctx, s.client); err != nil {
+			s.client.Close()
 			return nil, fmt.Errorf("chisess: rueidisbackend.New: ask the server's version: %w", err)
 		}
 	}
 	return s, nil
 }
 
+// orDefault returns v, or def when v is zero, or an error naming the
+// field when v is negative.
+func orDefault[T int | time.Duration](field string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("%w: Options.%s is %v; pass a positive value, or 0 for %v", ErrInvalidOptions, field, v, def)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
 // checkClientOption returns why opt cannot serve a caching Store, or nil.
 func checkClientOption(opt rueidis.ClientOption) error {
 	switch {
 	case opt.DisableCache:
-		return errors.New("ClientOption.DisableCache is true; leave it false: the Store caches reads")
+		return errors.New("ClientOption.DisableCache is true; leave it false: it turns off the client tracking the Store's cache needs")
 	case opt.AlwaysRESP2:
 		return errors.New("ClientOption.AlwaysRESP2 is true; leave it false: invalidations need RESP3")
 	case opt.DisableAutoPipelining:
-		return errors.New("ClientOption.DisableAutoPipelining is true; leave it false: writes must share the connection that carries the invalidations")
+		return errors.New("ClientOption.DisableAutoPipelining is true; leave it false: it sends commands on pooled connections, where no invalidation is read")
+	case opt.ClientTrackingOptions != nil:
+		return errors.New("ClientOption.ClientTrackingOptions is set; leave it nil: the Store sets it")
+	case opt.OnInvalidations != nil:
+		return errors.New("ClientOption.OnInvalidations is set; leave it nil: the Store sets it")
 	}
 	return nil
 }
+
+// invalidated applies the server's invalidation of keys, Redis keys under
+// the prefix, to the cache. rueidis calls it on the goroutine that reads
+// the connection, before it hands on any reply that follows the push, and
+// with nil when the server flushed its database or the connection was
+// lost, when invalidations may have been missed: then the whole cache
+// goes.
+func (s *Store) invalidated(keys []rueidis.RedisMessage) {
+	if keys == nil {
+		s.cache.flush()
+		return
+	}
+	for _, m := range keys {
+		if k, err := m.ToString(); err == nil {
+			if key, ok := strings.CutPrefix(k, s.prefix); ok {
+				s.cache.invalidate(key)
+			}
+		}
+	}
+}
+
+// Stats returns what the Store's local cache did since [New]: reads served
+// from it and reads that asked Redis, the sessions it holds, and how many
+// it dropped and why. It is cheap enough to export as metrics.
+func (s *Store) Stats() Stats { return s.cache.stats() }
 
 // NativeCompare reports whether [Store.Swap] replaces a session with the
 // server's own conditional set (SET … IFEQ), found by [New] on every node,
@@ -207,72 +279,90 @@ func checkPrefix(prefix string) error {
 }
 
 // Read implements [backend.Backend]. A session in the local cache is
-// returned with no round trip; otherwise Read is one round trip (GET, with
-// PTTL, in a MULTI that asks the server to track the key), and the
-// session is cached until the server says it changed, its key's TTL ends,
-// [Options.CacheFor] passes, or the connection is lost. It returns
-// [backend.ErrNotFound] when the key is absent or expired (an absent key
-// is not cached), and any other failure wrapped as "chisess: redis read:
-// …". The returned slice is the caller's to keep.
+// returned with no round trip. Otherwise Read is one round trip (GET and
+// PTTL, pipelined) and caches what it read until the server says the key
+// changed, its TTL ends, [Options.CacheFor] passes, the cache needs the
+// room, or the connection is lost. It returns [backend.ErrNotFound] when
+// the key is absent or expired (an absent key is not cached), and any
+// other failure wrapped as "chisess: redis read: …". The returned slice is
+// the caller's to keep.
 func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, opError(ctx, "read", err)
 	}
-	cmd := s.client.B().Get().Key(s.prefix + key).Cache()
-	// ToString shares its bytes with the cached reply; the conversion to
-	// []byte copies them, so the caller cannot change the cache.
-	data, err := s.client.DoCache(ctx, cmd, s.cacheFor).ToString()
+	now := s.cache.now()
+	if v, ok := s.cache.get(key, now); ok {
+		return bytes.Clone(v), nil
+	}
+	sl := s.cache.begin(key)
+	k := s.prefix + key
+	res := s.client.DoMulti(ctx, s.client.B().Get().Key(k).Build(), s.client.B().Pttl().Key(k).Build())
+	data, err := res[0].AsBytes()
 	if err != nil {
+		s.cache.end(sl, false, nil, 0)
 		if rueidis.IsRedisNil(err) {
 			return nil, backend.ErrNotFound
 		}
 		return nil, opError(ctx, "read", err)
 	}
-	return []byte(data), nil
+	// PTTL ran after GET: a key that has a TTL expires no earlier than
+	// now, the time before both were sent, plus the TTL PTTL gives (-1:
+	// no TTL; -2: gone since the GET, not cached; an error: not cached).
+	ms, err := res[1].AsInt64()
+	keep := err == nil && ms >= -1
+	ttl := s.cacheFor
+	if ms >= 0 {
+		ttl = min(ttl, time.Duration(ms)*time.Millisecond)
+	}
+	s.cache.end(sl, keep, data, now+ttl)
+	return bytes.Clone(data), nil
 }
 
 // Write implements [backend.Backend] with one round trip: SET key data PX
-// ttl (a ttl of zero or less: DEL), with a fence (see the package doc).
-// The ttl is rounded up to a whole millisecond. Failures are wrapped as
-// "chisess: redis write: …".
+// ttl (a ttl of zero or less: DEL). The ttl is rounded up to a whole
+// millisecond. The cache then holds data, so that a Read here sees the
+// write at once. Failures are wrapped as "chisess: redis write: …".
 func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	k := s.prefix + key
-	var cmd rueidis.Completed
-	if ttl <= 0 {
-		cmd = s.client.B().Del().Key(k).Build()
-	} else {
+	cmd := s.client.B().Del().Key(k).Build()
+	if ttl > 0 {
 		cmd = s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).PxMilliseconds(pxMillis(ttl)).Build()
 	}
-	if err := s.fenced(ctx, k, cmd).Error(); err != nil {
+	now, sl := s.cache.now(), s.cache.begin(key)
+	err := s.client.Do(ctx, cmd).Error()
+	s.wrote(sl, err == nil && ttl > 0, data, now, ttl)
+	if err != nil {
 		return opError(ctx, "write", err)
 	}
 	return nil
 }
 
-// Delete implements [backend.Backend] with one round trip: DEL, with a
-// fence. A missing or expired key is not an error. Failures are wrapped as
-// "chisess: redis delete: …".
+// wrote ends the cache's record of a change to sl's key begun at now:
+// with set, the key now holds data for ttl, and the cache keeps a copy of
+// it; without, it holds nothing or what it holds is unknown. The server
+// sends this client no invalidation for its own change (NOLOOP), so
+// nothing else removes what this stores; an invalidation of another
+// client's change that arrives while the change is in flight, or a second
+// call of this Store on the same key, makes the cache keep nothing.
+func (s *Store) wrote(sl *slot, set bool, data []byte, now, ttl time.Duration) {
+	if !set {
+		s.cache.end(sl, false, nil, 0)
+		return
+	}
+	s.cache.end(sl, true, bytes.Clone(data), now+min(ttl, s.cacheFor))
+}
+
+// Delete implements [backend.Backend] with one round trip: DEL. A missing
+// or expired key is not an error. Failures are wrapped as "chisess: redis
+// delete: …".
 func (s *Store) Delete(ctx context.Context, key string) error {
-	k := s.prefix + key
-	if err := s.fenced(ctx, k, s.client.B().Del().Key(k).Build()).Error(); err != nil {
+	sl := s.cache.begin(key)
+	err := s.client.Do(ctx, s.client.B().Del().Key(s.prefix+key).Build()).Error()
+	s.cache.end(sl, false, nil, 0)
+	if err != nil {
 		return opError(ctx, "delete", err)
 	}
 	return nil
-}
-
-// fenced sends cmd, which changes the key k, and right behind it in the
-// same round trip a read of k that changes nothing (EXISTS), and returns
-// cmd's result. Redis 7 sends the invalidation a client gets for its own
-// change after the reply to the command that made it, but before the reply
-// to the next one; rueidis applies an invalidation as it reads it. So once
-// the fence's reply is in, the local cache no longer holds what cmd
-// replaced, and a Read that follows this write on this Store finds it.
-func (s *Store) fenced(ctx context.Context, k string, cmd rueidis.Completed) rueidis.RedisResult {
-	res := s.client.DoMulti(ctx, cmd, s.client.B().Exists().Key(k).Build())
-	if err := res[1].NonRedisError(); err != nil && res[0].Error() == nil {
-		return res[1]
-	}
-	return res[0]
 }
 
 // pxMillis returns a positive ttl in whole milliseconds for PX, rounded
