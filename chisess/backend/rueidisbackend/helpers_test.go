@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"net"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -37,7 +39,11 @@ func testPrefix() string {
 // writes counts the writes a client makes to its sockets. Every request
 // to Redis, one command or a pipeline, is at least one write, and a read
 // served from the cache makes none, so the count is the round trips.
-type writes struct{ n atomic.Int64 }
+type writes struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	conns []net.Conn // every connection dialled, open or closed
+}
 
 func (w *writes) load() int64 { return w.n.Load() }
 
@@ -47,7 +53,17 @@ func (w *writes) dial(ctx context.Context, addr string, d *net.Dialer, _ *tls.Co
 	if err != nil {
 		return nil, err
 	}
+	w.mu.Lock()
+	w.conns = append(w.conns, c)
+	w.mu.Unlock()
 	return countingConn{c, w}, nil
+}
+
+// dialled returns every connection the client dialled so far.
+func (w *writes) dialled() []net.Conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.conns)
 }
 
 type countingConn struct {

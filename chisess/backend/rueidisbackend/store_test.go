@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/rueidisbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/matryer/is"
 	"github.com/redis/rueidis"
 )
@@ -198,6 +200,195 @@ func TestNativeCompare(t *testing.T) {
 			is.True(!store.NativeCompare()) // Redis 7.0 has no SET … IFEQ: the script is the fallback
 			store, _ = openStore(t, top.addrs(t), "", rueidisbackend.Options{NoNativeCompare: true})
 			is.True(!store.NativeCompare()) // opted out
+		})
+	}
+}
+
+// TestStaleCacheNeverWins: app server B holds a session in its cache
+// when app server A changes or destroys it. Whether or not A's
+// invalidation has reached B yet, B's swap against what it cached fails,
+// B's next read finds A's change, or nothing, and B's swap of that
+// succeeds; a destroyed session is never brought back.
+func TestStaleCacheNeverWins(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(a *rueidisbackend.Store, key string) error
+		want   string // what B reads after the failed swap; "" for not found
+	}{
+		{"changed", func(a *rueidisbackend.Store, key string) error {
+			return swapErr(a.Swap(context.Background(), key, []byte("v1"), []byte("theirs"), time.Minute))
+		}, "theirs"},
+		{"written", func(a *rueidisbackend.Store, key string) error {
+			return a.Write(context.Background(), key, []byte("theirs"), time.Minute)
+		}, "theirs"},
+		{"destroyed", func(a *rueidisbackend.Store, key string) error {
+			return a.Delete(context.Background(), key)
+		}, ""},
+		{"destroyed by swap", func(a *rueidisbackend.Store, key string) error {
+			return swapErr(a.Swap(context.Background(), key, []byte("v1"), nil, 0))
+		}, ""},
+	}
+	for _, top := range topologies {
+		for _, tt := range tests {
+			t.Run(top.name+"/"+tt.name, func(t *testing.T) {
+				is := is.New(t)
+				ctx := t.Context()
+				addrs, prefix := top.addrs(t), testPrefix()
+				a, _ := openStore(t, addrs, prefix, rueidisbackend.Options{})
+				b, _ := openStore(t, addrs, prefix, rueidisbackend.Options{})
+				is.NoErr(a.Write(ctx, "k", []byte("v1"), time.Minute))
+				is.NoErr(readIs(b, "k", "v1")) // B caches v1
+				is.NoErr(tt.change(a, "k"))
+
+				ok, err := b.Swap(ctx, "k", []byte("v1"), []byte("mine"), time.Minute)
+				is.NoErr(err)
+				is.True(!ok) // B's stale swap fails
+				got, err := b.Read(ctx, "k")
+				if tt.want == "" {
+					is.True(errors.Is(err, backend.ErrNotFound)) // the destroyed session stays gone on B
+					is.NoErr(a.Sync(ctx))
+					_, err = a.Read(ctx, "k")
+					is.True(errors.Is(err, backend.ErrNotFound)) // and on A
+					return
+				}
+				is.NoErr(err)
+				is.Equal(string(got), tt.want) // B reads A's change
+				ok, err = b.Swap(ctx, "k", got, []byte("mine"), time.Minute)
+				is.NoErr(err)
+				is.True(ok) // and B's swap of it succeeds
+				is.NoErr(a.Sync(ctx))
+				is.NoErr(readIs(a, "k", "mine")) // A sees B's change
+			})
+		}
+	}
+}
+
+// TestConnectionLossDropsCache kills the connection of app server B on
+// the server side while B caches a session, changes the session through
+// A while B is away (B misses the invalidation), and checks that B drops
+// its whole cache when it sees the connection gone, so that its next
+// read asks the server. B notices the loss when its reader goroutine
+// reads the end of the stream, which happens when it happens: the test
+// polls for it, for at most five seconds.
+func TestConnectionLossDropsCache(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	addr, prefix := testenv.Lookup(t, testenv.RedisAddr), testPrefix()
+	a, _ := openStore(t, []string{addr}, prefix, rueidisbackend.Options{})
+	b, bw := openStore(t, []string{addr}, prefix, rueidisbackend.Options{})
+	is.NoErr(a.Write(ctx, "k", []byte("v1"), time.Minute))
+	is.NoErr(a.Write(ctx, "other", []byte("x"), time.Minute))
+	is.NoErr(readIs(b, "k", "v1"))
+	is.NoErr(readIs(b, "other", "x"))
+	is.Equal(b.Stats().Entries, 2) // B caches both
+
+	admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
+	is.NoErr(err)
+	defer admin.Close()
+	for _, c := range bw.dialled() {
+		err := admin.Do(ctx, admin.B().ClientKill().Addr(c.LocalAddr().String()).Build()).Error()
+		if err != nil && !strings.Contains(err.Error(), "No such client") { // an old connection rueidis closed itself
+			is.NoErr(err)
+		}
+	}
+	is.NoErr(a.Write(ctx, "k", []byte("v2"), time.Minute)) // B is not connected: no invalidation for it
+
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Stats().Flushes == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("B still has its cache five seconds after its connection was killed")
+		}
+		time.Sleep(time.Millisecond) // polling an asynchronous event, bounded above
+	}
+	is.Equal(b.Stats().Entries, 0) // the whole cache is gone
+	before := bw.load()
+	is.NoErr(readIs(b, "k", "v2")) // B reads the change it missed
+	is.True(bw.load() > before)    // from the server
+}
+
+// TestCacheBound reads more sessions than the cache holds: it keeps
+// CacheEntries of them, the most recently used, and the others are read
+// from the server again; Stats counts it all.
+func TestCacheBound(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	store, w := openStore(t, []string{testenv.Lookup(t, testenv.RedisAddr)}, "", rueidisbackend.Options{CacheEntries: 10})
+	for i := range 15 {
+		if i >= 10 {
+			is.NoErr(readIs(store, "0", "v")) // session 0 stays in use
+		}
+		is.NoErr(store.Write(ctx, fmt.Sprint(i), []byte("v"), time.Minute)) // each write caches what it wrote
+	}
+	st := store.Stats()
+	is.Equal(st.Entries, 10)          // the bound
+	is.Equal(st.Evictions, uint64(5)) // the rest went
+	is.Equal(st.Hits, uint64(5))      // session 0, each time
+	is.Equal(st.Misses, uint64(0))    //
+	for _, k := range []string{"0", "10", "11", "12", "13", "14"} {
+		before := w.load()
+		is.NoErr(readIs(store, k, "v"))
+		is.Equal(w.load(), before) // recently used: cached
+	}
+	for _, k := range []string{"1", "2", "3", "4", "5"} {
+		before := w.load()
+		is.NoErr(readIs(store, k, "v"))
+		is.Equal(w.load(), before+1) // least recently used: evicted, read again
+	}
+	st = store.Stats()
+	is.Equal(st.Entries, 10)
+	is.Equal(st.Hits, uint64(11))
+	is.Equal(st.Misses, uint64(5))
+	is.Equal(st.HitRatio(), 11.0/16)
+}
+
+// TestConcurrentCallsOnOneKey runs reads, swaps, writes and deletes of one
+// key from many goroutines of one Store at once, then checks that the
+// Store's cache agrees with the server. The server sends a Store no
+// invalidation of its own changes, so this holds only because the cache
+// keeps nothing from calls whose order on the server it cannot know.
+func TestConcurrentCallsOnOneKey(t *testing.T) {
+	for _, top := range topologies {
+		t.Run(top.name, func(t *testing.T) {
+			is := is.New(t)
+			ctx := t.Context()
+			addrs, prefix := top.addrs(t), testPrefix()
+			store, _ := openStore(t, addrs, prefix, rueidisbackend.Options{})
+			for round := range 20 {
+				var wg sync.WaitGroup
+				for g := range 8 {
+					wg.Go(func() {
+						v := []byte(fmt.Sprint(round, g))
+						switch g % 4 {
+						case 0:
+							old, err := store.Read(ctx, "k")
+							if err == nil {
+								_, err = store.Swap(ctx, "k", old, v, time.Minute)
+							}
+							if err != nil && !errors.Is(err, backend.ErrNotFound) {
+								t.Error(err)
+							}
+						case 1:
+							if _, err := store.Swap(ctx, "k", nil, v, time.Minute); err != nil {
+								t.Error(err)
+							}
+						case 2:
+							if err := store.Write(ctx, "k", v, time.Minute); err != nil {
+								t.Error(err)
+							}
+						case 3:
+							if err := store.Delete(ctx, "k"); err != nil {
+								t.Error(err)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				fresh, _ := openStore(t, addrs, prefix, rueidisbackend.Options{})
+				want, werr := fresh.Read(ctx, "k")
+				got, gerr := store.Read(ctx, "k")
+				is.Equal(errors.Is(gerr, backend.ErrNotFound), errors.Is(werr, backend.ErrNotFound)) // the cache agrees with the server
+				is.Equal(string(got), string(want))                                                  // the cache agrees with the server
+			}
 		})
 	}
 }
