@@ -133,6 +133,10 @@ func TestLogoutReachesOtherServer(t *testing.T) {
 
 				_, token, _ := a.do(t, "POST", "/login", "")
 				is.True(token != "") // logged in on A
+				// The invalidation of A's login may still be on its way to
+				// B; arriving while B reads the session, it would keep B
+				// from caching what it read. Wait for it.
+				is.NoErr(b.store.Sync(t.Context()))
 				body, _, _ := b.do(t, "GET", "/me", token)
 				is.Equal(body, "ada") // B reads the session from Redis
 				body, _, trips := b.do(t, "GET", "/me", token)

@@ -107,7 +107,10 @@ func TestRoundTrips(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					is := is.New(t)
 					before := w.load()
-					is.NoErr(tt.call())                // the call succeeds
+					is.NoErr(tt.call()) // the call succeeds
+					if w.load()-before != tt.want {
+						t.Logf("stats %+v", store.Stats())
+					}
 					is.Equal(w.load()-before, tt.want) // round trips of this call
 				})
 			}

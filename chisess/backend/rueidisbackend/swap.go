@@ -46,7 +46,7 @@ func (s *Store) run(ctx context.Context, sc script, k string, args ...string) ru
 // value the key holds back to it, keeping its TTL, which changes nothing
 // but makes the EXEC of a client that WATCHes the key return nil, and
 // returns 0. A missing key is left missing (the transaction's SET … XX
-// then sets nothing). See [Store.Swap] for why the write is not in the
+// or DEL then does nothing). See [Store.Swap] for why the write is not in the
 // script.
 var checkScript = newScript(`
 local v = redis.call('GET', KEYS[1])
@@ -57,25 +57,6 @@ if v then
 	redis.call('SET', KEYS[1], v, 'KEEPTTL')
 end
 return 0
-`)
-
-// swapScript replaces or deletes the key KEYS[1] only if it holds exactly
-// ARGV[1]. ARGV[2] and ARGV[3], when present, are the new value and its
-// TTL in milliseconds; without them a match deletes the key. It returns 1
-// if it changed the key and 0 if not. GET gives false for a missing (or
-// expired) key, which never equals a string, so a missing key is never
-// created. The script touches one key, so it is safe on a cluster, and
-// Redis runs it atomically.
-var swapScript = newScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-	return 0
-end
-if ARGV[2] then
-	redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-else
-	redis.call('DEL', KEYS[1])
-end
-return 1
 `)
 
 // Swap implements [backend.Swapper]: it replaces the record under key
@@ -95,8 +76,8 @@ return 1
 //     WATCH key, EVAL of a Lua script that compares (and on a mismatch
 //     rewrites the key as it is, which makes the EXEC fail), MULTI, SET
 //     key data XX PX ttl, EXEC;
-//   - old set, data nil or ttl zero or less: the script, which compares
-//     and deletes;
+//   - old set, data nil or ttl zero or less: the same transaction with
+//     DEL key in place of the SET;
 //   - old nil: SET key data PX ttl NX (a create);
 //   - old nil and nothing to create: EXISTS.
 //
@@ -121,11 +102,11 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	case old == nil:
 		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Nx().PxMilliseconds(pxMillis(ttl)).Build())
 	case remove:
-		res = s.run(ctx, swapScript, k, rueidis.BinaryString(old))
+		res = s.watched(ctx, k, old, s.client.B().Del().Key(k).Build())
 	case s.native:
 		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Ifeq(rueidis.BinaryString(old)).PxMilliseconds(pxMillis(ttl)).Build())
 	default:
-		res = s.watched(ctx, k, old, data, ttl)
+		res = s.watched(ctx, k, old, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Xx().PxMilliseconds(pxMillis(ttl)).Build())
 	}
 	ok, err := swapped(ctx, res)
 	// A swap that failed means the cache, if it held the key, held
@@ -134,10 +115,10 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	return ok, err
 }
 
-// watched replaces the key k with data for ttl if it holds old, in one
-// round trip: WATCH k, the check script, MULTI, SET k data XX PX ttl,
-// EXEC, whose reply it returns: nil when the check failed, an array with
-// the SET's reply when it ran.
+// watched runs cmd, a SET … XX or a DEL of the key k, if k holds old, in
+// one round trip: WATCH k, the check script, MULTI, cmd, EXEC, whose reply
+// it returns: nil when the check failed, an array with cmd's reply when it
+// ran.
 //
 // The SET is outside the script because of client tracking: Redis (7.0
 // at least) counts a script's writes as made by the script's own client,
@@ -147,12 +128,12 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 // cost a round trip. A SET in MULTI is the caller's own. The script is
 // sent whole (EVAL), never by its digest: a NOSCRIPT error would let the
 // EXEC run a SET that nothing compared.
-func (s *Store) watched(ctx context.Context, k string, old, data []byte, ttl time.Duration) rueidis.RedisResult {
+func (s *Store) watched(ctx context.Context, k string, old []byte, cmd rueidis.Completed) rueidis.RedisResult {
 	res := s.client.DoMulti(ctx,
 		s.client.B().Watch().Key(k).Build(),
 		checkScript.cmd(s.client, true, k, rueidis.BinaryString(old)),
 		s.client.B().Multi().Build(),
-		s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Xx().PxMilliseconds(pxMillis(ttl)).Build(),
+		cmd,
 		s.client.B().Exec().Build())
 	for _, r := range res[:4] {
 		if err := r.Error(); err != nil {
@@ -168,6 +149,9 @@ func (s *Store) watched(ctx context.Context, k string, old, data []byte, ttl tim
 	}
 	if err := exec[0].Error(); err != nil {
 		return rueidis.NewErrorResult(err) // rueidis.Nil when the SET found no key, so set nothing
+	}
+	if n, err := exec[0].AsInt64(); err == nil && n == 0 {
+		return rueidis.NewErrorResult(rueidis.Nil) // the DEL found no key
 	}
 	return res[4]
 }
