@@ -109,6 +109,9 @@ type library struct {
 type instance struct {
 	handler http.Handler
 	rt      *roundTrips // Redis commands sent; nil when not counted
+	// hits returns the reads served so far from a local cache and all
+	// reads; nil for a library without one.
+	hits func() (hits, reads uint64)
 }
 
 // bare is chi alone. Its /seed hands out a cookie as long as a sealed
@@ -235,7 +238,12 @@ func chisessRueidis(tb testing.TB, opts rueidisbackend.Options) instance {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(store.Close)
-	return chisessInstance(tb, chisess.Config{Backend: store}, rt)
+	inst := chisessInstance(tb, chisess.Config{Backend: store}, rt)
+	inst.hits = func() (uint64, uint64) {
+		st := store.Stats()
+		return st.Hits, st.Hits + st.Misses
+	}
+	return inst
 }
 
 func chisessBolt(tb testing.TB, noSync bool) instance {
