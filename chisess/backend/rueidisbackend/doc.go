@@ -23,16 +23,24 @@
 //
 // # How the cache stays right
 //
-// [Store.Read] sends GET with CLIENT CACHING YES the first time, and the
-// server remembers that this connection holds the key. When any client
-// changes or deletes the key, the server pushes an invalidation on that
-// connection and rueidis drops the entry as it reads it. An entry also
-// goes when its key's TTL on the server ends (rueidis reads the PTTL with
-// the value), after [Options.CacheFor], when the cache is full
-// (rueidis.ClientOption.CacheSizeEachConn, 128 MiB per connection by
-// default, least recently used first out), and all at once when the
-// connection is lost: a reconnected client starts empty, so an
-// invalidation missed while it was away can never leave a stale entry.
+// [New] turns on client tracking in broadcasting mode for the prefix,
+// with NOLOOP: the server pushes an invalidation for every change any
+// other client makes to a key under the prefix, on the connection that
+// carries this client's commands, and the Store drops that key from its
+// cache. The Store's own writes come back as no invalidation: each write
+// that succeeds puts what it wrote in the cache, so a read on this app
+// server right after its own write sees it with no round trip. A read
+// that misses sends GET and PTTL, and caches the value until its key's
+// TTL ends.
+//
+// An invalidation that arrives while a read or a write of the same key
+// is in flight wins: the call caches nothing. So does a second call of
+// this Store on a key that already has one in flight. The whole cache
+// goes when a connection to Redis is lost (an invalidation may have been
+// missed meanwhile) or the server flushes its database. Entries also go
+// after [Options.CacheFor], and least recently used first when the cache
+// reaches [Options.CacheEntries] or [Options.CacheBytes]. [Store.Stats]
+// counts hits, misses and the rest.
 //
 // Between a change on another app server and the arrival of its
 // invalidation, a read here can still see the session as it was: the
@@ -40,31 +48,24 @@
 // stale: [Store.Swap], which chisess uses for every change, compares with
 // the value stored on the server, not the cached one. So a stale read can
 // never overwrite another request's change or bring back a destroyed
-// session: the swap fails, and the read chisess then makes finds the
-// entry gone, because the invalidation travelled on the same connection,
-// ahead of the swap's reply.
+// session: the swap fails, the failure drops the cached entry, and the
+// read chisess then makes asks the server.
 //
-// Two rules make that ordering hold, and the Store keeps both. [New] sets
-// PipelineMultiplex to -1, so rueidis sends every command for one server
-// over one connection: the reads that filled the cache, the writes, and
-// the invalidations share one ordered stream. And every write carries a
-// fence: Redis 7 pushes the invalidation of a client's own change after
-// the reply to that change, so each write is sent with a read that changes
-// nothing (EXISTS) behind it in the same round trip; when its reply is in,
-// the invalidation before it has been applied, and a Read on this app
-// server right after its own write sees the write.
+// Every server that uses the prefix receives the invalidation of every
+// write to a session: docs/backends.md says what that costs, and when
+// redisbackend is the better choice.
 //
 // # Round trips
 //
-// A Read of a cached session: none. A Read that misses: one (a MULTI of
-// PTTL and GET). [Store.Write]: SET … PX, one. [Store.Delete]: DEL, one.
-// [Store.Swap]: one, with SET … IFEQ where every node has it (Redis 8.4 or
-// later, Valkey 8.1 or later, found by [New] from INFO), else an EVALSHA of
-// a short Lua script that compares and writes; a create is SET … NX PX.
-// The first script call on a server that has not cached the script costs a
-// second round trip (NOSCRIPT, then EVAL). Each session is one key in one
-// hash slot: no multi-key commands, safe on a cluster, and the Store never
-// lists keys (no KEYS, no SCAN).
+// A Read of a cached session, or of one this Store just wrote: none. A
+// Read that misses: one (GET and PTTL, pipelined). [Store.Write]: SET …
+// PX, one. [Store.Delete]: DEL, one. [Store.Swap]: one, with SET … IFEQ
+// where every node has it (Redis 8.4 or later, Valkey 8.1 or later, found
+// by [New] from INFO), else a transaction sent at once (WATCH, EVAL of a
+// script that compares, MULTI, SET … XX PX or DEL, EXEC); a create is
+// SET … NX PX. Each session is one key in one hash slot: no multi-key
+// commands, safe on a cluster, and the Store never lists keys (no KEYS,
+// no SCAN).
 //
 // # Owner index
 //

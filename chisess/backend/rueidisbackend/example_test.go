@@ -17,9 +17,10 @@ import (
 func ExampleNew() {
 	ctx := context.Background()
 	store, err := rueidisbackend.New(ctx, rueidis.ClientOption{
-		InitAddress:       []string{os.Getenv("CHISESS_REDIS_ADDR")},
-		CacheSizeEachConn: 64 << 20, // at most 64 MiB of cached sessions per connection
-	}, rueidisbackend.Options{})
+		InitAddress: []string{os.Getenv("CHISESS_REDIS_ADDR")},
+	}, rueidisbackend.Options{
+		CacheBytes: 64 << 20, // at most 64 MiB of cached sessions
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,4 +30,21 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	http.Handle("/", chisess.Load(sessions)(http.NotFoundHandler()))
+}
+
+// Stats tells how well the cache serves: export it as metrics, and raise
+// Options.CacheEntries or CacheBytes when evictions climb while the hit
+// ratio falls.
+func ExampleStore_Stats() {
+	ctx := context.Background()
+	store, err := rueidisbackend.New(ctx, rueidis.ClientOption{
+		InitAddress: []string{os.Getenv("CHISESS_REDIS_ADDR")},
+	}, rueidisbackend.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	st := store.Stats()
+	log.Printf("session cache: %d sessions, %d bytes, hit ratio %.3f, %d evictions, %d flushes",
+		st.Entries, st.Bytes, st.HitRatio(), st.Evictions, st.Flushes)
 }
