@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"github.com/redis/rueidis"
 )
 
@@ -137,7 +136,7 @@ func New(ctx context.Context, opt rueidis.ClientOption, opts Options) (*Store, e
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := rediskit.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("%w: Options.Prefix %q %v; pass printable text with no spaces and no {hash tag}, such as %q, or leave it empty for %q",
 			ErrInvalidOptions, prefix, err, "myapp:session:", DefaultPrefix)
 	}
@@ -245,7 +244,7 @@ func (s *Store) NativeCompare() bool { return s.native }
 func (s *Store) Sync(ctx context.Context) error {
 	for _, node := range s.client.Nodes() {
 		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
-			return opError(ctx, "sync", err)
+			return rediskit.OpError(ctx, "sync", err)
 		}
 	}
 	return nil
@@ -254,29 +253,6 @@ func (s *Store) Sync(ctx context.Context) error {
 // Close closes the client, and with it the local cache. Calls after
 // Close fail.
 func (s *Store) Close() { s.client.Close() }
-
-// checkPrefix returns why prefix cannot be used, or nil.
-func checkPrefix(prefix string) error {
-	if !utf8.ValidString(prefix) {
-		return errors.New("is not valid UTF-8")
-	}
-	for _, r := range prefix {
-		switch {
-		case r == ' ':
-			return errors.New("contains a space")
-		case unicode.IsSpace(r):
-			return fmt.Errorf("contains the white-space character %U", r)
-		case unicode.IsControl(r):
-			return fmt.Errorf("contains the control character %U", r)
-		}
-	}
-	if i := strings.IndexByte(prefix, '{'); i >= 0 {
-		if j := strings.IndexByte(prefix[i+1:], '}'); j > 0 {
-			return errors.New("contains a Redis Cluster hash tag {…}, which would put every session in one hash slot")
-		}
-	}
-	return nil
-}
 
 // Read implements [backend.Backend]. A session in the local cache is
 // returned with no round trip. Otherwise Read is one round trip (GET and
@@ -288,7 +264,7 @@ func checkPrefix(prefix string) error {
 // the caller's to keep.
 func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, opError(ctx, "read", err)
+		return nil, rediskit.OpError(ctx, "read", err)
 	}
 	now := s.cache.now()
 	if v, ok := s.cache.get(key, now); ok {
@@ -303,7 +279,7 @@ func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 		if rueidis.IsRedisNil(err) {
 			return nil, backend.ErrNotFound
 		}
-		return nil, opError(ctx, "read", err)
+		return nil, rediskit.OpError(ctx, "read", err)
 	}
 	// PTTL ran after GET: a key that has a TTL expires no earlier than
 	// now, the time before both were sent, plus the TTL PTTL gives (-1:
@@ -326,13 +302,13 @@ func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Dur
 	k := s.prefix + key
 	cmd := s.client.B().Del().Key(k).Build()
 	if ttl > 0 {
-		cmd = s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).PxMilliseconds(pxMillis(ttl)).Build()
+		cmd = s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).PxMilliseconds(rediskit.PxMillis(ttl)).Build()
 	}
 	now, sl := s.cache.now(), s.cache.begin(key)
 	err := s.client.Do(ctx, cmd).Error()
 	s.wrote(sl, err == nil && ttl > 0, data, now, ttl)
 	if err != nil {
-		return opError(ctx, "write", err)
+		return rediskit.OpError(ctx, "write", err)
 	}
 	return nil
 }
@@ -360,33 +336,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	err := s.client.Do(ctx, s.client.B().Del().Key(s.prefix+key).Build()).Error()
 	s.cache.end(sl, false, nil, 0)
 	if err != nil {
-		return opError(ctx, "delete", err)
+		return rediskit.OpError(ctx, "delete", err)
 	}
 	return nil
-}
-
-// pxMillis returns a positive ttl in whole milliseconds for PX, rounded
-// up, so that a record never expires early.
-func pxMillis(ttl time.Duration) int64 {
-	ms := ttl.Milliseconds()
-	if ttl%time.Millisecond != 0 {
-		ms++
-	}
-	return ms
-}
-
-// opError wraps err, the failure of a Redis call made for op, as
-// "chisess: redis op: …". When ctx is done but err does not say so, the
-// error wraps ctx.Err() as well, so that errors.Is finds both.
-func opError(ctx context.Context, op string, err error) error {
-	cerr := ctx.Err()
-	if cerr == nil {
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			cerr = context.DeadlineExceeded
-		}
-	}
-	if cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("chisess: redis %s: %w: %w", op, cerr, err)
-	}
-	return fmt.Errorf("chisess: redis %s: %w", op, err)
 }

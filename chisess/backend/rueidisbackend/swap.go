@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -92,7 +93,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	if old == nil && remove {
 		n, err := s.client.Do(ctx, s.client.B().Exists().Key(k).Build()).AsInt64()
 		if err != nil {
-			return false, opError(ctx, "swap", err)
+			return false, rediskit.OpError(ctx, "swap", err)
 		}
 		return n == 0, nil
 	}
@@ -100,13 +101,13 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	var res rueidis.RedisResult
 	switch {
 	case old == nil:
-		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Nx().PxMilliseconds(pxMillis(ttl)).Build())
+		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Nx().PxMilliseconds(rediskit.PxMillis(ttl)).Build())
 	case remove:
 		res = s.watched(ctx, k, old, s.client.B().Del().Key(k).Build())
 	case s.native:
-		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Ifeq(rueidis.BinaryString(old)).PxMilliseconds(pxMillis(ttl)).Build())
+		res = s.client.Do(ctx, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Ifeq(rueidis.BinaryString(old)).PxMilliseconds(rediskit.PxMillis(ttl)).Build())
 	default:
-		res = s.watched(ctx, k, old, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Xx().PxMilliseconds(pxMillis(ttl)).Build())
+		res = s.watched(ctx, k, old, s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).Xx().PxMilliseconds(rediskit.PxMillis(ttl)).Build())
 	}
 	ok, err := swapped(ctx, res)
 	// A swap that failed means the cache, if it held the key, held
@@ -164,7 +165,7 @@ func swapped(ctx context.Context, res rueidis.RedisResult) (bool, error) {
 		if rueidis.IsRedisNil(err) {
 			return false, nil
 		}
-		return false, opError(ctx, "swap", err)
+		return false, rediskit.OpError(ctx, "swap", err)
 	}
 	if n, err := res.AsInt64(); err == nil {
 		return n == 1, nil
