@@ -135,18 +135,34 @@ func sessionCookie(rec *httptest.ResponseRecorder) *http.Cookie {
 
 func serveSerial(b *testing.B, inst instance, req *http.Request) {
 	b.ReportAllocs()
-	start := inst.rt.load()
+	start, hits := inst.rt.load(), hitsFrom(inst)
 	for b.Loop() {
 		if rec := serve(inst.handler, req); rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
 	inst.rt.report(b, start)
+	hits(b)
+}
+
+// hitsFrom returns a function that reports the hit-ratio of inst's local
+// cache over the reads made since hitsFrom was called; it does nothing for
+// a library without a cache, or when no read was made.
+func hitsFrom(inst instance) func(*testing.B) {
+	if inst.hits == nil {
+		return func(*testing.B) {}
+	}
+	h0, r0 := inst.hits()
+	return func(b *testing.B) {
+		if h, r := inst.hits(); r > r0 {
+			b.ReportMetric(float64(h-h0)/float64(r-r0), "hit-ratio")
+		}
+	}
 }
 
 func serveParallel(b *testing.B, inst instance, reqs []*http.Request) {
 	b.ReportAllocs()
-	start := inst.rt.load()
+	start, hits := inst.rt.load(), hitsFrom(inst)
 	var next atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		req := reqs[int(next.Add(1)-1)%len(reqs)]
@@ -158,4 +174,5 @@ func serveParallel(b *testing.B, inst instance, reqs []*http.Request) {
 		}
 	})
 	inst.rt.report(b, start)
+	hits(b)
 }

@@ -9,11 +9,13 @@ require (
 	github.com/chisess/kit/chisess/backend/boltbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/pgbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/backend/rueidisbackend v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/gorilla/sessions v1.4.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/rueidis v1.0.80
 	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da
 )
 
@@ -26,9 +28,9 @@ require (
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )
 
 // These replace directives point at this checkout, so that the module builds
@@ -38,4 +40,5 @@ replace (
 	github.com/chisess/kit/chisess/backend/boltbackend => ../chisess/backend/boltbackend
 	github.com/chisess/kit/chisess/backend/pgbackend => ../chisess/backend/pgbackend
 	github.com/chisess/kit/chisess/backend/redisbackend => ../chisess/backend/redisbackend
+	github.com/chisess/kit/chisess/backend/rueidisbackend => ../chisess/backend/rueidisbackend
 )

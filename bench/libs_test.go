@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2"
@@ -20,10 +21,12 @@ import (
 	"github.com/chisess/kit/chisess/backend/boltbackend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/backend/rueidisbackend"
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/sessions"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/rueidis"
 )
 
 // The session every scenario starts from: ten small strings and a counter,
@@ -106,6 +109,9 @@ type library struct {
 type instance struct {
 	handler http.Handler
 	rt      *roundTrips // Redis commands sent; nil when not counted
+	// hits returns the reads served so far from a local cache and all
+	// reads; nil for a library without one.
+	hits func() (hits, reads uint64)
 }
 
 // bare is chi alone. Its /seed hands out a cookie as long as a sealed
@@ -138,6 +144,14 @@ var libraries = []library{
 			tb.Fatal(err)
 		}
 		return chisessInstance(tb, chisess.Config{Backend: store}, rt)
+	}},
+	{name: "chisess-rueidis", needs: envRedis, setup: func(tb testing.TB) instance {
+		return chisessRueidis(tb, rueidisbackend.Options{})
+	}},
+	// Every read misses: the cached entry expires at once, so each read
+	// costs the round trip that fills the cache.
+	{name: "chisess-rueidis-cold", needs: envRedis, setup: func(tb testing.TB) instance {
+		return chisessRueidis(tb, rueidisbackend.Options{CacheFor: time.Nanosecond})
 	}},
 	{name: "chisess-bolt", setup: func(tb testing.TB) instance {
 		return chisessBolt(tb, false)
@@ -211,6 +225,25 @@ func chisessInstance(tb testing.TB, cfg chisess.Config, rt *roundTrips) instance
 		tb.Fatal(err)
 	}
 	return instance{handler: router(chisessHandlers(m)), rt: rt}
+}
+
+// chisessRueidis is chisess on rueidisbackend with opts, its round trips
+// counted as the writes its client makes to its connection.
+func chisessRueidis(tb testing.TB, opts rueidisbackend.Options) instance {
+	addr := requireService(tb, envRedis)
+	rt := new(roundTrips)
+	opts.Prefix = redisPrefix(tb, "chisess-rueidis")
+	store, err := rueidisbackend.New(context.Background(), rueidis.ClientOption{InitAddress: []string{addr}, DialCtxFn: rt.dial}, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(store.Close)
+	inst := chisessInstance(tb, chisess.Config{Backend: store}, rt)
+	inst.hits = func() (uint64, uint64) {
+		st := store.Stats()
+		return st.Hits, st.Hits + st.Misses
+	}
+	return inst
 }
 
 func chisessBolt(tb testing.TB, noSync bool) instance {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"sync/atomic"
@@ -49,6 +50,27 @@ func (rt *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 		rt.n.Add(1)
 		return next(ctx, cmds)
 	}
+}
+
+// dial is a rueidis DialCtxFn whose connections count a round trip per
+// write: every request a rueidis client sends, one command or a pipeline,
+// is one write, and a read served from its cache makes none.
+func (rt *roundTrips) dial(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return countedConn{c, rt}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	rt *roundTrips
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	c.rt.n.Add(1)
+	return c.Conn.Write(p)
 }
 
 // load returns the count so far; zero for a nil counter.

@@ -6,7 +6,9 @@
 #   core   imports only github.com/chisess/kit/chisess:
 #          none of go-redis, pgx, bbolt or chromedp may appear;
 #   redis  imports chisess and chisess/backend/redisbackend:
-#          go-redis must appear, and none of pgx, bbolt or chromedp.
+#          go-redis must appear, and none of pgx, bbolt or chromedp;
+#   rueidis  imports chisess and chisess/backend/rueidisbackend:
+#          rueidis must appear, and none of go-redis, pgx, bbolt or chromedp.
 #
 # Exits non-zero, naming the module, when either rule breaks (for example
 # when a driver is added to the root go.mod). Needs the Go module proxy
@@ -18,7 +20,7 @@ tmp=$(mktemp -d -t chisess-deps.XXXXXX)
 trap 'rm -rf -- "$tmp"' EXIT
 export GOWORK=off GOFLAGS=-mod=mod
 
-drivers=(github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp)
+drivers=(github.com/redis/go-redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp)
 status=0
 
 # app NAME IMPORT... — writes an app that imports each package, with a
@@ -75,9 +77,12 @@ app core github.com/chisess/kit/chisess
 forbid core "${drivers[@]}"
 app redis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backend/redisbackend
 want redis github.com/redis/go-redis
-forbid redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+forbid redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+app rueidis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backend/rueidisbackend
+want rueidis github.com/redis/rueidis
+forbid rueidis github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
 
 if ((status == 0)); then
-	echo "ok: core has none of ${drivers[*]}; redis has go-redis and none of the others"
+	echo "ok: core has none of ${drivers[*]}; redis has go-redis and rueidis has rueidis, and none of the others"
 fi
 exit "$status"

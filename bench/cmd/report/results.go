@@ -41,6 +41,8 @@ type row struct {
 	AllocsOp  float64
 	RoundTrip float64 // roundtrips/op; HasRT says whether it was reported
 	HasRT     bool
+	HitRatio  float64 // hit-ratio, of a library with a local cache; HasHit says whether it was reported
+	HasHit    bool
 }
 
 // results is everything read from a benchmark file.
@@ -106,6 +108,7 @@ func parse(r io.Reader, name string) (*results, error) {
 	}
 	for k, s := range samples {
 		rt, hasRT := s["roundtrips/op"]
+		hit, hasHit := s["hit-ratio"]
 		res.rows[k] = row{
 			Runs:      len(s["ns/op"]),
 			NsOp:      median(s["ns/op"]),
@@ -113,6 +116,8 @@ func parse(r io.Reader, name string) (*results, error) {
 			AllocsOp:  median(s["allocs/op"]),
 			RoundTrip: median(rt),
 			HasRT:     hasRT,
+			HitRatio:  median(hit),
+			HasHit:    hasHit,
 		}
 	}
 	if len(res.rows) == 0 {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -84,7 +82,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	if err := checkPrefix(prefix); err != nil {
+	if err := rediskit.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("%w: Options.Prefix %q %v; pass printable text with no spaces and no {hash tag}, such as %q, or leave it empty for %q",
 			ErrInvalidOptions, prefix, err, "myapp:session:", DefaultPrefix)
 	}
@@ -108,32 +106,6 @@ func isNilClient(client redis.UniversalClient) bool {
 	return false
 }
 
-// checkPrefix returns why prefix cannot be used, or nil.
-func checkPrefix(prefix string) error {
-	if !utf8.ValidString(prefix) {
-		return errors.New("is not valid UTF-8")
-	}
-	for _, r := range prefix {
-		switch {
-		case r == ' ':
-			return errors.New("contains a space")
-		case unicode.IsSpace(r):
-			return fmt.Errorf("contains the white-space character %U", r)
-		case unicode.IsControl(r):
-			return fmt.Errorf("contains the control character %U", r)
-		}
-	}
-	// Redis Cluster hashes only the part between the first "{" and the
-	// next "}" when that part is non-empty. chisess keys are base64url and
-	// never hold braces, so the prefix alone decides whether a key has a tag.
-	if i := strings.IndexByte(prefix, '{'); i >= 0 {
-		if j := strings.IndexByte(prefix[i+1:], '}'); j > 0 {
-			return errors.New("contains a Redis Cluster hash tag {…}, which would put every session in one hash slot")
-		}
-	}
-	return nil
-}
-
 // Read implements [backend.Backend] with one GET. It returns
 // [backend.ErrNotFound] when the key is absent or Redis has expired it, and
 // any other failure (network, timeout, context, server error) wrapped as
@@ -145,7 +117,7 @@ func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 		if errors.Is(err, redis.Nil) {
 			return nil, backend.ErrNotFound
 		}
-		return nil, opError(ctx, "read", err)
+		return nil, rediskit.OpError(ctx, "read", err)
 	}
 	return data, nil
 }
@@ -160,53 +132,24 @@ func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
-			return opError(ctx, "write", err)
+			return rediskit.OpError(ctx, "write", err)
 		}
 		return nil
 	}
 	// The typed Set picks EX for whole seconds and logs a warning below one
 	// millisecond; build the command so that it is always SET … PX ms.
-	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, data, "px", pxMillis(ttl))
+	cmd := redis.NewStatusCmd(ctx, "set", s.prefix+key, data, "px", rediskit.PxMillis(ttl))
 	if err := s.client.Process(ctx, cmd); err != nil {
-		return opError(ctx, "write", err)
+		return rediskit.OpError(ctx, "write", err)
 	}
 	return nil
-}
-
-// pxMillis returns a positive ttl in whole milliseconds for PX, rounded
-// up, so that a record never expires early.
-func pxMillis(ttl time.Duration) int64 {
-	ms := ttl.Milliseconds()
-	if ttl%time.Millisecond != 0 {
-		ms++
-	}
-	return ms
 }
 
 // Delete implements [backend.Backend] with one DEL. A missing or expired
 // key is not an error. Failures are wrapped as "chisess: redis delete: …".
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, s.prefix+key).Err(); err != nil {
-		return opError(ctx, "delete", err)
+		return rediskit.OpError(ctx, "delete", err)
 	}
 	return nil
-}
-
-// opError wraps err, the failure of a Redis call made for op, as
-// "chisess: redis op: …". When ctx is done but err does not say so, as when
-// go-redis turns a context deadline into a network timeout, the error wraps
-// ctx.Err() as well, so that errors.Is finds both.
-func opError(ctx context.Context, op string, err error) error {
-	cerr := ctx.Err()
-	if cerr == nil {
-		// The socket deadline, set from the context's, can fire a moment
-		// before the context's own timer marks it done.
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			cerr = context.DeadlineExceeded
-		}
-	}
-	if cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("chisess: redis %s: %w: %w", op, cerr, err)
-	}
-	return fmt.Errorf("chisess: redis %s: %w", op, err)
 }

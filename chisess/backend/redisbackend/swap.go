@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"context"
 	"errors"
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,16 +68,16 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	case old == nil && remove:
 		n, err := s.client.Exists(ctx, k).Result()
 		if err != nil {
-			return false, opError(ctx, "swap", err)
+			return false, rediskit.OpError(ctx, "swap", err)
 		}
 		return n == 0, nil
 	case old == nil:
-		cmd := redis.NewStatusCmd(ctx, "set", k, data, "px", pxMillis(ttl), "nx")
+		cmd := redis.NewStatusCmd(ctx, "set", k, data, "px", rediskit.PxMillis(ttl), "nx")
 		if err := s.client.Process(ctx, cmd); err != nil {
 			if errors.Is(err, redis.Nil) {
 				return false, nil // NX: the key exists
 			}
-			return false, opError(ctx, "swap", err)
+			return false, rediskit.OpError(ctx, "swap", err)
 		}
 		return true, nil
 	}
@@ -84,11 +85,11 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	if remove {
 		cmd = swapScript.Run(ctx, s.client, []string{k}, old)
 	} else {
-		cmd = swapScript.Run(ctx, s.client, []string{k}, old, data, pxMillis(ttl))
+		cmd = swapScript.Run(ctx, s.client, []string{k}, old, data, rediskit.PxMillis(ttl))
 	}
 	n, err := cmd.Int64()
 	if err != nil {
-		return false, opError(ctx, "swap", err)
+		return false, rediskit.OpError(ctx, "swap", err)
 	}
 	return n == 1, nil
 }

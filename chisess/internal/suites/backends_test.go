@@ -65,6 +65,10 @@ var subjects = []subject{
 	// A session's key and its owner's index live in different hash slots,
 	// usually on different nodes.
 	{name: "Redis Cluster", need: needCluster, fresh: clusterFresh, pair: clusterPair, histories: 800},
+	// Two app servers, each with a client and a local cache of its own,
+	// kept coherent by the server's invalidations.
+	{name: "Redis, client cache", need: needRedis, fresh: cachedFresh, pair: cachedPair, outage: cachedOutage, histories: 1000},
+	{name: "Redis Cluster, client cache", need: needCluster, fresh: cachedClusterFresh, pair: cachedClusterPair, histories: 800},
 	{name: "PostgreSQL", need: needPostgres, fresh: pgFresh, pair: pgPair, outage: pgOutage, swap: pgSwap, histories: 800, swapExtra: []swaptest.Case{{
 		// The create statement finds the expired row and leaves it for
 		// the sweeper.

@@ -9,6 +9,7 @@ replace (
 	github.com/chisess/kit/chisess/backend/boltbackend => ../../backend/boltbackend
 	github.com/chisess/kit/chisess/backend/pgbackend => ../../backend/pgbackend
 	github.com/chisess/kit/chisess/backend/redisbackend => ../../backend/redisbackend
+	github.com/chisess/kit/chisess/backend/rueidisbackend => ../../backend/rueidisbackend
 )
 
 require (
@@ -17,10 +18,12 @@ require (
 	github.com/chisess/kit/chisess/backend/boltbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/pgbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/backend/rueidisbackend v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/rueidis v1.0.80
 	go.etcd.io/bbolt v1.5.0
 	pgregory.net/rapid v1.3.0
 )
@@ -31,7 +34,7 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 )

@@ -9,16 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 	"go.etcd.io/bbolt"
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/backend/rueidisbackend"
 	"github.com/chisess/kit/chisess/internal/swaptest"
 	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testenv"
@@ -164,6 +167,89 @@ func redisOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.
 		})
 		t.Cleanup(func() { _ = c.Close() })
 		return redisStores(t, c)[0]
+	}
+}
+
+// --- Redis with a client-side cache (rueidis)
+
+// cachedStores returns n Stores, each on a client and a cache of its own
+// to addrs, all under one fresh key prefix: n app servers.
+func cachedStores(t *testing.T, addrs []string, n int) []backend.Backend {
+	t.Helper()
+	prefix := randomName("chisess:test:") + ":"
+	stores := make([]backend.Backend, n)
+	for i := range stores {
+		s, err := rueidisbackend.New(context.Background(), rueidis.ClientOption{InitAddress: addrs}, rueidisbackend.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatalf("rueidisbackend.New: %v", err)
+		}
+		t.Cleanup(s.Close)
+		stores[i] = s
+	}
+	return stores
+}
+
+func redisAddrs(t *testing.T) []string { return []string{testenv.Lookup(t, testenv.RedisAddr)} }
+
+func cachedFresh(t *testing.T) backend.Backend { return cachedStores(t, redisAddrs(t), 1)[0] }
+
+func cachedPair(t *testing.T) (backend.Backend, backend.Backend) {
+	return syncedPair(cachedStores(t, redisAddrs(t), 2))
+}
+
+func cachedClusterFresh(t *testing.T) backend.Backend {
+	return cachedStores(t, testenv.RedisClusterNodes(t), 1)[0]
+}
+
+func cachedClusterPair(t *testing.T) (backend.Backend, backend.Backend) {
+	return syncedPair(cachedStores(t, testenv.RedisClusterNodes(t), 2))
+}
+
+// syncedPair returns the two Stores of s as two app servers whose every
+// change returns only once the other server has applied its invalidation
+// (Store.Sync): the suites send a request to one server after a request
+// to the other has answered, and a real app server's next request comes
+// after the invalidation delay (docs/backends.md), which the rueidisbackend
+// tests measure and try apart. Reads are not synced, so a read made while
+// a change is under way can still be stale, and a stale write still meets
+// the compare-and-swap.
+func syncedPair(s []backend.Backend) (backend.Backend, backend.Backend) {
+	a, b := s[0].(*rueidisbackend.Store), s[1].(*rueidisbackend.Store)
+	return &synced{a, b}, &synced{b, a}
+}
+
+// synced is a Store whose changes wait for its peer's Sync.
+type synced struct {
+	*rueidisbackend.Store
+	peer *rueidisbackend.Store
+}
+
+// settle returns err, or the peer's Sync error.
+func (s *synced) settle(ctx context.Context, err error) error {
+	if err != nil {
+		return err
+	}
+	return s.peer.Sync(context.WithoutCancel(ctx))
+}
+
+func (s *synced) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	return s.settle(ctx, s.Store.Write(ctx, key, data, ttl))
+}
+
+func (s *synced) Delete(ctx context.Context, key string) error {
+	return s.settle(ctx, s.Store.Delete(ctx, key))
+}
+
+func (s *synced) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
+	ok, err := s.Store.Swap(ctx, key, old, data, ttl)
+	return ok, s.settle(ctx, err)
+}
+
+// cachedOutage: rueidis drops a connection the outage reset, and its
+// cache with it, as soon as it reads the reset.
+func cachedOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
+	return testenv.Lookup(t, testenv.RedisAddr), func(t *testing.T, addr string) backend.Backend {
+		return cachedStores(t, []string{addr}, 1)[0]
 	}
 }
 
