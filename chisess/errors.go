@@ -80,7 +80,8 @@ var ErrResponseReplaced = errors.New("chisess: saving the session failed; the re
 
 // ErrUnknownSession is returned by [Manager.Inspect] when a cookie value or
 // token leads to no live session: it is malformed, tampered, expired, or
-// unknown to the backend.
+// unknown to the backend. The error also wraps the [RejectReason] that
+// says which; errors.As finds it.
 var ErrUnknownSession = errors.New("chisess: no live session for this token")
 
 // ErrCookieTooLarge is returned when a session stored in the cookie backend

@@ -74,6 +74,12 @@ func (r RejectReason) String() string {
 	return "unknown"
 }
 
+// Error returns the reason's name. A RejectReason is an error so that the
+// error of [Manager.Inspect] for a value that leads to no live session can
+// carry it: errors.As finds it, and an admin tool can tell a wrong secret
+// (ReasonTampered) from an ended session (ReasonExpired, ReasonUnknown).
+func (r RejectReason) Error() string { return r.String() }
+
 // Event reports a moment in the life of a session to Config.OnEvent. It
 // never carries a session token: Session and Previous are salted hashes,
 // stable for one ID and useless as a credential, so logs and metrics can

@@ -58,7 +58,10 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 // [Session.Keys], [Session.ExpiresAt] and the other readers work, while
 // changing it returns an error wrapping [ErrReadOnly]. It returns an error
 // wrapping [ErrUnknownSession] when the value leads to no live session, and
-// the backend's error when the backend fails.
+// the backend's error when the backend fails. The ErrUnknownSession error
+// also wraps the [RejectReason], which errors.As finds: ReasonTampered for
+// a sealed cookie that a secret given in Config did not seal, ReasonExpired,
+// ReasonUnknown or ReasonMalformed.
 //
 // Use it in tests to see what a response stored (sessiontest does), and in
 // admin tools.
@@ -68,7 +71,7 @@ func (m *Manager) Inspect(ctx context.Context, cookieValue string) (*Session, er
 		return nil, err
 	}
 	if reason != 0 {
-		return nil, fmt.Errorf("%w (%s)", ErrUnknownSession, reason)
+		return nil, fmt.Errorf("%w (%w)", ErrUnknownSession, reason)
 	}
 	return &Session{m: m, loaded: true, readOnly: true, src: src, token: src.token, rec: rec}, nil
 }

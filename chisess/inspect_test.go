@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
 	"github.com/matryer/is"
 )
 
@@ -56,4 +60,69 @@ func ExampleManager_Inspect() {
 	id, _ := chisess.Get[int](s, "user_id")
 	fmt.Println(id, s.Keys())
 	// Output: 42 [user_id]
+}
+
+// TestInspectSaysWhy: the error of Inspect for a value that leads to no
+// live session carries the RejectReason, which errors.As finds, so an admin
+// tool can tell a wrong secret from an expired session.
+func TestInspectSaysWhy(t *testing.T) {
+	other := newManager(t, chisess.Config{Secret: "another-secret-0123456789-abcdefghijkl"})
+	tests := []struct {
+		name  string
+		cfg   chisess.Config
+		value func(t *testing.T, m *chisess.Manager) string
+		want  chisess.RejectReason
+	}{
+		{
+			name: "sealed with another secret",
+			cfg:  chisess.Config{Secret: testSecret},
+			value: func(t *testing.T, _ *chisess.Manager) string {
+				c, err := other.Issue(t.Context(), map[string]any{"user": "ada"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c.Value
+			},
+			want: chisess.ReasonTampered,
+		},
+		{
+			name:  "not a sealed cookie",
+			cfg:   chisess.Config{Secret: testSecret},
+			value: func(*testing.T, *chisess.Manager) string { return "not-a-session" },
+			want:  chisess.ReasonMalformed,
+		},
+		{
+			name: "past its lifetime",
+			cfg:  chisess.Config{Secret: testSecret, Lifetime: time.Hour},
+			value: func(t *testing.T, m *chisess.Manager) string {
+				c, err := m.Issue(t.Context(), map[string]any{"user": "ada"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * time.Hour) // the bubble's clock
+				return c.Value
+			},
+			want: chisess.ReasonExpired,
+		},
+		{
+			name:  "a token the backend does not know",
+			cfg:   chisess.Config{Backend: backend.NewMemoryWithCleanup(0)},
+			value: func(*testing.T, *chisess.Manager) string { return strings.Repeat("A", 43) },
+			want:  chisess.ReasonUnknown,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				is := is.New(t)
+				m := newManager(t, tt.cfg)
+				_, err := m.Inspect(t.Context(), tt.value(t, m))
+				is.True(errors.Is(err, chisess.ErrUnknownSession)) // no live session
+				var why chisess.RejectReason
+				is.True(errors.As(err, &why)) // the error carries the reason
+				is.Equal(why, tt.want)
+				is.True(strings.Contains(err.Error(), "("+tt.want.String()+")")) // and names it
+			})
+		})
+	}
 }

@@ -111,3 +111,34 @@ type Indexer interface {
 	// and that is not an error.
 	Owned(ctx context.Context, owner string) ([]string, error)
 }
+
+// Counter is an optional interface for backends that can count the records
+// they hold, for admin tools (chisessctl count) and metrics. chisess itself
+// never calls it, so a backend without it loses nothing on the request path.
+//
+// A record is whatever chisess wrote with Write: a session, or for a few
+// seconds after a periodic renewal (Config.RenewEvery), the forward record
+// its old token leaves. Owner index entries are not records. A backend
+// shared by several managers (namespaces) counts the records of all of
+// them, since keys are hashes that do not show which manager wrote them.
+type Counter interface {
+	// Count returns how many live records the backend holds: every key
+	// written and neither deleted nor past its TTL, even if the backend has
+	// not swept it yet. It may scan the whole store; call it from admin
+	// tools, not on every request. Records written or deleted while it runs
+	// may or may not be counted.
+	Count(ctx context.Context) (int64, error)
+}
+
+// Sweeper is an optional interface for backends that keep expired records
+// until something deletes them (an SQL table, a bbolt file), and can do so
+// on demand. Backends whose store expires keys by itself (Redis) do not
+// need it. chisess itself never calls it: such backends run their own
+// sweeper on an interval, and admin tools (chisessctl sweep) or cron jobs
+// call Sweep between runs.
+type Sweeper interface {
+	// Sweep deletes every record whose TTL has passed and returns how many
+	// it deleted. It never deletes a live record, and it honours ctx,
+	// returning the count so far with an error that wraps ctx.Err().
+	Sweep(ctx context.Context) (int64, error)
+}

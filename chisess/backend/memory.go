@@ -31,6 +31,7 @@ var (
 	_ Backend = (*Memory)(nil)
 	_ Swapper = (*Memory)(nil)
 	_ Indexer = (*Memory)(nil)
+	_ Counter = (*Memory)(nil)
 )
 
 // memoryShards spreads keys over independently locked maps so that
@@ -220,6 +221,28 @@ func (m *Memory) Len() int {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// Count implements [Counter]: it returns how many live records the store
+// holds, leaving out expired ones that have not been swept yet (which
+// [Memory.Len] includes).
+func (m *Memory) Count(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := time.Now().UnixNano()
+	var n int64
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.RLock()
+		for _, rec := range s.recs {
+			if now < rec.expires {
+				n++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n, nil
 }
 
 // Sweep removes every expired record now. The janitor calls it on its

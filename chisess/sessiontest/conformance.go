@@ -26,8 +26,9 @@ import (
 // cannot build a backend, and register with t.Cleanup whatever frees it. If the
 // backend is an [io.Closer], that cleanup is the place to call Close and
 // report its error; the suite itself never calls Close. The rules of an
-// optional interface, the swap-* rules of [backend.Swapper] and the index
-// rules of [backend.Indexer], run only when the backend implements it;
+// optional interface, the swap-* rules of [backend.Swapper], the index
+// rules of [backend.Indexer], the count rule of [backend.Counter] and the
+// sweep rule of [backend.Sweeper], run only when the backend implements it;
 // otherwise each of them is skipped with a message that says so. Every
 // failure says what the backend did and then, like testing/slogtest, the rule
 // it broke and why chisess depends on it:
@@ -119,7 +120,7 @@ func (r rule) check(t testingT, b backend.Backend) {
 
 // rules are every rule in the order they run: those of [backend.Backend],
 // then those of its optional interfaces.
-var rules = slices.Concat(backendRules, swapRules, indexRules)
+var rules = slices.Concat(backendRules, swapRules, indexRules, countRules)
 
 var backendRules = []rule{
 	{

@@ -164,6 +164,21 @@ func TestRulesCatchBrokenBackends(t *testing.T) {
 			newBackend: func() backend.Backend { return newBrokenIndex(func(ix *brokenIndex) { ix.ignoresContext = true }) },
 			wantFailed: []string{"index-context"},
 		},
+		{
+			name:       "count includes expired",
+			newBackend: func() backend.Backend { return newBrokenCounter(func(bc *brokenCounter) { bc.countsExpired = true }) },
+			wantFailed: []string{"count"},
+		},
+		{
+			name:       "count ignores context",
+			newBackend: func() backend.Backend { return newBrokenCounter(func(bc *brokenCounter) { bc.ignoresContext = true }) },
+			wantFailed: []string{"count", "sweep"},
+		},
+		{
+			name:       "sweep deletes live records",
+			newBackend: func() backend.Backend { return newBrokenCounter(func(bc *brokenCounter) { bc.sweepsAll = true }) },
+			wantFailed: []string{"sweep"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,6 +186,8 @@ func TestRulesCatchBrokenBackends(t *testing.T) {
 				is := is.New(t)
 				_, swapper := tt.newBackend().(backend.Swapper)
 				_, indexer := tt.newBackend().(backend.Indexer)
+				_, counter := tt.newBackend().(backend.Counter)
+				_, sweeper := tt.newBackend().(backend.Sweeper)
 				var failed []string
 				for _, r := range rules {
 					rec := runRule(t, r, tt.newBackend())
@@ -179,6 +196,12 @@ func TestRulesCatchBrokenBackends(t *testing.T) {
 					}
 					if slices.ContainsFunc(indexRules, func(ir rule) bool { return ir.name == r.name }) {
 						is.Equal(rec.skipped, !indexer) // an index rule is skipped exactly when the backend is not a backend.Indexer
+					}
+					if r.name == "count" {
+						is.Equal(rec.skipped, !counter) // the count rule is skipped exactly when the backend is not a backend.Counter
+					}
+					if r.name == "sweep" {
+						is.Equal(rec.skipped, !sweeper) // the sweep rule is skipped exactly when the backend is not a backend.Sweeper
 					}
 					if rec.skipped {
 						is.True(!rec.failed)                                                                         // a skipped rule reports no failure
@@ -606,4 +629,51 @@ func (ix *brokenIndex) Owned(ctx context.Context, owner string) ([]string, error
 		}
 	}
 	return keys, nil
+}
+
+// brokenCounter is a backend.Counter and backend.Sweeper over a
+// *backend.Memory. As it is, it keeps the contract; each of its switches
+// adds one bug.
+type brokenCounter struct {
+	*backend.Memory
+
+	countsExpired  bool // Count counts records past their TTL that were not swept yet
+	ignoresContext bool // Count and Sweep run even when the context is done
+	sweepsAll      bool // Sweep deletes live records too
+}
+
+var (
+	_ backend.Counter = (*brokenCounter)(nil)
+	_ backend.Sweeper = (*brokenCounter)(nil)
+)
+
+func newBrokenCounter(bug func(*brokenCounter)) *brokenCounter {
+	bc := &brokenCounter{Memory: backend.NewMemoryWithCleanup(0)}
+	bug(bc)
+	return bc
+}
+
+func (bc *brokenCounter) Count(ctx context.Context) (int64, error) {
+	if bc.ignoresContext {
+		ctx = context.WithoutCancel(ctx)
+	}
+	if bc.countsExpired {
+		return int64(bc.Len()), nil
+	}
+	return bc.Memory.Count(ctx)
+}
+
+func (bc *brokenCounter) Sweep(ctx context.Context) (int64, error) {
+	if !bc.ignoresContext {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+	}
+	before := bc.Len()
+	if bc.sweepsAll {
+		bc.Memory = backend.NewMemoryWithCleanup(0)
+	} else {
+		bc.Memory.Sweep()
+	}
+	return int64(before - bc.Len()), nil
 }

@@ -80,6 +80,22 @@ func (s *Store) sweepBucket(ctx context.Context, bucket []byte, now int64) (int6
 // of the last key it examined, or nil when it reached the end of the
 // bucket.
 func (s *Store) scanExpired(bucket, after []byte, now int64) (keys [][]byte, last []byte, err error) {
+	last, err = s.scan(bucket, after, func(k, v []byte) bool {
+		// v is nil for a nested bucket, which the Store never makes.
+		if len(v) >= headerLen && expired(v, now) {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return len(keys) < s.batch
+	})
+	return keys, last, err
+}
+
+// scan calls visit, in one read transaction, with the keys and values of
+// bucket that sort after the key after (from the first key when after is
+// nil), until visit returns false or it has examined sweepScan keys. It
+// returns a copy of the last key it examined, or nil when it reached the
+// end of the bucket. A missing bucket has no keys.
+func (s *Store) scan(bucket, after []byte, visit func(k, v []byte) (more bool)) (last []byte, err error) {
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b == nil {
@@ -93,19 +109,15 @@ func (s *Store) scanExpired(bucket, after []byte, now int64) (keys [][]byte, las
 			k, v = c.Next()
 		}
 		for scanned := 0; k != nil; k, v = c.Next() {
-			// v is nil for a nested bucket, which the Store never makes.
-			if len(v) >= headerLen && expired(v, now) {
-				keys = append(keys, bytes.Clone(k))
-			}
-			scanned++
-			if scanned == sweepScan || len(keys) == s.batch {
+			more := visit(k, v)
+			if scanned++; scanned == sweepScan || !more {
 				last = bytes.Clone(k)
 				return nil
 			}
 		}
 		return nil
 	})
-	return keys, last, err
+	return last, err
 }
 
 // deleteExpired deletes, in one write transaction, those of keys whose

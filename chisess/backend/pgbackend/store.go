@@ -86,7 +86,7 @@ type Store struct {
 	now   func() time.Time
 	batch int
 
-	readSQL, writeSQL, deleteSQL, sweepSQL string
+	readSQL, writeSQL, deleteSQL, sweepSQL, countSQL string
 
 	// Swap's statements, one per case (see swap.go).
 	swapSQL, swapDeleteSQL, createSQL, absentSQL string
@@ -155,6 +155,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	s.createSQL = "INSERT INTO " + t + " AS cur (key, data, expires_at) VALUES ($1, $2, $3)" +
 		" ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, expires_at = EXCLUDED.expires_at" +
 		" WHERE cur.expires_at <= $4"
+	s.countSQL = "SELECT count(*) FROM " + t + " WHERE expires_at > $1"
 	s.absentSQL = "SELECT NOT EXISTS (SELECT 1 FROM " + t + " WHERE key = $1 AND expires_at > $2)"
 	// SKIP LOCKED lets the sweepers of several processes share the work
 	// instead of queueing on each other's rows, and never waits on a row a

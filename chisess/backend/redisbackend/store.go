@@ -47,7 +47,8 @@ type Options struct {
 // Each session is one Redis string key, prefix + key, written with a relative
 // expiry (SET … PX), so it lives in one hash slot and every operation is a
 // single command; for [Store.Swap], once the server has cached its script.
-// The Store never lists keys (no KEYS, no SCAN).
+// Requests never list keys (no KEYS, no SCAN); only [Store.Count], for
+// admin tools, scans.
 //
 // Create it with [New]. The Store does not own the client and has no Close
 // method: the caller closes the client when the app shuts down.

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/matryer/is"
+)
+
+// TestUsageErrors: bad flags, arguments and configuration exit with code
+// 2 and a message that says what to do, before any store is touched.
+func TestUsageErrors(t *testing.T) {
+	secret := map[string]string{"SESSION_SECRET": secretNew}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+	}{
+		{"no command", secret, nil, "no command: choose one of decode, sessions"},
+		{"unknown command", secret, []string{"list"}, `unknown command "list"`},
+		{"missing argument", secret, []string{"sessions"}, "sessions takes 1 argument(s): sessions <owner>"},
+		{"extra argument", secret, []string{"count", "x"}, "count takes 0 argument(s)"},
+		{"unknown backend", secret, []string{"-backend", "mongo", "count"}, `-backend "mongo": choose one of cookie, redis, postgres, bolt`},
+		{"count on the cookie backend", secret, []string{"count"}, "the cookie backend keeps each session in its browser"},
+		{"sessions on the cookie backend", secret, []string{"sessions", "ada"}, "the cookie backend keeps each session in its browser"},
+		{"redis without an address", nil, []string{"-backend", "redis", "count"}, "-backend redis needs -redis-addr or CHISESS_REDIS_ADDR"},
+		{"postgres without a URL", nil, []string{"-backend", "postgres", "count"}, "-backend postgres needs -postgres-url or CHISESS_POSTGRES_URL"},
+		{"a bolt file that is not there", nil, []string{"-backend", "bolt", "-bolt-path", filepath.Join(t.TempDir(), "typo.db"), "count"}, "-bolt-path: stat"},
+		{"a bad duration", map[string]string{"CHISESS_IDLE": "soon"}, []string{"count"}, `CHISESS_IDLE="soon"`},
+		{"a missing secret file", nil, []string{"-secret-file", filepath.Join(t.TempDir(), "none"), "decode", "x"}, "-secret-file: open"},
+		{"a short secret", map[string]string{"SESSION_SECRET": "short"}, []string{"decode", "x"}, "Secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			r := ctl(tt.env, tt.args...)
+			is.Equal(r.code, exitUsage) // a usage error
+			t.Log(r.stderr)
+			is.True(strings.Contains(r.stderr, tt.wantErr)) // says what is wrong
+			is.Equal(r.stdout, "")                          // and prints nothing else
+		})
+	}
+}
+
+// TestFlagsAnywhere: flags may follow the command and its arguments, and
+// "--" lets an owner start with "-"; -h prints the help and exits 0.
+func TestFlagsAnywhere(t *testing.T) {
+	is := is.New(t)
+	m := cookieManager(t, secretNew, 0)
+	value := signIn(t, m, owned("ada", "laptop", false))
+	env := map[string]string{"SESSION_SECRET": secretNew}
+	r := ctl(env, "decode", value, "-json")
+	is.Equal(r.code, exitOK)                  // -json after the arguments
+	is.True(strings.HasPrefix(r.stdout, "{")) // is JSON
+	r = ctl(env, "-backend", "cookie", "sessions", "--", "-ada")
+	is.True(strings.Contains(r.stderr, "cookie backend")) // "-ada" is the owner, not a flag
+	r = ctl(env, "-h")
+	is.Equal(r.code, exitOK)                                       // help
+	is.True(strings.Contains(r.stderr, "revoke <owner> <handle>")) // lists the commands
+	is.True(strings.Contains(r.stderr, "Exit codes"))              // and the exit codes
+}
