@@ -8,7 +8,10 @@
 #   redis  imports chisess and chisess/backend/redisbackend:
 #          go-redis must appear, and none of pgx, bbolt or chromedp;
 #   rueidis  imports chisess and chisess/backend/rueidisbackend:
-#          rueidis must appear, and none of go-redis, pgx, bbolt or chromedp.
+#          rueidis must appear, and none of go-redis, pgx, bbolt or chromedp;
+#   migrate imports chisess and chisess/migrate: scs and gorilla/sessions
+#          must appear, and no driver may be built into it (its module
+#          graph names go-redis and pgx, which only its tests use).
 #
 # Exits non-zero, naming the module, when either rule breaks (for example
 # when a driver is added to the root go.mod). Needs the Go module proxy
@@ -34,7 +37,7 @@ app() {
 		printf 'replace github.com/chisess/kit => %s\n' "$root"
 		for pkg in "$@"; do
 			case $pkg in
-			github.com/chisess/kit/chisess/backend/*)
+			github.com/chisess/kit/chisess/backend/* | github.com/chisess/kit/chisess/migrate)
 				mod=${pkg#github.com/chisess/kit/}
 				printf 'replace %s => %s/%s\n' "$pkg" "$root" "$mod"
 				;;
@@ -82,7 +85,19 @@ app rueidis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backen
 want rueidis github.com/redis/rueidis
 forbid rueidis github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
 
+app migrate github.com/chisess/kit/chisess github.com/chisess/kit/chisess/migrate
+want migrate github.com/alexedwards/scs/v2
+want migrate github.com/gorilla/sessions
+forbid migrate go.etcd.io/bbolt github.com/chromedp
+built=$(cd "$tmp/migrate" && go list -deps .)
+for p in "${drivers[@]}"; do
+	if grep -q "^$p" <<<"$built"; then
+		echo "FAIL: app migrate builds $p" >&2
+		status=1
+	fi
+done
+
 if ((status == 0)); then
-	echo "ok: core has none of ${drivers[*]}; redis has go-redis and rueidis has rueidis, and none of the others"
+	echo "ok: core has none of ${drivers[*]}; redis has go-redis and rueidis has rueidis, and none of the others; migrate has scs and gorilla/sessions and builds no driver"
 fi
 exit "$status"

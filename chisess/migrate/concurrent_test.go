@@ -1,0 +1,206 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/migrate"
+	"github.com/matryer/is"
+)
+
+// gatedStore is an scs store whose Find reads, then waits for release
+// before it returns, and whose Find or Delete can be told to fail.
+type gatedStore struct {
+	scs.Store
+	finds     atomic.Int32
+	release   chan struct{} // nil: Find does not wait
+	findErr   error
+	deleteErr error
+}
+
+func (g *gatedStore) Find(token string) ([]byte, bool, error) {
+	g.finds.Add(1)
+	if g.findErr != nil {
+		return nil, false, g.findErr
+	}
+	b, found, err := g.Store.Find(token)
+	if g.release != nil {
+		<-g.release
+	}
+	return b, found, err
+}
+
+func (g *gatedStore) Delete(token string) error {
+	if g.deleteErr != nil {
+		return g.deleteErr
+	}
+	return g.Store.Delete(token)
+}
+
+// newSCS returns an scs manager over store. Inside a synctest bubble, the
+// cleanup goroutine of the memstore that scs.New starts is stopped once it
+// waits, so that the bubble can end.
+func newSCS(store scs.Store, inBubble bool) *scs.SessionManager {
+	sm := scs.New()
+	if inBubble {
+		synctest.Wait()
+		sm.Store.(*memstore.MemStore).StopCleanup()
+	}
+	sm.Store = store
+	return sm
+}
+
+// signIn stores an scs session for user 42 through sm and returns its
+// token, as a login under scs did.
+func signIn(t *testing.T, sm *scs.SessionManager) string {
+	t.Helper()
+	ctx, err := sm.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm.Put(ctx, "user_id", 42)
+	token, _, err := sm.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// whoami answers with the user_id of the request's chisess session.
+var whoami = chisess.Autoload(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	id, err := chisess.Get[int](chisess.From(r.Context()), "user_id")
+	if err != nil {
+		http.Error(w, "sign in", http.StatusUnauthorized)
+		return
+	}
+	w.Write([]byte{byte('0' + id/10), byte('0' + id%10)})
+}))
+
+// Two requests that bring the same old cookie at once, such as a page's
+// parallel requests after the switch. Served by one process, they share
+// one migration: the old session is read once, and both responses carry
+// the one chisess session it became. Served by two processes, each reads
+// the old session before the other deletes it: each makes a chisess
+// session, the browser keeps the one it receives last, and the other,
+// whose token only this browser ever received, is never used again and
+// expires (the documented limit: scs's Store has no read-and-delete).
+func TestParallelRequestsWithOneOldCookie(t *testing.T) {
+	tests := []struct {
+		name      string
+		processes int
+		finds     int32 // reads of the old session
+		sessions  int   // chisess sessions made
+	}{
+		{"one process", 1, 1, 1},
+		{"two processes", 2, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				is := is.New(t)
+				old := &gatedStore{Store: memstore.NewWithCleanupInterval(0), release: make(chan struct{})}
+				sm := newSCS(old, true)
+				token := signIn(t, sm)
+				store := backend.NewMemory()
+				defer store.Close()
+				m, err := chisess.New(chisess.Config{Backend: store})
+				is.NoErr(err)
+				var apps []http.Handler
+				for range tt.processes {
+					apps = append(apps, migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour)}, migrate.SCS(sm))(whoami))
+				}
+
+				recs := make([]*httptest.ResponseRecorder, 2)
+				done := make(chan struct{})
+				for i := range recs {
+					recs[i] = httptest.NewRecorder()
+					req := httptest.NewRequest("GET", "/", nil)
+					req.AddCookie(&http.Cookie{Name: "session", Value: token})
+					go func() {
+						apps[i%len(apps)].ServeHTTP(recs[i], req)
+						done <- struct{}{}
+					}()
+					synctest.Wait() // the request waits in Find, or for the other's migration
+				}
+				is.Equal(old.finds.Load(), tt.finds) // the old session read once per process
+				close(old.release)
+				<-done
+				<-done
+
+				var cookies []string
+				for _, rec := range recs {
+					is.Equal(rec.Code, http.StatusOK)
+					is.Equal(rec.Body.String(), "42") // both signed in
+					for _, c := range rec.Result().Cookies() {
+						if c.Name == m.CookieName() {
+							cookies = append(cookies, c.Value)
+						}
+					}
+				}
+				is.Equal(len(cookies), 2)
+				is.Equal(cookies[0] == cookies[1], tt.sessions == 1) // one session shared, or one each
+				is.Equal(store.Len(), tt.sessions)
+				_, found, err := old.Store.Find(token)
+				is.NoErr(err)
+				is.True(!found) // the old session is gone
+			})
+		})
+	}
+}
+
+// When the old store fails, the request is answered through the manager's
+// ErrorHandler and nothing is lost: no chisess cookie, the old cookie kept,
+// and the old session still in its store for the next request.
+func TestOldStoreFailureLosesNothing(t *testing.T) {
+	broken := errors.New("store down")
+	tests := []struct {
+		name      string
+		findErr   error
+		deleteErr error
+	}{
+		{"find fails", broken, nil},
+		{"delete fails", nil, broken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			old := &gatedStore{Store: memstore.NewWithCleanupInterval(0)}
+			sm := newSCS(old, false)
+			token := signIn(t, sm)
+			old.findErr, old.deleteErr = tt.findErr, tt.deleteErr
+			var got error
+			m, err := chisess.New(chisess.Config{Backend: backend.NewMemory(), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				http.Error(w, "sorry", http.StatusInternalServerError)
+			}})
+			is.NoErr(err)
+			app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour)}, migrate.SCS(sm))(whoami)
+
+			req := httptest.NewRequest("GET", "/", nil)
+			req.AddCookie(&http.Cookie{Name: "session", Value: token})
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, req)
+			is.Equal(rec.Code, http.StatusInternalServerError)
+			is.True(errors.Is(got, broken))          // the store's error reaches the ErrorHandler
+			is.Equal(len(rec.Result().Cookies()), 0) // no cookie set or expired
+			old.findErr, old.deleteErr = nil, nil
+			_, found, err := old.Find(token)
+			is.NoErr(err)
+			is.True(found) // the old session is still there
+
+			rec = httptest.NewRecorder()
+			app.ServeHTTP(rec, req) // once the store is back
+			is.Equal(rec.Body.String(), "42")
+		})
+	}
+}

@@ -1,0 +1,223 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/chisess/kit/chisess"
+)
+
+// Options configures [Load].
+type Options struct {
+	// Until is when the migration ends: from then on Load does what
+	// chisess.Load does and nothing more, and old cookies are left alone
+	// (the browser drops them when they expire). Load panics when it is
+	// the zero time. Pick a day after the old sessions' longest lifetime
+	// has run out: scs's Lifetime, or gorilla's MaxAge, from the switch.
+	Until time.Time
+
+	// Rename maps an old key to the key its value gets in chisess; a key
+	// mapped to "" is left out. Keys that are not in the map keep their
+	// name.
+	Rename map[string]string
+
+	// Converters convert the values of the types listed, see [Convert].
+	// Without one, strings, booleans, integers, floats, []byte, []string
+	// and time.Time are taken as they are, and any other value is left
+	// out and its key logged.
+	Converters []Converter
+
+	// Logger receives a warning for each key left out for want of a
+	// conversion (its name and its value's Go type, never the value),
+	// and for each old session that could not be stored in chisess. It
+	// never sees a token or a value. The default is slog.Default().
+	Logger *slog.Logger
+}
+
+// Load returns chisess.Load(m) that, before it attaches the session, takes
+// over the old sessions of the sources: mount it in place of chisess.Load
+// for the weeks after a switch from scs or gorilla/sessions.
+//
+// Load panics if m is nil, if Options.Until is the zero time, if no source
+// is given, or if a source's cookie has the name of m's cookie (give the
+// chisess cookie a new name, such as the default __Host-session).
+func Load(m *chisess.Manager, opts Options, sources ...Source) func(http.Handler) http.Handler {
+	if m == nil {
+		panic("migrate: Load needs the *chisess.Manager returned by chisess.New, got nil")
+	}
+	if opts.Until.IsZero() {
+		panic("migrate: Options.Until is the zero time: set the date after which old sessions are no longer taken over")
+	}
+	if len(sources) == 0 {
+		panic("migrate: Load needs a source: migrate.SCS or migrate.Gorilla")
+	}
+	for _, s := range sources {
+		if s.open == nil {
+			panic("migrate: Load got a zero Source: make each with migrate.SCS or migrate.Gorilla")
+		}
+		if s.cookie == m.CookieName() {
+			panic("migrate: the " + s.name + " cookie and the chisess cookie are both called " + s.cookie + ": give chisess's a name of its own (Config.CookieName)")
+		}
+	}
+	mg := &migrator{m: m, sources: sources, until: opts.Until, conv: newConverter(opts), flights: map[string]*flight{}}
+	load := chisess.Load(m)
+	return func(next http.Handler) http.Handler {
+		loaded := load(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if mg.until.After(time.Now()) {
+				r = mg.takeOver(w, r, load)
+				if r == nil {
+					return // answered with an error
+				}
+			}
+			loaded.ServeHTTP(w, r)
+		})
+	}
+}
+
+// migrator is what Load keeps.
+type migrator struct {
+	m       *chisess.Manager
+	sources []Source
+	until   time.Time
+	conv    converter
+
+	mu      sync.Mutex
+	flights map[string]*flight // by source and old cookie value
+}
+
+// A flight is one migration of an old session, shared by the requests that
+// bring the same old cookie while it runs.
+type flight struct {
+	done chan struct{}
+	res  result
+}
+
+// result is what a migration tells every request that shares it.
+type result struct {
+	cookie *http.Cookie // the new chisess session's, or nil
+	expire []string     // Set-Cookie values that expire the old cookie
+	err    error        // the old store or chisess's backend failed
+}
+
+// takeOver handles the first old cookie that r carries, if any, and
+// returns the request to serve: r itself, or r with the old cookie taken
+// out and the new chisess cookie put in. It returns nil when it answered
+// with an error through the manager's ErrorHandler (load mounts it).
+func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(http.Handler) http.Handler) *http.Request {
+	var src *Source
+	var old *http.Cookie
+	for i := range mg.sources {
+		if c, err := r.Cookie(mg.sources[i].cookie); err == nil {
+			src, old = &mg.sources[i], c
+			break
+		}
+	}
+	if src == nil {
+		return r
+	}
+	ctx := context.WithoutCancel(r.Context())
+	live, err := mg.live(ctx, r)
+	var res result
+	switch {
+	case err != nil:
+		res.err = err
+	case live:
+		// The client has a chisess session already: the old one is left
+		// unread, and its cookie dropped.
+		res.expire = []string{src.expire}
+	default:
+		res = mg.share(src.name+"\x00"+old.Value, func() result { return mg.migrate(ctx, r, src, old.Value) })
+	}
+	if res.err != nil {
+		load(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mg.m.Error(w, r, res.err) })).ServeHTTP(w, r)
+		return nil
+	}
+	if res.expire == nil && res.cookie == nil {
+		return r // left as it is (see migrate)
+	}
+	h := w.Header()
+	for _, line := range res.expire {
+		h.Add("Set-Cookie", line)
+	}
+	value := ""
+	if res.cookie != nil {
+		h.Add("Set-Cookie", res.cookie.String())
+		value = res.cookie.Value
+	}
+	h.Set("Cache-Control", "no-store")
+	return withCookies(r, src.cookie, mg.m.CookieName(), value, res.cookie != nil)
+}
+
+// live reports whether r carries a live chisess session.
+func (mg *migrator) live(ctx context.Context, r *http.Request) (bool, error) {
+	for _, c := range r.CookiesNamed(mg.m.CookieName()) {
+		_, err := mg.m.Inspect(ctx, c.Value)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, chisess.ErrUnknownSession):
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// share runs migrate once for the requests that bring the same old cookie
+// at the same time, in this process: each gets the one chisess session it
+// made.
+func (mg *migrator) share(key string, migrate func() result) result {
+	mg.mu.Lock()
+	if f, ok := mg.flights[key]; ok {
+		mg.mu.Unlock()
+		<-f.done
+		return f.res
+	}
+	f := &flight{done: make(chan struct{})}
+	mg.flights[key] = f
+	mg.mu.Unlock()
+	defer func() {
+		mg.mu.Lock()
+		delete(mg.flights, key)
+		mg.mu.Unlock()
+		close(f.done)
+	}()
+	f.res = migrate()
+	return f.res
+}
+
+// migrate reads the old session behind value, stores its values as a new
+// chisess session, and ends the old one, in that order: whatever fails,
+// the user keeps one session or the other.
+func (mg *migrator) migrate(ctx context.Context, r *http.Request, src *Source, value string) result {
+	old, err := src.open(ctx, r, value)
+	if err != nil {
+		return result{err: err}
+	}
+	var res result
+	if old.found {
+		values := mg.conv.convert(src.name, old.values)
+		if len(values) > 0 {
+			res.cookie, err = mg.m.Issue(ctx, values)
+			switch {
+			case errors.Is(err, chisess.ErrTooLarge), errors.Is(err, chisess.ErrReservedKey), errors.Is(err, chisess.ErrCookieTooLarge):
+				// It will never fit: say so, and leave the old session
+				// as it is for a configuration that lets it fit.
+				mg.conv.log.Warn("migrate: an old session does not fit in chisess; it is left as it is", "source", src.name, "keys", slices.Sorted(maps.Keys(values)), "err", err)
+				return result{}
+			case err != nil:
+				return result{err: err}
+			}
+		}
+	}
+	if res.expire, err = old.end(ctx); err != nil {
+		return result{err: err} // the new session, if any, is never sent
+	}
+	return res
+}

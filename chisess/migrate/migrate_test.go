@@ -1,0 +1,391 @@
+package migrate_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/gob"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/alexedwards/scs/postgresstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/testenv"
+	"github.com/chisess/kit/chisess/migrate"
+	"github.com/chisess/kit/chisess/sessiontest"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/matryer/is"
+	"github.com/redis/go-redis/v9"
+)
+
+// legacyCart is a type the old sessions hold that nothing converts: it is
+// left out, and its key logged.
+type legacyCart struct{ Items []string }
+
+// legacyPrefs is a type the old sessions hold that a Converter turns into
+// a string.
+type legacyPrefs struct{ Theme string }
+
+func init() {
+	gob.Register(legacyCart{})
+	gob.Register(legacyPrefs{})
+	gob.Register(time.Time{}) // scs and gorilla store values as interfaces: gob needs their types registered
+}
+
+// signedInAt is when the user signed in under the old library.
+var signedInAt = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// secretItem is in the cart: it must never reach the log.
+const secretItem = "secret-item-4711"
+
+// signedIn is what the old apps store at /login: a signed-in user.
+var signedIn = map[string]any{
+	"user_id":      42,
+	"name":         "ada",
+	"roles":        []string{"admin", "editor"},
+	"signed_in_at": signedInAt,
+	"admin":        true,
+	"prefs":        legacyPrefs{Theme: "dark"},
+	"cart":         legacyCart{Items: []string{secretItem}},
+}
+
+// wantAccount is what the new app's /account shows for that user.
+const wantAccount = "42 ada [admin editor] 2025-03-14T09:26:53Z true dark cart:false"
+
+// oldApp is an application as it ran before the switch.
+type oldApp struct {
+	handler http.Handler   // serves /login, which signs the user in
+	source  migrate.Source // the same library, for migrate.Load
+	cookie  string         // the old cookie's name
+	// stored reports whether the old store still holds the session of
+	// token; nil when the session lives in the cookie alone.
+	stored func(t *testing.T, token string) bool
+}
+
+// oldSCS is an scs app over store: LoadAndSave, as scs's README wires it.
+func oldSCS(store scs.Store) oldApp {
+	sm := scs.New()
+	sm.Store = store
+	sm.Cookie.Secure = true
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range signedIn {
+			sm.Put(r.Context(), k, v)
+		}
+		io.WriteString(w, "signed in")
+	})
+	return oldApp{
+		handler: sm.LoadAndSave(mux),
+		source:  migrate.SCS(sm),
+		cookie:  sm.Cookie.Name,
+		stored: func(t *testing.T, token string) bool {
+			find := store.Find
+			if cs, ok := store.(scs.CtxStore); ok { // goredisstore has only the Ctx methods
+				find = func(token string) ([]byte, bool, error) { return cs.FindCtx(context.Background(), token) }
+			}
+			_, found, err := find(token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return found
+		},
+	}
+}
+
+// The old gorilla app's keys: a hash key and a block key, as its README
+// advises.
+var (
+	gorillaHash  = []byte("gorilla-hash-key-gorilla-hash-key-64-bytes-gorilla-hash-key-64b")
+	gorillaBlock = []byte("gorilla-block-key-32-bytes-long!")
+)
+
+// oldGorilla is a gorilla/sessions app with a CookieStore.
+func oldGorilla() oldApp {
+	store := sessions.NewCookieStore(gorillaHash, gorillaBlock)
+	const name = "gsession"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := store.Get(r, name)
+		for k, v := range signedIn {
+			s.Values[k] = v
+		}
+		if err := s.Save(r, w); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, "signed in")
+	})
+	return oldApp{handler: mux, source: migrate.Gorilla(store, name), cookie: name}
+}
+
+// The old apps, one per store.
+var oldApps = []struct {
+	name string
+	new  func(t *testing.T) oldApp
+}{
+	{"scs redis", func(t *testing.T) oldApp {
+		return oldSCS(goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":"))
+	}},
+	{"scs postgres", func(t *testing.T) oldApp { return oldSCS(postgresStore(t)) }},
+	{"gorilla cookie", func(t *testing.T) oldApp { return oldGorilla() }},
+}
+
+// newApp is the application after the switch: chisess with migrate.Load.
+// /account needs a signed-in user and shows what the session holds.
+func newApp(t *testing.T, opts migrate.Options, source migrate.Source) (http.Handler, *chisess.Manager) {
+	t.Helper()
+	store := backend.NewMemory()
+	t.Cleanup(func() { store.Close() })
+	m, err := chisess.New(chisess.Config{Backend: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Converters = append(opts.Converters, migrate.Convert(func(p legacyPrefs) (any, error) { return p.Theme, nil }))
+	opts.Rename = map[string]string{"prefs": "theme"}
+	mux := http.NewServeMux()
+	mux.Handle("/account", chisess.Require("user_id", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "sign in", http.StatusUnauthorized)
+	}))(http.HandlerFunc(account)))
+	return migrate.Load(m, opts, source)(mux), m
+}
+
+func account(w http.ResponseWriter, r *http.Request) {
+	s := chisess.From(r.Context())
+	id, err1 := chisess.Get[int](s, "user_id")
+	name, err2 := chisess.Get[string](s, "name")
+	roles, err3 := chisess.Get[[]string](s, "roles")
+	at, err4 := chisess.Get[time.Time](s, "signed_in_at")
+	admin, err5 := chisess.Get[bool](s, "admin")
+	theme, err6 := chisess.Get[string](s, "theme")
+	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	fmt.Fprintf(w, "%d %s %v %s %t %s cart:%t", id, name, roles, at.UTC().Format(time.RFC3339), admin, theme, s.Has("cart"))
+}
+
+// switchable is a server's handler, swapped as a deployment swaps the app.
+type switchable struct{ h atomic.Pointer[http.Handler] }
+
+func (s *switchable) set(h http.Handler)                               { s.h.Store(&h) }
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
+
+// body reads resp's body (sessiontest's Client has read it already).
+func body(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// setCookie returns the cookie named name that resp sets, or nil.
+func setCookie(resp *http.Response, name string) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// A user signed in under the old library keeps their data and their
+// sign-in when the app switches to chisess: the first request trades the
+// old cookie for a chisess one, the old cookie is expired and the old
+// session deleted, and the next request needs only the chisess cookie.
+func TestSignedInUserKeepsTheirSession(t *testing.T) {
+	for _, tt := range oldApps {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			old := tt.new(t)
+			var logs bytes.Buffer
+			app, m := newApp(t, migrate.Options{
+				Until:  time.Now().Add(time.Hour),
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+			}, old.source)
+			var srv switchable
+			srv.set(old.handler)
+			c := sessiontest.NewClient(t, &srv)
+
+			is.Equal(c.Get("/login").StatusCode, http.StatusOK)
+			before := c.Cookie(old.cookie)
+			is.True(before != nil) // the old app set its cookie
+
+			srv.set(app) // the switch
+			resp := c.Get("/account")
+			is.Equal(resp.StatusCode, http.StatusOK)
+			is.Equal(body(t, resp), wantAccount)            // the data, typed, and the sign-in
+			is.True(setCookie(resp, m.CookieName()) != nil) // a chisess cookie
+			expired := setCookie(resp, old.cookie)
+			is.True(expired != nil && expired.MaxAge < 0)           // the old cookie expired (Max-Age=0)
+			is.True(c.Cookie(old.cookie) == nil)                    // and gone from the browser
+			is.True(c.Cookie(m.CookieName()).Value != before.Value) // a fresh token, not the old one
+			if old.stored != nil {
+				is.True(!old.stored(t, before.Value)) // the old session is deleted from its store
+			}
+			is.True(strings.Contains(logs.String(), `"key":"cart"`)) // the key left out is logged by name
+			is.True(!strings.Contains(logs.String(), secretItem))    // and never with its value
+			is.True(!strings.Contains(logs.String(), before.Value))  // nor the old token
+
+			resp = c.Get("/account") // the next request, with the chisess cookie alone
+			is.Equal(resp.StatusCode, http.StatusOK)
+			is.Equal(body(t, resp), wantAccount)
+			is.Equal(len(resp.Cookies()), 0) // nothing more to set or expire
+		})
+	}
+}
+
+// An old cookie that leads to no session is never adopted: an scs token
+// its store does not know, a gorilla cookie signed with other keys. The
+// request goes on with a new, empty session, and the old cookie is
+// expired.
+func TestUnverifiedOldCookieIsNotAdopted(t *testing.T) {
+	otherKeys := securecookie.CodecsFromPairs([]byte("another-hash-key-another-hash-key"), []byte("another-block-key-32-bytes-long!"))
+	forged, err := securecookie.EncodeMulti("gsession", map[any]any{"user_id": 42}, otherKeys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := strings.Repeat("A", 43) // the form of an scs token
+	tests := []struct {
+		name  string
+		old   int // index in oldApps
+		value string
+	}{
+		{"scs redis, unknown token", 0, unknown},
+		{"scs postgres, unknown token", 1, unknown},
+		{"gorilla, cookie signed with other keys", 2, forged},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			old := oldApps[tt.old].new(t)
+			app, m := newApp(t, migrate.Options{Until: time.Now().Add(time.Hour)}, old.source)
+			c := sessiontest.NewClient(t, app)
+			c.SetCookie(&http.Cookie{Name: old.cookie, Value: tt.value, Path: "/"})
+
+			resp := c.Get("/account")
+			is.Equal(resp.StatusCode, http.StatusUnauthorized) // not signed in
+			is.True(setCookie(resp, m.CookieName()) == nil)    // no chisess session
+			expired := setCookie(resp, old.cookie)
+			is.True(expired != nil && expired.MaxAge < 0) // the old cookie expired
+		})
+	}
+}
+
+// After Options.Until, Load is chisess.Load: nothing is taken over, the
+// old cookie and the old session are left alone.
+func TestNothingIsTakenOverAfterUntil(t *testing.T) {
+	for _, tt := range oldApps {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			old := tt.new(t)
+			app, _ := newApp(t, migrate.Options{Until: time.Now().Add(-time.Minute)}, old.source)
+			var srv switchable
+			srv.set(old.handler)
+			c := sessiontest.NewClient(t, &srv)
+			is.Equal(c.Get("/login").StatusCode, http.StatusOK)
+			before := c.Cookie(old.cookie)
+
+			srv.set(app)
+			resp := c.Get("/account")
+			is.Equal(resp.StatusCode, http.StatusUnauthorized) // not signed in
+			is.Equal(len(resp.Cookies()), 0)                   // no cookie set or expired
+			is.Equal(c.Cookie(old.cookie).Value, before.Value) // the old cookie kept
+			if old.stored != nil {
+				is.True(old.stored(t, before.Value)) // the old session kept
+			}
+		})
+	}
+}
+
+// A client that holds a live chisess session keeps it: an old cookie it
+// still sends is expired unread, and the old session left to its store's
+// expiry.
+func TestLiveChisessSessionWins(t *testing.T) {
+	for _, tt := range oldApps {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			old := tt.new(t)
+			app, m := newApp(t, migrate.Options{Until: time.Now().Add(time.Hour)}, old.source)
+			var srv switchable
+			srv.set(old.handler)
+			c := sessiontest.NewClient(t, &srv)
+			is.Equal(c.Get("/login").StatusCode, http.StatusOK)
+			before := c.Cookie(old.cookie)
+			cookie, err := m.Issue(context.Background(), map[string]any{
+				"user_id": 7, "name": "grace", "roles": []string{}, "signed_in_at": signedInAt, "admin": false, "theme": "light",
+			})
+			is.NoErr(err)
+			c.SetCookie(cookie)
+
+			srv.set(app)
+			resp := c.Get("/account")
+			is.Equal(resp.StatusCode, http.StatusOK)
+			is.Equal(body(t, resp), "7 grace [] 2025-03-14T09:26:53Z false light cart:false") // the chisess session, not the old one
+			expired := setCookie(resp, old.cookie)
+			is.True(expired != nil && expired.MaxAge < 0)   // the old cookie expired
+			is.True(setCookie(resp, m.CookieName()) == nil) // the chisess cookie unchanged
+			is.Equal(c.Cookie(m.CookieName()).Value, cookie.Value)
+			if old.stored != nil {
+				is.True(old.stored(t, before.Value)) // unread: left to expire in its store
+			}
+		})
+	}
+}
+
+// redisClient connects to the test Redis.
+func redisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Lookup(t, testenv.RedisAddr)})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// postgresStore returns scs's PostgreSQL store over a table of its own on
+// the test database.
+func postgresStore(t *testing.T) *postgresstore.PostgresStore {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(testenv.Lookup(t, testenv.PostgresURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { db.Close() })
+	table := randomName(t, "scs_sessions_")
+	mustExec(t, db, "CREATE TABLE "+table+" (token TEXT PRIMARY KEY, data BYTEA NOT NULL, expiry TIMESTAMPTZ NOT NULL)")
+	t.Cleanup(func() { mustExec(t, db, "DROP TABLE "+table) })
+	return postgresstore.NewWithConfig(db, postgresstore.Config{TableName: table})
+}
+
+func mustExec(t *testing.T, db *sql.DB, query string) {
+	t.Helper()
+	if _, err := db.ExecContext(context.Background(), query); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// randomName returns prefix and random hex, so that parallel runs on the
+// shared servers never meet.
+func randomName(t *testing.T, prefix string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}

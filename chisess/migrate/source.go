@@ -1,0 +1,156 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+)
+
+// A Source is the library whose sessions [Load] takes over: [SCS] or
+// [Gorilla].
+type Source struct {
+	name   string // for the logs
+	cookie string // the old cookie's name
+	// open reads the old session that the cookie's value leads to, once.
+	open func(ctx context.Context, r *http.Request, value string) (oldSession, error)
+	// expire is the Set-Cookie value that expires the old cookie.
+	expire string
+}
+
+// oldSession is what a Source found behind an old cookie.
+type oldSession struct {
+	found  bool    // false: the cookie leads to no session, or does not verify
+	values []entry // when found
+	// end ends the old session where it is stored, if it is stored
+	// anywhere, and returns the Set-Cookie values that expire its cookie.
+	end func(ctx context.Context) ([]string, error)
+}
+
+// SCS returns the [Source] for the sessions of old, an scs session
+// manager configured as it was before the switch: its Store (redisstore,
+// goredisstore, postgresstore, any scs.Store), Codec, HashTokenInStore and
+// Cookie (the name, Path and Domain to expire) are used as they are.
+// LoadAndSave must no longer be mounted.
+//
+// The token in the old cookie is looked up through old's Store: a token the
+// store does not know, or holds as expired, is never adopted. A session
+// found is deleted from the store once its values are stored in chisess.
+//
+// SCS panics if old is nil.
+func SCS(old *scs.SessionManager) Source {
+	if old == nil {
+		panic("migrate: SCS needs the *scs.SessionManager the application used, got nil")
+	}
+	c := old.Cookie
+	line := (&http.Cookie{
+		Name: c.Name, Path: c.Path, Domain: c.Domain,
+		MaxAge: -1, Expires: time.Unix(1, 0),
+		Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite, Partitioned: c.Partitioned,
+	}).String()
+	expire := func(context.Context) ([]string, error) { return []string{line}, nil }
+	return Source{name: "scs", cookie: c.Name, expire: line, open: func(ctx context.Context, _ *http.Request, token string) (oldSession, error) {
+		ctx, err := old.Load(ctx, token) // Store.Find, then Codec.Decode
+		if err != nil {
+			return oldSession{}, fmt.Errorf("migrate: read the scs session: %w", err)
+		}
+		if old.Token(ctx) == "" {
+			return oldSession{end: expire}, nil // unknown or expired token
+		}
+		keys := old.Keys(ctx)
+		values := make([]entry, len(keys))
+		for i, k := range keys {
+			values[i] = entry{key: k, value: old.Get(ctx, k)}
+		}
+		return oldSession{found: true, values: values, end: func(context.Context) ([]string, error) {
+			if err := old.Destroy(ctx); err != nil { // Store.Delete
+				return nil, fmt.Errorf("migrate: delete the scs session: %w", err)
+			}
+			return expire(ctx)
+		}}, nil
+	}}
+}
+
+// Gorilla returns the [Source] for the sessions called name in store, a
+// gorilla/sessions store configured as it was before the switch: a
+// CookieStore or FilesystemStore made with the same hash and block keys
+// (older key pairs included), whose Options give the Path and Domain of
+// the cookie to expire.
+//
+// The cookie is opened by store.New, that is by securecookie: a cookie
+// whose signature does not verify, that does not decrypt, or whose
+// timestamp is older than the store's MaxAge is never adopted. A
+// FilesystemStore's file is removed once its values are stored in chisess.
+// A CookieStore session lives in the cookie alone and cannot be deleted:
+// a copy of the cookie taken before the switch still opens until Until or
+// until the store's MaxAge ends, as it would have under gorilla.
+//
+// Gorilla panics if store is nil or name is empty.
+func Gorilla(store sessions.Store, name string) Source {
+	if store == nil || name == "" {
+		panic("migrate: Gorilla needs the application's sessions.Store and the session's name")
+	}
+	opts := storeOptions(store)
+	opts.MaxAge = -1
+	line := sessions.NewCookie(name, "", &opts).String()
+	expire := func(context.Context) ([]string, error) { return []string{line}, nil }
+	return Source{name: "gorilla", cookie: name, expire: line, open: func(_ context.Context, r *http.Request, _ string) (oldSession, error) {
+		s, err := store.New(r, name)
+		var scErr securecookie.Error
+		switch {
+		case err != nil && !(errors.As(err, &scErr) && scErr.IsDecode()):
+			return oldSession{}, fmt.Errorf("migrate: read the gorilla session: %w", err)
+		case err != nil || s.IsNew:
+			return oldSession{end: expire}, nil // forged, expired, or undecodable
+		}
+		values := make([]entry, 0, len(s.Values))
+		for k, v := range s.Values {
+			values = append(values, entry{key: k, value: v})
+		}
+		return oldSession{found: true, values: values, end: func(context.Context) ([]string, error) {
+			if s.Options == nil {
+				s.Options = &sessions.Options{Path: "/"}
+			}
+			s.Options.MaxAge = -1 // gorilla's way to delete: the file, if any, and the cookie
+			var w headerWriter
+			if err := store.Save(r, &w, s); err != nil {
+				return nil, fmt.Errorf("migrate: delete the gorilla session: %w", err)
+			}
+			return w.h["Set-Cookie"], nil
+		}}, nil
+	}}
+}
+
+// storeOptions returns the cookie options of store, for the stores
+// gorilla/sessions ships, and Path=/ for any other.
+func storeOptions(store sessions.Store) sessions.Options {
+	var o *sessions.Options
+	switch s := store.(type) {
+	case *sessions.CookieStore:
+		o = s.Options
+	case *sessions.FilesystemStore:
+		o = s.Options
+	}
+	if o == nil {
+		return sessions.Options{Path: "/"}
+	}
+	return *o
+}
+
+// headerWriter catches the headers a store's Save sets, so that each
+// request that shares one migration can send them.
+type headerWriter struct{ h http.Header }
+
+func (w *headerWriter) Header() http.Header {
+	if w.h == nil {
+		w.h = http.Header{}
+	}
+	return w.h
+}
+func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *headerWriter) WriteHeader(int)             {}
