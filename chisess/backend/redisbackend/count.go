@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -32,7 +33,7 @@ const countBatch = 1000
 // TYPE). Failures are wrapped as "chisess: redis count: …".
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, opError(ctx, "count", err)
+		return 0, rediskit.OpError(ctx, "count", err)
 	}
 	var (
 		mu    sync.Mutex
@@ -55,7 +56,7 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 		err = scan(ctx, c)
 	}
 	if err != nil {
-		return 0, opError(ctx, "count", err)
+		return 0, rediskit.OpError(ctx, "count", err)
 	}
 	return total, nil
 }
