@@ -51,7 +51,13 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now, key: contextKey{"request state of " + cfg.CookieName}}
-	if cfg.OnEvent != nil {
+	if o := cfg.Observer; o != nil {
+		m.cfg.OnEvent = withEvents(m, cfg.OnEvent, o)
+		if cfg.Backend != nil {
+			m.backend = observe(cfg.Backend, o, m)
+		}
+	}
+	if m.cfg.OnEvent != nil {
 		m.eventKey = newEventKey(cfg.Secret)
 	}
 	_, inProcess := cfg.Backend.(*backend.Memory)
@@ -91,7 +97,7 @@ func (m *Manager) CookieName() string { return m.cfg.CookieName }
 
 // Backend returns the server-side backend, or nil when sessions are sealed
 // in the cookie.
-func (m *Manager) Backend() backend.Backend { return m.backend }
+func (m *Manager) Backend() backend.Backend { return m.cfg.Backend }
 
 // fail reports err through the configured ErrorHandler, or the default one.
 // An ErrorHandler that reports another error of the same request (through
