@@ -350,7 +350,7 @@ func (s *Session) persistent() bool {
 // emitCommitted queues the events of a commit that went through.
 func (s *Session) emitCommitted(p plan, out outcome) {
 	m := s.m
-	if m.cfg.OnEvent == nil || s.intent == intentKeep && !out.renewed {
+	if !m.events || s.intent == intentKeep && !out.renewed {
 		return // a refresh is not a save
 	}
 	if out.ended {

@@ -26,7 +26,8 @@ type Manager struct {
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
 	timeouts    bool
-	eventKey    []byte // salts the session hashes of events
+	events      bool   // someone is told about events: OnEvent, the Observer
+	eventKey    []byte // salts the session hashes of events; nil without OnEvent
 	keyPrefix   []byte // binds storage keys to the namespace
 	cookie      cookieSpec
 	cookieLimit int // the largest sealed cookie, name and value
@@ -51,13 +52,11 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now, key: contextKey{"request state of " + cfg.CookieName}}
-	if o := cfg.Observer; o != nil {
-		m.cfg.OnEvent = withEvents(m, cfg.OnEvent, o)
-		if cfg.Backend != nil {
-			m.backend = observe(cfg.Backend, o, m)
-		}
+	if cfg.Observer != nil && cfg.Backend != nil {
+		m.backend = observe(cfg.Backend, cfg.Observer, m)
 	}
-	if m.cfg.OnEvent != nil {
+	m.events = cfg.OnEvent != nil || cfg.Observer != nil
+	if cfg.OnEvent != nil {
 		m.eventKey = newEventKey(cfg.Secret)
 	}
 	_, inProcess := cfg.Backend.(*backend.Memory)

@@ -24,7 +24,8 @@ import (
 // a span started there is their parent) and the one End gets. End is called
 // once for every Start, with what the operation did. Event is called for
 // every [Event], after Config.OnEvent, with the context of the load or
-// commit it happened in.
+// commit it happened in; the event's Session and Previous hashes, which
+// cost an HMAC each, are there only when Config.OnEvent is set too.
 //
 // An Observation carries no token, no storage key and no value: only
 // sizes, counts, durations and outcomes. The methods run synchronously, on
@@ -221,17 +222,6 @@ func (r *record) storedLen() int {
 // appendTo writes them (as zero).
 func ulen[T int | int64 | uint64](v T) int {
 	return (bits.Len64(uint64(max(v, 0))|1) + 6) / 7
-}
-
-// withEvents returns the OnEvent hook of a Manager with an Observer: the
-// Config's own, then the Observer's.
-func withEvents(m *Manager, onEvent func(context.Context, Event), o Observer) func(context.Context, Event) {
-	return func(ctx context.Context, e Event) {
-		if onEvent != nil {
-			onEvent(ctx, e)
-		}
-		o.Event(ctx, m, e)
-	}
 }
 
 // observed is a backend whose calls an Observer is told about.

@@ -325,3 +325,51 @@ func ExampleObserver() {
 	// level=WARN msg="slow or failed session work" op=write err=<nil>
 	// level=WARN msg="slow or failed session work" op=commit err=<nil>
 }
+
+// eventHashes is an Observer that keeps the session hashes of the events
+// it is told.
+type eventHashes struct {
+	observerLog
+	hashes []string
+}
+
+func (h *eventHashes) Event(ctx context.Context, m *chisess.Manager, e chisess.Event) {
+	h.hashes = append(h.hashes, e.Kind.String()+":"+e.Session)
+}
+
+// The Observer is told every event, after OnEvent. The session hashes cost
+// an HMAC each: it gets them only when OnEvent is set, which wants them.
+func TestObserverEvents(t *testing.T) {
+	tests := []struct {
+		name    string
+		onEvent bool
+		hashed  bool
+	}{
+		{name: "observer alone", onEvent: false, hashed: false},
+		{name: "with OnEvent", onEvent: true, hashed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			obs := &eventHashes{}
+			cfg := chisess.Config{Backend: sessiontest.NewBackend(), Observer: obs}
+			log := &eventLog{}
+			if tt.onEvent {
+				cfg.OnEvent = log.hook
+			}
+			_, c := newApp(t, cfg)
+			c.do("GET", "/")
+			c.do("POST", "/destroy")
+			var kinds []string
+			for _, h := range obs.hashes {
+				kind, hash, _ := strings.Cut(h, ":")
+				kinds = append(kinds, kind)
+				is.Equal(hash != "", tt.hashed) // a hash only with OnEvent
+			}
+			is.Equal(kinds, []string{"created", "committed", "loaded", "destroyed"}) // every event
+			if tt.onEvent {
+				is.Equal(len(log.all()), len(obs.hashes)) // OnEvent is told the same events
+			}
+		})
+	}
+}

@@ -152,7 +152,7 @@ func (s *Session) load(ctx context.Context) (RejectReason, error) {
 	every := m.refreshInterval(rec.meta)
 	s.src.refreshDue = every > 0 && now.Sub(rec.meta.seenAt()) >= every
 	s.src.renewDue = m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(rec.meta.renewed)) >= m.cfg.RenewEvery
-	if m.cfg.OnEvent != nil {
+	if m.events {
 		s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
 	}
 	return 0, nil
