@@ -4,9 +4,11 @@
 # to this checkout, and prints their `go list -m all`:
 #
 #   core   imports only github.com/chisess/kit/chisess:
-#          none of go-redis, pgx, bbolt or chromedp may appear;
+#          none of go-redis, pgx, bbolt, chromedp or OpenTelemetry may appear;
 #   redis  imports chisess and chisess/backend/redisbackend:
-#          go-redis must appear, and none of pgx, bbolt or chromedp.
+#          go-redis must appear, and none of pgx, bbolt or chromedp;
+#   otel   imports chisess and chisess/otelchisess:
+#          OpenTelemetry must appear, and none of go-redis, pgx, bbolt or chromedp.
 #
 # Exits non-zero, naming the module, when either rule breaks (for example
 # when a driver is added to the root go.mod). Needs the Go module proxy
@@ -18,7 +20,7 @@ tmp=$(mktemp -d -t chisess-deps.XXXXXX)
 trap 'rm -rf -- "$tmp"' EXIT
 export GOWORK=off GOFLAGS=-mod=mod
 
-drivers=(github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp)
+drivers=(github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp go.opentelemetry.io)
 status=0
 
 # app NAME IMPORT... — writes an app that imports each package, with a
@@ -32,7 +34,7 @@ app() {
 		printf 'replace github.com/chisess/kit => %s\n' "$root"
 		for pkg in "$@"; do
 			case $pkg in
-			github.com/chisess/kit/chisess/backend/*)
+			github.com/chisess/kit/chisess/backend/* | github.com/chisess/kit/chisess/otelchisess)
 				mod=${pkg#github.com/chisess/kit/}
 				printf 'replace %s => %s/%s\n' "$pkg" "$root" "$mod"
 				;;
@@ -75,9 +77,12 @@ app core github.com/chisess/kit/chisess
 forbid core "${drivers[@]}"
 app redis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backend/redisbackend
 want redis github.com/redis/go-redis
-forbid redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+forbid redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp go.opentelemetry.io
+app otel github.com/chisess/kit/chisess github.com/chisess/kit/chisess/otelchisess
+want otel go.opentelemetry.io/otel
+forbid otel github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
 
 if ((status == 0)); then
-	echo "ok: core has none of ${drivers[*]}; redis has go-redis and none of the others"
+	echo "ok: core has none of ${drivers[*]}; redis has go-redis and otel OpenTelemetry, and none of the others"
 fi
 exit "$status"
