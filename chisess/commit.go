@@ -190,27 +190,38 @@ type outcome struct {
 	prevOwner string // its owner
 	alive     bool   // storeTouch: the session is still live
 	raw       []byte // what was stored under key, when known
+	retries   int    // swaps that did not take, each followed by a merge
 }
 
 // commit saves the session just before the response starts with status. It
 // sets the response headers (Set-Cookie, Vary, Cache-Control) in h and returns
 // the error that must replace the response, if any. It runs once.
 func (s *Session) commit(status int, h http.Header) error {
+	var w watch // the Observer's, when the commit stores something
 	s.mu.Lock()
-	err := s.commitLocked(status, h)
+	err := s.commitLocked(status, h, &w)
 	if err != nil {
 		s.closed = true
 		s.emit(Event{Kind: EventError, Err: err})
 	}
 	queued := s.events != nil
 	s.mu.Unlock()
+	ctx := s.st.r.Context()
+	if w.o != nil {
+		ctx = w.ctx
+	}
 	if queued {
-		s.fire(s.st.r.Context())
+		s.fire(ctx)
+	}
+	if w.o != nil {
+		w.end(s.m)
 	}
 	return err
 }
 
-func (s *Session) commitLocked(status int, h http.Header) error {
+// commitLocked is commit, called with s.mu held. When Config.Observer is
+// set and the commit stores something, it starts w, and fills in w.obs.
+func (s *Session) commitLocked(status int, h http.Header, w *watch) error {
 	if s.committed {
 		return nil
 	}
@@ -224,11 +235,19 @@ func (s *Session) commitLocked(status int, h http.Header) error {
 		return nil
 	}
 	now := s.m.now()
-	out, err := s.apply(s.st.r.Context(), p, now)
-	if err != nil {
-		return err
+	ctx := s.st.r.Context()
+	if s.m.cfg.Observer != nil && p.store != storeNone {
+		*w = s.m.watch(ctx, OpCommit)
+		ctx = w.ctx
 	}
-	if err := s.respond(h, p, out, now); err != nil {
+	out, err := s.apply(ctx, p, now)
+	if err == nil {
+		err = s.respond(h, p, out, now)
+	}
+	if w.o != nil {
+		w.obs = s.observeCommit(p, out, err)
+	}
+	if err != nil {
 		return err
 	}
 	s.emitCommitted(p, out)
@@ -318,7 +337,7 @@ func (s *Session) store(ctx context.Context, p plan, now time.Time) (outcome, er
 		return out, err
 	}
 	created, err := s.create(ctx)
-	created.ended, created.prevKey, created.prevOwner = out.ended, out.prevKey, out.prevOwner
+	created.ended, created.prevKey, created.prevOwner, created.retries = out.ended, out.prevKey, out.prevOwner, out.retries
 	return created, err
 }
 
@@ -331,7 +350,7 @@ func (s *Session) persistent() bool {
 // emitCommitted queues the events of a commit that went through.
 func (s *Session) emitCommitted(p plan, out outcome) {
 	m := s.m
-	if m.cfg.OnEvent == nil || s.intent == intentKeep && !out.renewed {
+	if !m.events || s.intent == intentKeep && !out.renewed {
 		return // a refresh is not a save
 	}
 	if out.ended {

@@ -220,6 +220,14 @@ type Config struct {
 	// Default: nil, no events.
 	OnEvent func(ctx context.Context, e Event)
 
+	// Observer, when set, is told about every load and commit of a
+	// session and every call to the backend, with its duration and outcome,
+	// and about every event: the hook for tracing and metrics (the
+	// otelchisess module is one for OpenTelemetry). It sees no token, key
+	// or value. Default: nil, which costs nothing: the backend is called
+	// directly.
+	Observer Observer
+
 	// Logger receives chisess's own log records (errors, and warnings for
 	// corrupt stored sessions). Tokens and secrets are never logged.
 	// Default: slog.Default().

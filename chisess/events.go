@@ -148,6 +148,9 @@ func newEventKey(secret string) []byte {
 
 // eventID is the salted hash of a session token that events carry.
 func (m *Manager) eventID(token string) string {
+	if m.eventKey == nil {
+		return "" // only the Observer listens, and it gets no hashes
+	}
 	key, ok := m.storageKey(token)
 	if !ok {
 		return ""
@@ -159,6 +162,9 @@ func (m *Manager) eventID(token string) string {
 // has the key but not the token (the owner index). Both hash the same
 // thing, so one session has one ID in every event.
 func (m *Manager) eventIDOfKey(key string) string {
+	if m.eventKey == nil {
+		return "" // only the Observer listens, and it gets no hashes
+	}
 	mac := hmac.New(sha256.New, m.eventKey)
 	mac.Write([]byte(key))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:12])
@@ -167,7 +173,7 @@ func (m *Manager) eventIDOfKey(key string) string {
 // emit queues an event; the session's owner fires queued events once its
 // lock is released, so a hook may use the session.
 func (s *Session) emit(e Event) {
-	if s.m.cfg.OnEvent != nil {
+	if s.m.events {
 		s.events = append(s.events, e)
 	}
 }
@@ -179,6 +185,16 @@ func (s *Session) fire(ctx context.Context) {
 	s.events = nil
 	s.mu.Unlock()
 	for _, e := range events {
-		s.m.cfg.OnEvent(ctx, e)
+		s.m.tell(ctx, e)
+	}
+}
+
+// tell reports e to Config.OnEvent, then to the Observer.
+func (m *Manager) tell(ctx context.Context, e Event) {
+	if m.cfg.OnEvent != nil {
+		m.cfg.OnEvent(ctx, e)
+	}
+	if o := m.cfg.Observer; o != nil {
+		o.Event(ctx, m, e)
 	}
 }

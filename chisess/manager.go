@@ -26,7 +26,8 @@ type Manager struct {
 	// timeouts is false for the in-process memory backend, which never
 	// blocks, so its calls skip the cost of a deadline context.
 	timeouts    bool
-	eventKey    []byte // salts the session hashes of events
+	events      bool   // someone is told about events: OnEvent, the Observer
+	eventKey    []byte // salts the session hashes of events; nil without OnEvent
 	keyPrefix   []byte // binds storage keys to the namespace
 	cookie      cookieSpec
 	cookieLimit int // the largest sealed cookie, name and value
@@ -51,6 +52,10 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, backend: cfg.Backend, now: time.Now, key: contextKey{"request state of " + cfg.CookieName}}
+	if cfg.Observer != nil && cfg.Backend != nil {
+		m.backend = observe(cfg.Backend, cfg.Observer, m)
+	}
+	m.events = cfg.OnEvent != nil || cfg.Observer != nil
 	if cfg.OnEvent != nil {
 		m.eventKey = newEventKey(cfg.Secret)
 	}
@@ -91,7 +96,7 @@ func (m *Manager) CookieName() string { return m.cfg.CookieName }
 
 // Backend returns the server-side backend, or nil when sessions are sealed
 // in the cookie.
-func (m *Manager) Backend() backend.Backend { return m.backend }
+func (m *Manager) Backend() backend.Backend { return m.cfg.Backend }
 
 // fail reports err through the configured ErrorHandler, or the default one.
 // An ErrorHandler that reports another error of the same request (through

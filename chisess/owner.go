@@ -267,8 +267,8 @@ func (m *Manager) destroyKeyOf(ctx context.Context, owner, key string) (bool, er
 	if e.key == "" {
 		return false, nil
 	}
-	if m.cfg.OnEvent != nil {
-		m.cfg.OnEvent(ctx, Event{Kind: EventDestroyed, Session: m.eventIDOfKey(e.key)})
+	if m.events {
+		m.tell(ctx, Event{Kind: EventDestroyed, Session: m.eventIDOfKey(e.key)})
 	}
 	return true, nil
 }

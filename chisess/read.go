@@ -72,12 +72,30 @@ func (s *Session) Load(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
-	err := s.load(ctx)
+	if s.m.cfg.Observer != nil {
+		return s.loadObserved(ctx)
+	}
+	_, err := s.load(ctx)
 	queued := s.events != nil
 	s.mu.Unlock()
 	if queued {
 		s.fire(ctx)
 	}
+	return err
+}
+
+// loadObserved is Load, told to the Observer. Called with s.mu held, it
+// releases it.
+func (s *Session) loadObserved(ctx context.Context) error {
+	w := s.m.watch(ctx, OpLoad)
+	why, err := s.load(w.ctx)
+	w.obs = s.observeLoad(why, err)
+	queued := s.events != nil
+	s.mu.Unlock()
+	if queued {
+		s.fire(w.ctx)
+	}
+	w.end(s.m)
 	return err
 }
 
@@ -88,7 +106,9 @@ func (s *Session) Loaded() bool {
 	return s.loaded
 }
 
-func (s *Session) load(ctx context.Context) error {
+// load loads the session, and returns why the request's token was
+// rejected, if it was.
+func (s *Session) load(ctx context.Context) (RejectReason, error) {
 	m := s.m
 	now := m.now()
 	if s.st.header == "" && !m.cookie.sentWith(s.st.r) {
@@ -98,7 +118,7 @@ func (s *Session) load(ctx context.Context) error {
 		s.loaded, s.outside = true, true
 		s.src = source{at: now}
 		s.rec = newRecord(now)
-		return nil
+		return 0, nil
 	}
 	var buf [maxPresented]string
 	values, more := s.st.presented(buf[:0])
@@ -111,12 +131,12 @@ func (s *Session) load(ctx context.Context) error {
 		s.loaded = true
 		s.src = source{origin: originAmbiguous, at: now}
 		s.rec = newRecord(now)
-		return nil
+		return ReasonAmbiguous, nil
 	}
 	src, rec, reason, err := m.resolve(ctx, values, now)
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
-		return err
+		return 0, err
 	}
 	s.loaded = true
 	s.src, s.src.at = src, now
@@ -125,17 +145,17 @@ func (s *Session) load(ctx context.Context) error {
 			s.emit(Event{Kind: EventRejected, Reason: reason})
 		}
 		s.rec = newRecord(now)
-		return nil
+		return reason, nil
 	}
 	s.token, s.rec, s.src.owner = src.token, rec, ownerOf(rec)
 	s.src.extent = rec.extent()
 	every := m.refreshInterval(rec.meta)
 	s.src.refreshDue = every > 0 && now.Sub(rec.meta.seenAt()) >= every
 	s.src.renewDue = m.cfg.RenewEvery > 0 && now.Sub(time.UnixMilli(rec.meta.renewed)) >= m.cfg.RenewEvery
-	if m.cfg.OnEvent != nil {
+	if m.events {
 		s.emit(Event{Kind: EventLoaded, Session: m.eventID(s.token)})
 	}
-	return nil
+	return 0, nil
 }
 
 // resolve finds the live session the request's tokens lead to. When there

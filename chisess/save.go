@@ -67,18 +67,25 @@ func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 	if change != nil {
 		err = change(s)
 	}
+	var w watch // the Observer's, when the save stores something
 	s.mu.Lock()
 	s.saving = false
 	if err == nil {
-		err = s.saveLocked(ctx)
+		err = s.saveLocked(ctx, &w)
 	}
 	if err != nil {
 		s.restore(before)
 	}
 	queued := s.events != nil
 	s.mu.Unlock()
+	if w.o != nil {
+		ctx = w.ctx
+	}
 	if queued {
 		s.fire(ctx)
+	}
+	if w.o != nil {
+		w.end(s.m)
 	}
 	return err
 }
@@ -109,8 +116,9 @@ func (s *Session) beginSave() (before snapshot, started bool, err error) {
 }
 
 // saveLocked saves the session's changes since the last commit or Save.
-// Callers hold s.mu.
-func (s *Session) saveLocked(ctx context.Context) error {
+// Callers hold s.mu. When Config.Observer is set and the save stores
+// something, it starts w, and fills in w.obs.
+func (s *Session) saveLocked(ctx context.Context, w *watch) error {
 	m := s.m
 	now := m.now()
 	in := s.planInput(int(s.status))
@@ -123,7 +131,14 @@ func (s *Session) saveLocked(ctx context.Context) error {
 	case p == (plan{}):
 		return nil
 	}
+	if m.cfg.Observer != nil && p.store != storeNone {
+		*w = m.watch(ctx, OpCommit)
+		ctx = w.ctx
+	}
 	out, err := s.apply(ctx, p, now)
+	if w.o != nil {
+		w.obs = s.observeCommit(p, out, err)
+	}
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
 		return err

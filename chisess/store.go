@@ -178,6 +178,7 @@ func (s *Session) create(ctx context.Context) (outcome, error) {
 func (s *Session) update(ctx context.Context) (outcome, error) {
 	at := s.loadedPosition()
 	sw, atomic := s.m.backend.(backend.Swapper)
+	retries := 0
 	for range maxSwapAttempts {
 		if !atomic {
 			// Without Swap, read again just before writing: this keeps an
@@ -207,9 +208,10 @@ func (s *Session) update(ctx context.Context) (outcome, error) {
 		if ok {
 			s.token = at.token // a renewal followed meanwhile: the client needs its token
 			out := s.settled(at, at.key, data != nil)
-			out.raw = data
+			out.raw, out.retries = data, retries
 			return out, nil
 		}
+		retries++
 		if at, err = s.reload(ctx, at, true); err != nil {
 			return outcome{}, err
 		}
@@ -239,6 +241,7 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 	newKey, _ := s.m.storageKey(s.token)
 	gen := newGen()   // a new token starts a generation of its own
 	reload := !atomic // without Swap, read again before every write
+	retries := 0
 	for range maxSwapAttempts {
 		if reload {
 			var err error
@@ -248,7 +251,9 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 			if at.token != s.src.token && periodic {
 				// Another request's periodic renewal won: save into it.
 				s.token = at.token
-				return s.updateFrom(ctx, at)
+				out, err := s.updateFrom(ctx, at)
+				out.retries += retries
+				return out, err
 			}
 		}
 		reload = true
@@ -266,9 +271,10 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		if ok {
 			at.rec = next
 			out := s.settled(at, newKey, len(next.entries) > 0)
-			out.renewed, out.raw = out.kept, data
+			out.renewed, out.raw, out.retries = out.kept, data, retries
 			return out, nil
 		}
+		retries++
 	}
 	return outcome{}, fmt.Errorf("chisess: renew session: gave up after %d concurrent changes", maxSwapAttempts)
 }
@@ -353,9 +359,9 @@ func (s *Session) end(ctx context.Context, now time.Time) (outcome, error) {
 	}
 	s.m.dropForwards(ctx, e.passed)
 	if e.key == "" {
-		return outcome{ended: true, prevKey: s.src.key, prevOwner: s.src.owner}, nil
+		return outcome{ended: true, prevKey: s.src.key, prevOwner: s.src.owner, retries: e.retries}, nil
 	}
-	return outcome{ended: true, prevKey: e.key, prevOwner: e.owner}, nil
+	return outcome{ended: true, prevKey: e.key, prevOwner: e.owner, retries: e.retries}, nil
 }
 
 // endPresented ends every live session the request's tokens lead to: the
@@ -379,6 +385,7 @@ func (s *Session) endPresented(ctx context.Context, now time.Time) (outcome, err
 		}
 		s.m.dropForwards(ctx, e.passed)
 		out.prevKey, out.prevOwner = cmp.Or(out.prevKey, e.key), cmp.Or(out.prevOwner, e.owner)
+		out.retries += e.retries
 	}
 	return out, nil
 }
@@ -387,6 +394,7 @@ func (s *Session) endPresented(ctx context.Context, now time.Time) (outcome, err
 type ending struct {
 	key, owner string   // the live record it deleted, and its owner; "" for none
 	passed     []string // the forward records that led there
+	retries    int      // swaps that did not take, each followed by a read
 }
 
 // endFrom deletes the live session stored under key, or the one the forward
@@ -413,6 +421,7 @@ func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want stri
 				e.key = key
 				return e, nil
 			}
+			e.retries++
 		}
 		got, err := m.read(ctx, key)
 		switch {

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # scripts/check-deps.sh — shows that an app pays only for the modules it
-# imports. It builds two throwaway apps in a temp dir, each with a replace
+# imports. It builds throwaway apps in a temp dir, each with a replace
 # to this checkout, and prints their `go list -m all`:
 #
 #   core   imports only github.com/chisess/kit/chisess:
-#          none of go-redis, pgx, bbolt or chromedp may appear;
+#          none of go-redis, pgx, bbolt, chromedp or OpenTelemetry may appear;
 #   redis  imports chisess and chisess/backend/redisbackend:
-#          go-redis must appear, and none of pgx, bbolt or chromedp;
+#          go-redis must appear, and none of rueidis, pgx, bbolt, chromedp or OpenTelemetry;
 #   rueidis  imports chisess and chisess/backend/rueidisbackend:
-#          rueidis must appear, and none of go-redis, pgx, bbolt or chromedp;
+#          rueidis must appear, and none of go-redis, pgx, bbolt, chromedp or OpenTelemetry;
 #   migrate imports chisess and chisess/migrate: scs and gorilla/sessions
 #          must appear, and no driver may be built into it (its module
-#          graph names go-redis and pgx, which only its tests use).
+#          graph names go-redis and pgx, which only its tests use);
+#   otel   imports chisess and chisess/otelchisess:
+#          OpenTelemetry must appear, and none of go-redis, pgx, bbolt or chromedp.
 #
 # Exits non-zero, naming the module, when either rule breaks (for example
 # when a driver is added to the root go.mod). Needs the Go module proxy
@@ -23,7 +25,7 @@ tmp=$(mktemp -d -t chisess-deps.XXXXXX)
 trap 'rm -rf -- "$tmp"' EXIT
 export GOWORK=off GOFLAGS=-mod=mod
 
-drivers=(github.com/redis/go-redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp)
+drivers=(github.com/redis/go-redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp go.opentelemetry.io)
 status=0
 
 # app NAME IMPORT... — writes an app that imports each package, with a
@@ -37,7 +39,7 @@ app() {
 		printf 'replace github.com/chisess/kit => %s\n' "$root"
 		for pkg in "$@"; do
 			case $pkg in
-			github.com/chisess/kit/chisess/backend/* | github.com/chisess/kit/chisess/migrate)
+			github.com/chisess/kit/chisess/backend/* | github.com/chisess/kit/chisess/migrate | github.com/chisess/kit/chisess/otelchisess)
 				mod=${pkg#github.com/chisess/kit/}
 				printf 'replace %s => %s/%s\n' "$pkg" "$root" "$mod"
 				;;
@@ -80,10 +82,10 @@ app core github.com/chisess/kit/chisess
 forbid core "${drivers[@]}"
 app redis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backend/redisbackend
 want redis github.com/redis/go-redis
-forbid redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+forbid redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp go.opentelemetry.io
 app rueidis github.com/chisess/kit/chisess github.com/chisess/kit/chisess/backend/rueidisbackend
 want rueidis github.com/redis/rueidis
-forbid rueidis github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+forbid rueidis github.com/redis/go-redis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp go.opentelemetry.io
 
 app migrate github.com/chisess/kit/chisess github.com/chisess/kit/chisess/migrate
 want migrate github.com/alexedwards/scs/v2
@@ -97,7 +99,11 @@ for p in "${drivers[@]}"; do
 	fi
 done
 
+app otel github.com/chisess/kit/chisess github.com/chisess/kit/chisess/otelchisess
+want otel go.opentelemetry.io/otel
+forbid otel github.com/redis/go-redis github.com/redis/rueidis github.com/jackc/pgx go.etcd.io/bbolt github.com/chromedp
+
 if ((status == 0)); then
-	echo "ok: core has none of ${drivers[*]}; redis has go-redis and rueidis has rueidis, and none of the others; migrate has scs and gorilla/sessions and builds no driver"
+	echo "ok: core has none of ${drivers[*]}; redis has go-redis, rueidis has rueidis and otel OpenTelemetry, and none of the others; migrate has scs and gorilla/sessions and builds no driver"
 fi
 exit "$status"

@@ -57,6 +57,7 @@ func newApp(ctx context.Context, cfg appConfig, logger *slog.Logger) (http.Handl
 		// Autoload, Require and RenewToken answer a failed load through it,
 		// and so does chisess.Error in the handlers.
 		ErrorHandler: a.sessionError,
+		Observer:     cfg.Observer,
 	}
 	if cfg.LogEvents {
 		scfg.OnEvent = chisess.LogEvents(logger)

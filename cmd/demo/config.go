@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
 )
 
@@ -31,6 +33,12 @@ type appConfig struct {
 	// every load and commit at Debug. run turns the log level down to
 	// Debug for it.
 	LogEvents bool
+	// OTel names where the sessions' traces and metrics go (otelchisess):
+	// "" for nowhere, "stdout". run makes Observer from it.
+	OTel string
+	// Observer, when set, is the chisess.Config.Observer: run's from
+	// -otel, or a test's.
+	Observer chisess.Observer
 
 	// Secret seals cookie-backend sessions. It comes from SESSION_SECRET
 	// only, never from a flag, so it does not show up in ps output.
@@ -96,6 +104,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	fs.BoolVar(&cfg.Rolling, "rolling", false, "count the lifetime from the last request instead of from login")
 	fs.BoolVar(&cfg.LogEvents, "log-events", false,
 		"log every session event with chisess.LogEvents: created, renewed, destroyed, rejected cookies and errors, and (at debug level, which this turns on) every load and commit")
+	fs.StringVar(&cfg.OTel, "otel", getenv("DEMO_OTEL"),
+		"export the sessions' OpenTelemetry traces and metrics (otelchisess) to `where`: "+strings.Join(otelExporters, ", ")+"; empty for nowhere (env DEMO_OTEL)")
 	if envErr != nil {
 		return cfg, envErr
 	}
@@ -111,6 +121,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	}
 	if !known {
 		return cfg, fmt.Errorf("-backend %q: choose one of %s", cfg.Backend, strings.Join(backendNames, ", "))
+	}
+	if cfg.OTel != "" && !slices.Contains(otelExporters, cfg.OTel) {
+		return cfg, fmt.Errorf("-otel %q: choose one of %s, or leave it empty", cfg.OTel, strings.Join(otelExporters, ", "))
 	}
 	cfg.Secret = getenv("SESSION_SECRET")
 	return cfg, nil

@@ -561,6 +561,7 @@ func TestParseConfig(t *testing.T) {
 				is.Equal(cfg.TickEvery, time.Second)
 				is.Equal(cfg.Ticks, 5)
 				is.True(!cfg.LogEvents) // quiet unless asked
+				is.Equal(cfg.OTel, "")  // no telemetry unless asked
 			},
 		},
 		{
@@ -593,6 +594,9 @@ func TestParseConfig(t *testing.T) {
 				is.True(cfg.LogEvents)
 			},
 		},
+		{name: "otel flag", args: []string{"-otel", "stdout"}, check: func(is *is.I, cfg appConfig) { is.Equal(cfg.OTel, "stdout") }},
+		{name: "otel env", env: map[string]string{"DEMO_OTEL": "stdout"}, check: func(is *is.I, cfg appConfig) { is.Equal(cfg.OTel, "stdout") }},
+		{name: "unknown otel exporter", args: []string{"-otel", "jaeger"}, wantErr: `-otel "jaeger": choose one of stdout, or leave it empty`},
 		{name: "unknown backend", args: []string{"-backend", "mongo"}, wantErr: `-backend "mongo": choose one of cookie, memory, bolt, redis, postgres`},
 		{name: "bad env duration", env: map[string]string{"DEMO_IDLE": "soon"}, wantErr: `DEMO_IDLE="soon"`},
 		{name: "stray argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
@@ -1350,4 +1354,30 @@ func TestDescribeDevice(t *testing.T) {
 			is.Equal(describeDevice(tt.ua), tt.want)
 		})
 	}
+}
+
+// -otel stdout writes the spans of each session load, commit and backend
+// call as they end, and the metrics at shutdown, and neither holds the
+// session's token.
+func TestOTelStdout(t *testing.T) {
+	is := is.New(t)
+	var out syncBuffer
+	obs, shutdown, err := newTelemetry("stdout", &out)
+	is.NoErr(err)
+	cfg := testConfig(t, "memory")
+	cfg.Observer = obs
+	c := newClient(t, newTestServer(t, cfg))
+	c.login("alice")
+	token := c.cookie()
+	c.get("/members")
+	is.NoErr(shutdown(context.Background()))
+
+	text := out.String()
+	for _, want := range []string{
+		`"Name":"chisess.session.load"`, `"Name":"chisess.session.commit"`, `"Name":"chisess.backend.read"`, // spans
+		`"Name":"chisess.session.created"`, `"Name":"chisess.session.load.duration"`, // metrics
+	} {
+		is.True(strings.Contains(text, want)) // want
+	}
+	is.True(!strings.Contains(text, token)) // never the token
 }

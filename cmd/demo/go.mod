@@ -7,21 +7,34 @@ require (
 	github.com/chisess/kit/chisess/backend/boltbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/pgbackend v0.0.0-00010101000000-000000000000
 	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
+	github.com/chisess/kit/chisess/otelchisess v0.0.0-00010101000000-000000000000
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
 	github.com/redis/go-redis/v9 v9.23.0
+	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0
+	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
+	go.opentelemetry.io/otel/sdk v1.47.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
@@ -35,4 +48,5 @@ replace (
 	github.com/chisess/kit/chisess/backend/boltbackend => ../../chisess/backend/boltbackend
 	github.com/chisess/kit/chisess/backend/pgbackend => ../../chisess/backend/pgbackend
 	github.com/chisess/kit/chisess/backend/redisbackend => ../../chisess/backend/redisbackend
+	github.com/chisess/kit/chisess/otelchisess => ../../chisess/otelchisess
 )

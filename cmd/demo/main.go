@@ -15,7 +15,8 @@
 //	CHISESS_POSTGRES_URL=postgres://localhost/demo go run ./cmd/demo -backend postgres
 //
 // Sign in with any user name and the password "demo". Add -log-events to
-// log every session event (chisess.LogEvents).
+// log every session event (chisess.LogEvents), and -otel stdout to write
+// the sessions' OpenTelemetry spans and metrics (otelchisess) to stdout.
 //
 // The cookie backend seals sessions with SESSION_SECRET. In development
 // (the default) a missing secret is replaced by a random one for the run;
@@ -75,6 +76,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	if generated {
 		logger.Warn("SESSION_SECRET is not set: using a random secret for this run, so sessions will not survive a restart; generate one with `openssl rand -base64 32`")
+	}
+
+	if cfg.OTel != "" {
+		obs, shutdown, err := newTelemetry(cfg.OTel, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 2
+		}
+		cfg.Observer = obs
+		defer func() {
+			if err := shutdown(context.Background()); err != nil {
+				logger.Error("flush the OpenTelemetry exporters", "err", err)
+			}
+		}()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
