@@ -80,8 +80,8 @@ const (
 // CacheReporter is what a backend that answers reads from a cache of its
 // own (server-assisted client-side caching) implements to have its hits and
 // misses counted in chisess.backend.cache.hits and .misses. The counts are
-// totals since the backend started. No backend of chisess caches yet; this
-// is the hook one that does would use.
+// totals since the backend started. chisess/backend/rueidisbackend's Store
+// implements it.
 type CacheReporter interface {
 	CacheStats() (hits, misses int64)
 }

@@ -222,6 +222,14 @@ func (s *Store) invalidated(keys []rueidis.RedisMessage) {
 // it dropped and why. It is cheap enough to export as metrics.
 func (s *Store) Stats() Stats { return s.cache.stats() }
 
+// CacheStats returns the hits and misses of [Store.Stats], for
+// instrumentation that counts the cache of any backend that has one (the
+// otelchisess module's CacheReporter).
+func (s *Store) CacheStats() (hits, misses int64) {
+	st := s.cache.stats()
+	return int64(st.Hits), int64(st.Misses)
+}
+
 // NativeCompare reports whether [Store.Swap] replaces a session with the
 // server's own conditional set (SET … IFEQ), found by [New] on every node,
 // rather than with a Lua script.

@@ -342,6 +342,9 @@ func TestCacheBound(t *testing.T) {
 	is.Equal(st.Hits, uint64(11))
 	is.Equal(st.Misses, uint64(5))
 	is.Equal(st.HitRatio(), 11.0/16)
+	hits, misses := store.CacheStats() // what instrumentation reads
+	is.Equal(hits, int64(11))
+	is.Equal(misses, int64(5))
 }
 
 // TestConcurrentCallsOnOneKey runs reads, swaps, writes and deletes of one
