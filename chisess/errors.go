@@ -2,6 +2,7 @@ package chisess
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/chisess/kit/chisess/backend"
 )
@@ -90,3 +91,17 @@ var ErrUnknownSession = errors.New("chisess: no live session for this token")
 // [ErrTooLarge]), and by a commit as a last resort. Store less, or use a
 // server-side backend.
 var ErrCookieTooLarge = backend.ErrCookieTooLarge
+
+// ValueError is the error [Manager.Issue] returns for a value it cannot
+// store: one the Codec cannot encode, or one that would take the session
+// past a limit (the error then wraps [ErrTooLarge] too). Key names the
+// value; the error never holds the value itself. Find it with errors.As.
+type ValueError struct {
+	Key string
+	Err error
+}
+
+func (e *ValueError) Error() string { return fmt.Sprintf("value for %q: %v", e.Key, e.Err) }
+
+// Unwrap returns the reason the value could not be stored.
+func (e *ValueError) Unwrap() error { return e.Err }

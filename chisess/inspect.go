@@ -25,7 +25,7 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 			err = m.fits(&rec, -1, k, val)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("chisess: issue: value for %q: %w", k, err)
+			return nil, fmt.Errorf("chisess: issue: %w", &ValueError{Key: k, Err: err})
 		}
 		rec.set(-1, k, val)
 	}

@@ -126,3 +126,31 @@ func TestInspectSaysWhy(t *testing.T) {
 		})
 	}
 }
+
+// Issue names the value it cannot store, so a caller (a migration) can
+// leave that key out and try again; the error never holds the value.
+func TestIssueNamesTheValueItCannotStore(t *testing.T) {
+	forEachMode(t, func(t *testing.T, tm mode) {
+		cfg := tm.cfg
+		cfg.MaxValueSize = 64
+		m := newManager(t, cfg)
+		for _, tt := range []struct {
+			name    string
+			value   any
+			tooLong bool
+		}{
+			{"a value the codec cannot encode", make(chan int), false},
+			{"a value past MaxValueSize", strings.Repeat("secret", 20), true},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				is := is.New(t)
+				_, err := m.Issue(t.Context(), map[string]any{"bad": tt.value})
+				var ve *chisess.ValueError
+				is.True(errors.As(err, &ve))                              // the error is a ValueError
+				is.Equal(ve.Key, "bad")                                   // naming the key
+				is.Equal(errors.Is(err, chisess.ErrTooLarge), tt.tooLong) // and wrapping ErrTooLarge for a limit
+				is.True(!strings.Contains(err.Error(), "secret"))         // never the value
+			})
+		}
+	})
+}
