@@ -2,19 +2,20 @@ package migrate
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
 // withCookies returns a copy of r whose Cookie header lacks the old
-// cookie. When add is set, the chisess cookies it had are replaced by
+// cookies. When add is set, the chisess cookies it had are replaced by
 // name=value, so that chisess.Load finds the session just made.
-func withCookies(r *http.Request, old, name, value string, add bool) *http.Request {
+func withCookies(r *http.Request, old []string, name, value string, add bool) *http.Request {
 	var kept []string
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
 			part = strings.TrimSpace(part)
 			k, _, _ := strings.Cut(part, "=")
-			if part != "" && k != old && (!add || k != name) {
+			if part != "" && !slices.Contains(old, k) && (!add || k != name) {
 				kept = append(kept, part)
 			}
 		}

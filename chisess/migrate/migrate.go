@@ -3,10 +3,12 @@ package migrate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +44,10 @@ type Options struct {
 
 // Load returns chisess.Load(m) that, before it attaches the session, takes
 // over the old sessions of the sources: mount it in place of chisess.Load
-// for the weeks after a switch from scs or gorilla/sessions.
+// for the weeks after a switch from scs or gorilla/sessions. A request
+// that carries the cookies of several sources has them all taken over into
+// one chisess session; a key two of them hold keeps the value of the
+// source listed first.
 //
 // Load panics if m is nil, if Options.Until is the zero time, if no source
 // is given, or if a source's cookie has the name of m's cookie (give the
@@ -106,20 +111,21 @@ type result struct {
 	err    error        // the old store or chisess's backend failed
 }
 
-// takeOver handles the first old cookie that r carries, if any, and
-// returns the request to serve: r itself, or r with the old cookie taken
-// out and the new chisess cookie put in. It returns nil when it answered
-// with an error through the manager's ErrorHandler (load mounts it).
+// takeOver handles the old cookies that r carries, one per source, if
+// any, and returns the request to serve: r itself, or r with the old
+// cookies taken out and the new chisess cookie put in. It returns nil when
+// it answered with an error through the manager's ErrorHandler (load
+// mounts it).
 func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(http.Handler) http.Handler) *http.Request {
-	var src *Source
-	var old *http.Cookie
+	var found []oldCookie
+	var key strings.Builder
 	for i := range mg.sources {
 		if c, err := r.Cookie(mg.sources[i].cookie); err == nil {
-			src, old = &mg.sources[i], c
-			break
+			found = append(found, oldCookie{src: &mg.sources[i], value: c.Value})
+			key.WriteString(mg.sources[i].name + "\x00" + c.Value + "\x00")
 		}
 	}
-	if src == nil {
+	if len(found) == 0 {
 		return r
 	}
 	ctx := context.WithoutCancel(r.Context())
@@ -129,11 +135,13 @@ func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(h
 	case err != nil:
 		res.err = err
 	case live:
-		// The client has a chisess session already: the old one is left
-		// unread, and its cookie dropped.
-		res.expire = []string{src.expire}
+		// The client has a chisess session already: the old ones are
+		// left unread, and their cookies dropped.
+		for _, f := range found {
+			res.expire = append(res.expire, f.src.expire)
+		}
 	default:
-		res = mg.share(src.name+"\x00"+old.Value, func() result { return mg.migrate(ctx, r, src, old.Value) })
+		res = mg.share(key.String(), func() result { return mg.migrate(ctx, r, found) })
 	}
 	if res.err != nil {
 		load(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mg.m.Error(w, r, res.err) })).ServeHTTP(w, r)
@@ -152,7 +160,17 @@ func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(h
 		value = res.cookie.Value
 	}
 	h.Set("Cache-Control", "no-store")
-	return withCookies(r, src.cookie, mg.m.CookieName(), value, res.cookie != nil)
+	old := make([]string, len(found))
+	for i, f := range found {
+		old[i] = f.src.cookie
+	}
+	return withCookies(r, old, mg.m.CookieName(), value, res.cookie != nil)
+}
+
+// oldCookie is an old cookie a request carries, and its source.
+type oldCookie struct {
+	src   *Source
+	value string
 }
 
 // live reports whether r carries a live chisess session.
@@ -192,32 +210,61 @@ func (mg *migrator) share(key string, migrate func() result) result {
 	return f.res
 }
 
-// migrate reads the old session behind value, stores its values as a new
-// chisess session, and ends the old one, in that order: whatever fails,
-// the user keeps one session or the other.
-func (mg *migrator) migrate(ctx context.Context, r *http.Request, src *Source, value string) result {
-	old, err := src.open(ctx, r, value)
-	if err != nil {
-		return result{err: err}
-	}
-	var res result
-	if old.found {
-		values := mg.conv.convert(src.name, old.values)
-		if len(values) > 0 {
-			res.cookie, err = mg.m.Issue(ctx, values)
-			switch {
-			case errors.Is(err, chisess.ErrTooLarge), errors.Is(err, chisess.ErrReservedKey), errors.Is(err, chisess.ErrCookieTooLarge):
-				// It will never fit: say so, and leave the old session
-				// as it is for a configuration that lets it fit.
-				mg.conv.log.Warn("migrate: an old session does not fit in chisess; it is left as it is", "source", src.name, "keys", slices.Sorted(maps.Keys(values)), "err", err)
-				return result{}
-			case err != nil:
-				return result{err: err}
+// migrate reads the old sessions behind the old cookies, stores their
+// values as one new chisess session (a key two of them hold keeps the
+// value of the source listed first), and ends the old ones, in that order:
+// whatever fails, the user keeps one session or the other.
+func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCookie) result {
+	olds := make([]oldSession, len(found))
+	values := map[string]any{}
+	var names []string
+	for i, f := range found {
+		old, err := f.src.open(ctx, r, f.value)
+		if err != nil {
+			return result{err: err}
+		}
+		olds[i] = old
+		if !old.found {
+			continue
+		}
+		names = append(names, f.src.name)
+		for k, v := range mg.conv.convert(f.src.name, old.values) {
+			if _, ok := values[k]; !ok {
+				values[k] = v
 			}
 		}
 	}
-	if res.expire, err = old.end(ctx); err != nil {
-		return result{err: err} // the new session, if any, is never sent
+	source := strings.Join(names, ",")
+	var res result
+	for len(values) > 0 {
+		var err error
+		res.cookie, err = mg.m.Issue(ctx, values)
+		var ve *chisess.ValueError
+		if errors.As(err, &ve) && !errors.Is(err, chisess.ErrTooLarge) {
+			// A value chisess's codec cannot encode (a NaN in JSON,
+			// say): left out like one with no conversion.
+			mg.conv.log.Warn("migrate: a value could not be stored; its key is left out", "source", source, "key", ve.Key, "type", fmt.Sprintf("%T", values[ve.Key]))
+			delete(values, ve.Key)
+			res.cookie = nil
+			continue
+		}
+		switch {
+		case errors.Is(err, chisess.ErrTooLarge), errors.Is(err, chisess.ErrReservedKey), errors.Is(err, chisess.ErrCookieTooLarge):
+			// It will never fit: say so, and leave the old sessions as
+			// they are for a configuration that lets them fit.
+			mg.conv.log.Warn("migrate: an old session does not fit in chisess; it is left as it is", "source", source, "keys", slices.Sorted(maps.Keys(values)), "err", err)
+			return result{}
+		case err != nil:
+			return result{err: err}
+		}
+		break
+	}
+	for _, old := range olds {
+		expire, err := old.end(ctx)
+		if err != nil {
+			return result{err: err} // the new session, if any, is never sent
+		}
+		res.expire = append(res.expire, expire...)
 	}
 	return res
 }

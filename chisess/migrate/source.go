@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"time"
 
@@ -103,7 +104,15 @@ func Gorilla(store sessions.Store, name string) Source {
 		s, err := store.New(r, name)
 		var scErr securecookie.Error
 		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// A FilesystemStore cookie whose file is gone: taken over by
+			// another request or process, or cleaned up. The error names
+			// the file, which holds the session ID: it is not passed on.
+			return oldSession{end: expire}, nil
 		case err != nil && !(errors.As(err, &scErr) && scErr.IsDecode()):
+			if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+				err = fmt.Errorf("%s the session file: %w", pe.Op, pe.Err) // its name holds the session ID
+			}
 			return oldSession{}, fmt.Errorf("migrate: read the gorilla session: %w", err)
 		case err != nil || s.IsNew:
 			return oldSession{end: expire}, nil // forged, expired, or undecodable

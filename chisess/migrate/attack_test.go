@@ -64,7 +64,7 @@ func r17app(t *testing.T, b backend.Backend, source ...migrate.Source) (http.Han
 // with a new, empty session". migrate.Gorilla treats the os.ReadFile error
 // as a store failure instead: every request that carries the cookie is
 // answered by the ErrorHandler (500) and the cookie is never expired.
-func TestReview17GorillaFilesystemFileGoneIsNotA500(t *testing.T) {
+func TestGorillaFilesystemFileGoneIsNotA500(t *testing.T) {
 	is := is.New(t)
 	dir := t.TempDir()
 	store := sessions.NewFilesystemStore(dir, gorillaHash, gorillaBlock)
@@ -92,7 +92,7 @@ func TestReview17GorillaFilesystemFileGoneIsNotA500(t *testing.T) {
 }
 
 // The same, with the file removed before any request (a cleanup job).
-func TestReview17GorillaFilesystemFileCleanedIsNotA500(t *testing.T) {
+func TestGorillaFilesystemFileCleanedIsNotA500(t *testing.T) {
 	is := is.New(t)
 	dir := t.TempDir()
 	store := sessions.NewFilesystemStore(dir, gorillaHash, gorillaBlock)
@@ -121,7 +121,7 @@ func TestReview17GorillaFilesystemFileCleanedIsNotA500(t *testing.T) {
 // registry invites, or scs and gorilla) gets the first's values, and the
 // second's cookie is then "expired unread" on the next request because the
 // client now has a live chisess session: its values are lost.
-func TestReview17TwoSourcesBothTakenOver(t *testing.T) {
+func TestTwoSourcesBothTakenOver(t *testing.T) {
 	is := is.New(t)
 	store := sessions.NewCookieStore(gorillaHash, gorillaBlock)
 	login := httptest.NewRequest("POST", "/login", nil)
@@ -178,7 +178,7 @@ func TestReview17TwoSourcesBothTakenOver(t *testing.T) {
 // gets the ErrorHandler's 500 on every request until Until, rather than
 // the key being left out and logged (Options.Converters: "any other value
 // is left out and its key logged").
-func TestReview17UnencodableValueIsLeftOutNotA500(t *testing.T) {
+func TestUnencodableValueIsLeftOutNotA500(t *testing.T) {
 	is := is.New(t)
 	sm := scs.New()
 	ms := memstore.NewWithCleanupInterval(0)
@@ -201,27 +201,27 @@ type failingWrites struct {
 	fail atomic.Bool
 }
 
-var errR17Down = errors.New("review17: backend down")
+var errBackendDown = errors.New("backend down")
 
 func (f *failingWrites) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	if f.fail.Load() {
-		return errR17Down
+		return errBackendDown
 	}
 	return f.Memory.Write(ctx, key, data, ttl)
 }
 
 func (f *failingWrites) Swap(ctx context.Context, key string, old, data []byte, ttl time.Duration) (bool, error) {
 	if f.fail.Load() {
-		return false, errR17Down
+		return false, errBackendDown
 	}
 	return f.Memory.Swap(ctx, key, old, data, ttl)
 }
 
-// HOLDS: the migration request's own commit fails, or the handler answers
+// the migration request's own commit fails, or the handler answers
 // 5xx, after the old scs session was deleted: the response still sets the
 // chisess cookie the old session became (it is set outside chisess.Load),
 // so the user keeps their sign-in.
-func TestReview17FailingCommitKeepsMigratedSignIn(t *testing.T) {
+func TestFailingCommitKeepsMigratedSignIn(t *testing.T) {
 	for _, mode := range []string{"commit fails", "handler 500"} {
 		t.Run(mode, func(t *testing.T) {
 			is := is.New(t)
