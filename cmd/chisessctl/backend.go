@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"net/url"
 	"os"
 	"strings"
@@ -74,7 +75,12 @@ func openRedis(ctx context.Context, cfg config) (backend.Backend, func(), error)
 	if strings.Contains(cfg.RedisAddr, "://") {
 		o, err := redis.ParseURL(cfg.RedisAddr)
 		if err != nil {
-			return nil, nil, usagef("-redis-addr: %v", err)
+			// url.Error quotes the whole URL, password included: keep
+			// only its reason.
+			if ue := (*url.Error)(nil); errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, nil, usagef("-redis-addr %s: %v", redact(cfg.RedisAddr), err)
 		}
 		client = redis.NewClient(o)
 	} else if addrs := strings.Split(cfg.RedisAddr, ","); len(addrs) > 1 {
@@ -123,6 +129,12 @@ func openBolt(cfg config) (backend.Backend, func(), error) {
 	if _, err := os.Stat(cfg.BoltPath); err != nil {
 		return nil, nil, usagef("-bolt-path: %v", err)
 	}
+	// boltbackend.Open would create a missing bucket too: a mistyped
+	// -bolt-bucket must be an error, not an empty store written into the
+	// app's file.
+	if err := checkBucket(cfg.BoltPath, cfg.BoltBucket); err != nil {
+		return nil, nil, err
+	}
 	s, err := boltbackend.Open(cfg.BoltPath, boltbackend.Options{Bucket: cfg.BoltBucket, SweepInterval: -1, Timeout: time.Second})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open bolt file %s (stop the app first: bbolt lets one process at a time open it): %w", cfg.BoltPath, err)
@@ -130,10 +142,35 @@ func openBolt(cfg config) (backend.Backend, func(), error) {
 	return s, func() { s.Close() }, nil
 }
 
-// redact hides the password in a redis:// URL, for error messages.
+// checkBucket reports a usage error when the bbolt file at path, opened
+// read-only, has no session bucket of that name ("" for the default).
+func checkBucket(path, bucket string) error {
+	if bucket == "" {
+		bucket = boltbackend.DefaultBucket
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("open bolt file %s (stop the app first: bbolt lets one process at a time open it): %w", path, err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(bucket)) == nil {
+			return usagef("-bolt-bucket: the file %s has no bucket %q (the app's Options.Bucket; the default is %q)", path, bucket, boltbackend.DefaultBucket)
+		}
+		return nil
+	})
+}
+
+// redact hides the password in a redis:// URL, for error messages, even
+// in a URL that does not parse.
 func redact(s string) string {
 	if u, err := url.Parse(s); err == nil && u.User != nil {
 		return u.Redacted()
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if _, host, ok := strings.Cut(rest, "@"); ok {
+			return scheme + "://xxxxx@" + host
+		}
 	}
 	return s
 }

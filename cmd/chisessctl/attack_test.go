@@ -15,8 +15,8 @@ import (
 // tool redacts a redis:// URL's password when the connection fails
 // (redact), but not when the URL does not parse, where redis.ParseURL's
 // *url.Error quotes the whole URL.
-func TestReview17StoreURLPasswordNotInErrors(t *testing.T) {
-	const pw = "hunter2-review17"
+func TestStoreURLPasswordNotInErrors(t *testing.T) {
+	const pw = "hunter2-attack"
 	for _, tt := range []struct{ name, backend, env, value string }{
 		{"redis url, bad port", "redis", "CHISESS_REDIS_ADDR", "redis://:" + pw + "@localhost:notaport/0"},
 		{"postgres url, bad port", "postgres", "CHISESS_POSTGRES_URL", "postgres://u:" + pw + "@localhost:notaport/db"},
@@ -34,7 +34,7 @@ func TestReview17StoreURLPasswordNotInErrors(t *testing.T) {
 // is an error, never a new empty store": with a -bolt-bucket the file does
 // not hold (a typo), boltbackend.Open creates the bucket in the app's file
 // and count reports an empty store with exit 0.
-func TestReview17BoltWrongBucketIsNotAnEmptyStore(t *testing.T) {
+func TestBoltWrongBucketIsNotAnEmptyStore(t *testing.T) {
 	is := is.New(t)
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	s, err := boltbackend.Open(path, boltbackend.Options{SweepInterval: -1})
