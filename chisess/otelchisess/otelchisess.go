@@ -176,9 +176,10 @@ func (o *Observer) spans(op chisess.Op) bool {
 }
 
 // Start starts the span of a load, a commit or a backend call. It is
-// called by chisess.
+// called by chisess. A nil *Observer records nothing, so that a Config
+// given one (an Observer left unset behind a flag) works as without.
 func (o *Observer) Start(ctx context.Context, m *chisess.Manager, op chisess.Op) context.Context {
-	if !o.spans(op) {
+	if o == nil || !o.spans(op) {
 		return ctx
 	}
 	a := o.attrs(m)
@@ -193,6 +194,9 @@ func (o *Observer) Start(ctx context.Context, m *chisess.Manager, op chisess.Op)
 // End records what the operation did, in its span and the metrics, and
 // ends the span. It is called by chisess.
 func (o *Observer) End(ctx context.Context, m *chisess.Manager, obs chisess.Observation) {
+	if o == nil {
+		return
+	}
 	a := o.attrs(m)
 	secs := obs.Duration.Seconds()
 	var span trace.Span
@@ -249,6 +253,9 @@ func (o *Observer) End(ctx context.Context, m *chisess.Manager, obs chisess.Obse
 // adds each event to the span of the load or commit it happened in. It is
 // called by chisess.
 func (o *Observer) Event(ctx context.Context, m *chisess.Manager, e chisess.Event) {
+	if o == nil {
+		return
+	}
 	a := o.attrs(m)
 	switch e.Kind {
 	case chisess.EventCreated:

@@ -16,7 +16,7 @@ import (
 // is a non-nil chisess.Observer: New accepts it, and the first request
 // panics in Start/End. The guide says a nil Observer "costs nothing"; a
 // typed nil should either be refused by New or behave as none.
-func TestReview17TypedNilObserverDoesNotPanic(t *testing.T) {
+func TestTypedNilObserverDoesNotPanic(t *testing.T) {
 	is := is.New(t)
 	var obs *otelchisess.Observer
 	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory(), Observer: obs})
