@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// markdown renders the report: the machine, a table with a row per run,
+// and each run's requests by kind, errors and problems.
+func markdown(rep Report) string {
+	var b strings.Builder
+	m := rep.Machine
+	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (GOMAXPROCS %d)", m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS)
+	if m.CPUModel != "" {
+		fmt.Fprintf(&b, ", %s", m.CPUModel)
+	}
+	fmt.Fprintf(&b, ", %s.\n\n", m.Go)
+	b.WriteString("| backend | VUs | time (s) | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | lost | resurrected | wrong data | errors |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range rep.Runs {
+		name := r.Backend
+		if r.Break != "" {
+			name += " (broken: " + r.Break + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %d |\n",
+			name, r.VUs, r.Elapsed, r.Requests, r.PerSecond, r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max,
+			r.Lost, r.Resurrected, r.WrongData, r.errorCount())
+	}
+	for _, r := range rep.Runs {
+		fmt.Fprintf(&b, "\n### %s: requests by kind\n\n", r.Backend)
+		b.WriteString("| kind | requests | errors | p50 ms | p95 ms | p99 ms | max ms |\n|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, k := range r.Kinds {
+			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f | %.2f |\n",
+				k.Name, k.Requests, k.Errors, k.Latency.P50, k.Latency.P95, k.Latency.P99, k.Latency.Max)
+		}
+		if len(r.Errors) > 0 {
+			b.WriteString("\nErrors by class:")
+			for _, c := range slices.Sorted(maps.Keys(r.Errors)) {
+				fmt.Fprintf(&b, " %s %d;", c, r.Errors[c])
+			}
+			b.WriteString("\n")
+		}
+		if len(r.Problems) > 0 {
+			b.WriteString("\nFirst problems and errors:\n\n")
+			for _, p := range r.Problems {
+				fmt.Fprintf(&b, "- %s\n", p)
+			}
+		}
+	}
+	return b.String()
+}
+
+func (r Result) errorCount() int64 {
+	var n int64
+	for _, e := range r.Errors {
+		n += e
+	}
+	return n
+}

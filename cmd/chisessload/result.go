@@ -1,0 +1,277 @@
+package main
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Report is the JSON result: one Result per backend run, in the order
+// they ran.
+type Report struct {
+	Machine Machine  `json:"machine"`
+	Runs    []Result `json:"runs"`
+}
+
+// Machine describes where the figures were taken.
+type Machine struct {
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpu_model,omitempty"`
+	Go         string `json:"go"`
+}
+
+// Result is what one run measured. Counts are over the whole run; Series
+// holds the same measures second by second, for charts. Fields are only
+// ever added, so older results stay readable.
+type Result struct {
+	Backend     string  `json:"backend"`
+	VUs         int     `json:"vus"`
+	Duration    string  `json:"duration"`               // the time bound asked for
+	MaxRequests int64   `json:"max_requests,omitempty"` // the count bound, 0 for none
+	Seed        uint64  `json:"seed"`
+	Break       string  `json:"break,omitempty"` // the broken app variant, if any
+	Started     string  `json:"started"`         // RFC 3339
+	Elapsed     float64 `json:"elapsed_s"`
+
+	Requests  int64   `json:"requests"`
+	PerSecond float64 `json:"requests_per_s"`
+	Latency   Latency `json:"latency_ms"`
+
+	// The checker's counts: each is a response that contradicts what the
+	// virtual user knows its session must hold (see docs/reliability.md).
+	Lost        int64 `json:"sessions_lost"`
+	Resurrected int64 `json:"sessions_resurrected"`
+	WrongData   int64 `json:"wrong_data"`
+	// Errors counts failed requests by class: transport, timeout,
+	// status_4xx, status_5xx, decode, stream.
+	Errors   map[string]int64 `json:"errors"`
+	Problems []string         `json:"problems,omitempty"` // the first few, described
+
+	Kinds  []Kind   `json:"kinds"`  // one per request kind, by name
+	Series []Second `json:"series"` // one per second of the run
+	// AppSessionErrors counts the error responses the app's session layer
+	// gave (its ErrorHandler, and failed Saves in streams).
+	AppSessionErrors int64 `json:"app_session_errors"`
+}
+
+// Latency is a latency distribution, in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Kind is one kind of request: read, write, login, ...
+type Kind struct {
+	Name     string  `json:"name"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	Latency  Latency `json:"latency_ms"`
+}
+
+// Second is one second of the run: T is its index from the start. Fault
+// marks will join it when faults are injected.
+type Second struct {
+	T          int     `json:"t"`
+	Requests   int64   `json:"requests"`
+	Errors     int64   `json:"errors"`
+	Problems   int64   `json:"problems"` // lost + resurrected + wrong data
+	Latency    Latency `json:"latency_ms"`
+	Goroutines int     `json:"goroutines"`
+	HeapBytes  uint64  `json:"heap_bytes"`
+}
+
+// recorder gathers what the virtual users see. It keeps every latency, a
+// few bytes per request, so percentiles are exact.
+type recorder struct {
+	start time.Time
+
+	mu          sync.Mutex
+	kinds       map[string]*kindRec
+	secs        []secRec
+	errors      map[string]int64
+	lost        int64
+	resurrected int64
+	wrong       int64
+	problems    []string
+}
+
+type kindRec struct {
+	lat    []time.Duration
+	errors int64
+}
+
+type secRec struct {
+	lat        []time.Duration
+	errors     int64
+	problems   int64
+	goroutines int
+	heap       uint64
+}
+
+// maxProblems bounds the problems a Result describes.
+const maxProblems = 20
+
+func newRecorder(start time.Time) *recorder {
+	return &recorder{start: start, kinds: map[string]*kindRec{}, errors: map[string]int64{}}
+}
+
+// sec returns the record of the second at, growing the series. Call it
+// with mu held.
+func (r *recorder) sec(at time.Time) *secRec {
+	i := max(0, int(at.Sub(r.start)/time.Second))
+	for len(r.secs) <= i {
+		r.secs = append(r.secs, secRec{})
+	}
+	return &r.secs[i]
+}
+
+// request records one request of kind, started at start, that took d;
+// class is "" for success or the error's class.
+func (r *recorder) request(kind string, start time.Time, d time.Duration, class string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.kinds[kind]
+	if k == nil {
+		k = &kindRec{}
+		r.kinds[kind] = k
+	}
+	k.lat = append(k.lat, d)
+	s := r.sec(start.Add(d))
+	s.lat = append(s.lat, d)
+	if class != "" {
+		k.errors++
+		s.errors++
+		r.errors[class]++
+	}
+}
+
+// problem kinds.
+const (
+	probLost        = "lost"
+	probResurrected = "resurrected"
+	probWrong       = "wrong data"
+)
+
+// problem records a response that contradicts the model.
+func (r *recorder) problem(what, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch what {
+	case probLost:
+		r.lost++
+	case probResurrected:
+		r.resurrected++
+	default:
+		r.wrong++
+	}
+	r.sec(time.Now()).problems++
+	if len(r.problems) < maxProblems {
+		r.problems = append(r.problems, what+": "+detail)
+	}
+}
+
+// errorDetail keeps the first few errors' descriptions with the problems.
+func (r *recorder) errorDetail(detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.problems) < maxProblems {
+		r.problems = append(r.problems, "error: "+detail)
+	}
+}
+
+// sample records the process's goroutines and heap for the current second.
+func (r *recorder) sample(now time.Time) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sec(now)
+	s.goroutines, s.heap = g, ms.HeapAlloc
+}
+
+// totals returns the counts so far, for the progress line.
+func (r *recorder) totals() (requests, errors, problems int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range r.kinds {
+		requests += int64(len(k.lat))
+		errors += k.errors
+	}
+	return requests, errors, r.lost + r.resurrected + r.wrong
+}
+
+// fill writes the recorded figures into res.
+func (r *recorder) fill(res *Result, elapsed time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var all []time.Duration
+	names := make([]string, 0, len(r.kinds))
+	for name := range r.kinds {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		k := r.kinds[name]
+		all = append(all, k.lat...)
+		res.Kinds = append(res.Kinds, Kind{Name: name, Requests: int64(len(k.lat)), Errors: k.errors, Latency: latencyOf(k.lat)})
+	}
+	res.Requests = int64(len(all))
+	res.Elapsed = elapsed.Seconds()
+	if elapsed > 0 {
+		res.PerSecond = math.Round(float64(res.Requests)/elapsed.Seconds()*10) / 10
+	}
+	res.Latency = latencyOf(all)
+	res.Lost, res.Resurrected, res.WrongData = r.lost, r.resurrected, r.wrong
+	res.Errors = map[string]int64{}
+	for c, n := range r.errors {
+		res.Errors[c] = n
+	}
+	res.Problems = slices.Clone(r.problems)
+	res.Series = make([]Second, len(r.secs))
+	for i, s := range r.secs {
+		res.Series[i] = Second{T: i, Requests: int64(len(s.lat)), Errors: s.errors, Problems: s.problems,
+			Latency: latencyOf(s.lat), Goroutines: s.goroutines, HeapBytes: s.heap}
+	}
+}
+
+// latencyOf sorts lat and returns its percentiles (nearest rank).
+func latencyOf(lat []time.Duration) Latency {
+	if len(lat) == 0 {
+		return Latency{}
+	}
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(lat)))) - 1
+		return ms(lat[max(0, min(i, len(lat)-1))])
+	}
+	return Latency{P50: at(0.50), P95: at(0.95), P99: at(0.99), Max: ms(lat[len(lat)-1])}
+}
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 {
+	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
+}
+
+func thisMachine() Machine {
+	m := Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if name, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPUModel = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+				break
+			}
+		}
+	}
+	return m
+}
