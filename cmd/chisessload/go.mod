@@ -9,6 +9,7 @@ require (
 	github.com/chisess/kit/chisess/backend/redisbackend v0.0.0-00010101000000-000000000000
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/matryer/is v1.4.1
 	github.com/redis/go-redis/v9 v9.23.0
 )
 
