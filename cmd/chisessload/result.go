@@ -154,6 +154,16 @@ func (r *recorder) request(kind string, start time.Time, d time.Duration, class 
 	}
 }
 
+// failed records an error found in the answer to a request already
+// recorded as a success: it counts as an error, not as another request.
+func (r *recorder) failed(kind, class string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.kinds[kind].errors++
+	r.sec(time.Now()).errors++
+	r.errors[class]++
+}
+
 // problem kinds.
 const (
 	probLost        = "lost"

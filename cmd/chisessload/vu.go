@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -209,7 +210,7 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 		v.t.rec.errorDetail(kind + ": " + err.Error())
 		return nil, nil, failed
 	}
-	if resp.StatusCode != ok && !containsInt(allowed, resp.StatusCode) {
+	if resp.StatusCode != ok && !slices.Contains(allowed, resp.StatusCode) {
 		if kind == kStream {
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
@@ -224,15 +225,6 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 	return resp, body, sent
 }
 
-func containsInt(s []int, n int) bool {
-	for _, x := range s {
-		if x == n {
-			return true
-		}
-	}
-	return false
-}
-
 // errorClass names the class of a transport error.
 func errorClass(err error) string {
 	var ne net.Error
@@ -245,7 +237,7 @@ func errorClass(err error) string {
 // fail records a response the tool could not understand, and resets the
 // model.
 func (v *vu) fail(kind, class, detail string) {
-	v.t.rec.request(kind, time.Now(), 0, class) // counted as an error, not timed twice
+	v.t.rec.failed(kind, class) // the request is timed already
 	v.t.rec.errorDetail(kind + ": " + detail)
 	v.reset()
 }
