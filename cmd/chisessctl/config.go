@@ -132,22 +132,48 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 // parseInterleaved parses the flags of fs wherever they are among args
 // and returns the other arguments in order. After "--" every argument is
-// positional.
+// positional. An argument that starts with "-" but names no flag of fs is
+// positional too: tokens and handles are base64url, and one in 64 starts
+// with "-".
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+	for len(args) > 0 {
+		a := args[0]
+		name, value, isFlag := flagName(a)
+		f := fs.Lookup(name)
+		switch {
+		case a == "--":
+			return append(pos, args[1:]...), nil
+		case isFlag && (f != nil || name == "h" || name == "help"):
+			n := 1
+			if f != nil && !value && !isBoolFlag(f) && len(args) > 1 {
+				n = 2 // -name value
+			}
+			if err := fs.Parse(args[:n]); err != nil {
+				return nil, err
+			}
+			args = args[n:]
+		default:
+			pos, args = append(pos, a), args[1:]
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
 	}
+	return pos, nil
+}
+
+// flagName returns the name of the flag that a spells (-name, --name,
+// -name=value) and whether it carries its value.
+func flagName(a string) (name string, value, ok bool) {
+	if len(a) < 2 || a[0] != '-' {
+		return "", false, false
+	}
+	name, _, value = strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
+	return name, value, name != ""
+}
+
+// isBoolFlag reports whether f takes no value (-json).
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // readSecrets fills Secret and PreviousSecrets from file, when one is

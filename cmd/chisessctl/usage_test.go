@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,4 +61,34 @@ func TestFlagsAnywhere(t *testing.T) {
 	is.Equal(r.code, exitOK)                                       // help
 	is.True(strings.Contains(r.stderr, "revoke <owner> <handle>")) // lists the commands
 	is.True(strings.Contains(r.stderr, "Exit codes"))              // and the exit codes
+}
+
+// Tokens and handles are base64url: one in 64 starts with "-". Such an
+// argument names no flag, so it is the command's argument, wherever the
+// flags are; a flag's value may start with "-" too.
+func TestArgumentsStartingWithADash(t *testing.T) {
+	tests := []struct {
+		args []string
+		pos  []string
+		json bool
+		ns   string
+	}{
+		{[]string{"decode", "-xVnfDqIDfcx0eY5cd8p-2jLPjlg9ORl-CK4pRzUfX0"}, []string{"decode", "-xVnfDqIDfcx0eY5cd8p-2jLPjlg9ORl-CK4pRzUfX0"}, false, ""},
+		{[]string{"-json", "revoke", "ada", "-Kq3", "-namespace", "app"}, []string{"revoke", "ada", "-Kq3"}, true, "app"},
+		{[]string{"revoke", "-namespace=-odd", "ada", "--json", "-Kq3"}, []string{"revoke", "ada", "-Kq3"}, true, "-odd"},
+		{[]string{"-namespace", "-odd", "count"}, []string{"count"}, false, "-odd"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			is := is.New(t)
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			json := fs.Bool("json", false, "")
+			ns := fs.String("namespace", "", "")
+			pos, err := parseInterleaved(fs, tt.args)
+			is.NoErr(err)
+			is.Equal(pos, tt.pos) // the arguments, in order
+			is.Equal(*json, tt.json)
+			is.Equal(*ns, tt.ns)
+		})
+	}
 }
