@@ -42,6 +42,11 @@ func BenchmarkBare(b *testing.B) { run(b, []library{bare}, scBare) }
 //     (one SET with a TTL) on the go-redis client every Redis row uses, and
 //     does nothing else: a Redis session store that cost nothing but its
 //     round trips would take this long.
+//   - rueidis-swap, rueidis-set: the commands chisess-rueidis sends for a
+//     read-modify-write of a cached session (its swap transaction, one
+//     write) and for a new session (one SET with a TTL), alone, on a
+//     rueidis client set up as rueidisbackend sets its own: what one
+//     round trip costs through that client.
 //
 // It is declared here, right after BenchmarkBare, because benchmarks run in
 // the order of the source: measured at the end of a round, after the

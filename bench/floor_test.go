@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/matryer/is"
+	"github.com/redis/rueidis"
 )
 
 // A floor is one row of BenchmarkFloor: a handler that does only what
@@ -39,6 +40,12 @@ var floors = []floor{
 	{"redis-set", scNew, envRedis, 1, func(tb testing.TB) instance {
 		return redisFloor(tb)
 	}},
+	{"rueidis-swap", scRMW, envRedis, 1, func(tb testing.TB) instance {
+		return rueidisFloor(tb)
+	}},
+	{"rueidis-set", scNew, envRedis, 1, func(tb testing.TB) instance {
+		return rueidisFloor(tb)
+	}},
 }
 
 // contextFloor is bare chi behind a middleware that adds a context value
@@ -61,14 +68,12 @@ func contextFloor(tb testing.TB, wrap bool) instance {
 // floorRecord stands for a stored session of the scenarios' size.
 var floorRecord = bytes.Repeat([]byte{'r'}, 330)
 
-// redisFloor serves /read with one GET of the visitor's record, /rmw with
-// a GET and a SET of it, answering 500 if the record is not there, and
-// /new with a SET of a record under a new key; /seed stores a record under a new key and
-// hands out its name in a cookie as long as a session token.
+// redisFloor serves /read with one GET of the visitor's record and /rmw
+// with a GET and a SET of it, answering 500 if the record is not there;
+// /seed and /new are storeFloor's, with one SET each.
 func redisFloor(tb testing.TB) instance {
 	client, rt := redisClient(tb)
 	prefix := redisPrefix(tb, "floor")
-	var created atomic.Int64
 	get := func(w http.ResponseWriter, r *http.Request) (string, bool) {
 		c, err := r.Cookie(cookieName)
 		if err != nil {
@@ -99,26 +104,40 @@ func redisFloor(tb testing.TB) instance {
 		}
 		ok(w)
 	}
+	set := func(ctx context.Context, k string) error {
+		return client.Set(ctx, k, floorRecord, time.Hour).Err()
+	}
+	return storeFloor(tb, rt, prefix, set, read, rmw)
+}
+
+// storeFloor wires a floor's handlers around read and rmw, and around
+// set, which stores a record under a key: /seed stores one under a new
+// key and hands out its name in a cookie as long as a session token, and
+// /new stores one under a new key.
+func storeFloor(tb testing.TB, rt *roundTrips, prefix string, set func(ctx context.Context, k string) error, read, rmw http.HandlerFunc) instance {
+	var created atomic.Int64
+	store := func(w http.ResponseWriter, r *http.Request, k string) bool {
+		if err := set(r.Context(), k); err != nil {
+			fail(w, err.Error())
+			return false
+		}
+		return true
+	}
 	return instance{rt: rt, handler: router(handlers{
 		seed: func(w http.ResponseWriter, r *http.Request) {
 			id := randHex(tb, 16) + strings.Repeat("x", 11) // 43 characters, as a token
-			if err := client.Set(r.Context(), prefix+id, floorRecord, time.Hour).Err(); err != nil {
-				fail(w, err.Error())
-				return
+			if store(w, r, prefix+id) {
+				http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id})
+				ok(w)
 			}
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id})
-			ok(w)
 		},
 		untouched: func(w http.ResponseWriter, r *http.Request) { ok(w) },
 		read:      read,
 		rmw:       rmw,
 		create: func(w http.ResponseWriter, r *http.Request) {
-			k := prefix + "new:" + strconv.FormatInt(created.Add(1), 10)
-			if err := client.Set(r.Context(), k, floorRecord, time.Hour).Err(); err != nil {
-				fail(w, err.Error())
-				return
+			if store(w, r, prefix+"new:"+strconv.FormatInt(created.Add(1), 10)) {
+				ok(w)
 			}
-			ok(w)
 		},
 		counter: read,
 	})}
@@ -144,4 +163,56 @@ func TestFloorsServe(t *testing.T) {
 			is.Equal(len(rec.Header().Values("Set-Cookie")), 0) // and nothing else
 		})
 	}
+}
+
+// rueidisFloor is what chisess-rueidis sends, alone, on a rueidis client
+// set up as rueidisbackend.New sets its own (one connection, broadcast
+// tracking of the prefix with NOLOOP): /rmw is its swap of a cached
+// session, one write of five commands (WATCH, EVAL of a compare, MULTI,
+// SET … XX PX, EXEC), answering 500 unless the EXEC ran the SET; /seed
+// and /new are storeFloor's, with one SET … PX each.
+func rueidisFloor(tb testing.TB) instance {
+	addr := requireService(tb, envRedis)
+	rt := new(roundTrips)
+	prefix := redisPrefix(tb, "floor-rueidis")
+	client, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress: []string{addr}, DialCtxFn: rt.dial, PipelineMultiplex: -1,
+		ClientTrackingOptions: []string{"BCAST", "PREFIX", prefix, "NOLOOP"},
+		OnInvalidations:       func([]rueidis.RedisMessage) {},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(client.Close)
+	// The compare rewrites a key that holds something else as it is,
+	// which makes the EXEC fail, as rueidisbackend's does.
+	const compare = `local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return 1 end
+if v then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+return 0`
+	record := rueidis.BinaryString(floorRecord)
+	ms := time.Hour.Milliseconds()
+	set := func(ctx context.Context, k string) error {
+		return client.Do(ctx, client.B().Set().Key(k).Value(record).PxMilliseconds(ms).Build()).Error()
+	}
+	rmw := func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(cookieName)
+		if err != nil {
+			fail(w, "no cookie")
+			return
+		}
+		k := prefix + c.Value
+		res := client.DoMulti(r.Context(),
+			client.B().Watch().Key(k).Build(),
+			client.B().Eval().Script(compare).Numkeys(1).Key(k).Arg(record).Build(),
+			client.B().Multi().Build(),
+			client.B().Set().Key(k).Value(record).Xx().PxMilliseconds(ms).Build(),
+			client.B().Exec().Build())
+		if exec, err := res[4].ToArray(); err != nil || len(exec) != 1 || exec[0].Error() != nil {
+			fail(w, "record not swapped")
+			return
+		}
+		ok(w)
+	}
+	return storeFloor(tb, rt, prefix, set, rmw, rmw)
 }

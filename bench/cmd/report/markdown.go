@@ -352,7 +352,12 @@ func writeFloors(p func(string, ...any), res *results) {
 	p("- **redis-get**, **redis-get+set**, **redis-set**: a handler that makes only the round trips of a session ")
 	p("read (one GET of 330 bytes), of a read-modify-write (a GET and a SET with a TTL) and of a new session ")
 	p("(one SET with a TTL), on the go-redis client of the Redis rows: a Redis session store that cost nothing ")
-	p("but its round trips.\n\n")
+	p("but its round trips.\n")
+	p("- **rueidis-swap**, **rueidis-set**: what chisess-rueidis sends, alone, on a rueidis client set up as ")
+	p("`rueidisbackend.New` sets its own (one connection, broadcast tracking with NOLOOP): the swap of a cached ")
+	p("session (WATCH, EVAL of the compare, MULTI, SET … XX PX, EXEC, one write) and one SET with a TTL. ")
+	p("Set against redis-set, they show what rueidis's connection costs per round trip, and what the ")
+	p("transaction adds.\n\n")
 	p("| floor | serial | × bare | parallel | × bare | allocs − bare | roundtrips/op |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, f := range res.floors {
@@ -401,6 +406,21 @@ func writeFloors(p func(string, ...any), res *results) {
 			notes = append(notes, fmt.Sprintf("%s: the round trips alone (%s) take %s ns, %s of "+
 				"scs-goredis's %s ns; chisess-redis takes %s ns, %s of it.", t.what, t.floor,
 				fmtNs(f.NsOp), fmtRatio(f.NsOp/s.NsOp), fmtNs(s.NsOp), fmtNs(c.NsOp), fmtRatio(c.NsOp/s.NsOp)))
+		}
+	}
+	for _, t := range []struct{ sc, floor, what string }{
+		{"RMW", "rueidis-swap", "D RMW on chisess-rueidis (one round trip, its swap)"},
+		{"New", "rueidis-set", "E new on chisess-rueidis (one round trip, a SET)"},
+	} {
+		f, okf := res.get(floorScenario, t.floor, "serial")
+		g, okg := res.get(floorScenario, "redis-set", "serial")
+		s, oks := res.get(t.sc, "scs-goredis", "serial")
+		c, okc := res.get(t.sc, "chisess-rueidis", "serial")
+		if okf && okg && oks && okc && s.NsOp > 0 {
+			notes = append(notes, fmt.Sprintf("%s: the commands alone on rueidis (%s) take %s ns, %s of "+
+				"scs-goredis's %s ns, where one SET on go-redis (redis-set) takes %s ns; chisess-rueidis "+
+				"takes %s ns, %s of it.", t.what, t.floor, fmtNs(f.NsOp), fmtRatio(f.NsOp/s.NsOp),
+				fmtNs(s.NsOp), fmtNs(g.NsOp), fmtNs(c.NsOp), fmtRatio(c.NsOp/s.NsOp)))
 		}
 	}
 	if len(notes) > 0 {

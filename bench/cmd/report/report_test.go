@@ -154,3 +154,27 @@ func TestRunWithoutBare(t *testing.T) {
 	is.True(err != nil)                                     // ratios need bare chi
 	is.True(strings.Contains(err.Error(), "BenchmarkBare")) // and the error says what is missing
 }
+
+// TestRueidisFloorNotes checks that the floors of chisess-rueidis's
+// commands are set against its rows, scs-goredis and one go-redis SET.
+func TestRueidisFloorNotes(t *testing.T) {
+	is := is.New(t)
+	raw := `BenchmarkBare/chi-bare/serial-2 1000 1000 ns/op 1000 B/op 10 allocs/op
+BenchmarkRMW/scs-goredis/serial-2 1000 120000 ns/op 2.000 roundtrips/op 9000 B/op 300 allocs/op
+BenchmarkRMW/chisess-rueidis/serial-2 1000 90000 ns/op 1.000 hit-ratio 1.000 roundtrips/op 5000 B/op 50 allocs/op
+BenchmarkFloor/redis-set/serial-2 1000 50000 ns/op 1.000 roundtrips/op 3000 B/op 20 allocs/op
+BenchmarkFloor/rueidis-swap/serial-2 1000 60000 ns/op 1.000 roundtrips/op 3000 B/op 20 allocs/op
+`
+	res, err := parse(strings.NewReader(raw), "raw.txt")
+	is.NoErr(err) // the sample parses
+	var out bytes.Buffer
+	writeMarkdown(&out, res, machine{}, "benchmarks.svg")
+	want := "D RMW on chisess-rueidis (one round trip, its swap): the commands alone on rueidis (rueidis-swap) " +
+		"take 60 000 ns, 0.50× of scs-goredis's 120 000 ns, where one SET on go-redis (redis-set) takes 50 000 ns; " +
+		"chisess-rueidis takes 90 000 ns, 0.75× of it."
+	if !strings.Contains(out.String(), want) {
+		t.Logf("missing %q in:\n%s", want, out.String())
+	}
+	is.True(strings.Contains(out.String(), want))                        // the note sets the floor against the row
+	is.True(!strings.Contains(out.String(), "E new on chisess-rueidis")) // no note without its rows
+}

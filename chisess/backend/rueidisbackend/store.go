@@ -308,9 +308,11 @@ func (s *Store) Read(ctx context.Context, key string) ([]byte, error) {
 // write at once. Failures are wrapped as "chisess: redis write: …".
 func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	k := s.prefix + key
-	cmd := s.client.B().Del().Key(k).Build()
+	var cmd rueidis.Completed
 	if ttl > 0 {
 		cmd = s.client.B().Set().Key(k).Value(rueidis.BinaryString(data)).PxMilliseconds(rediskit.PxMillis(ttl)).Build()
+	} else {
+		cmd = s.client.B().Del().Key(k).Build()
 	}
 	now, sl := s.cache.now(), s.cache.begin(key)
 	err := s.client.Do(ctx, cmd).Error()
