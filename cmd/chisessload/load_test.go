@@ -139,7 +139,8 @@ func TestRun(t *testing.T) {
 			is := is.New(t)
 			jsonFile := filepath.Join(dir, tc.name+".json")
 			mdFile := filepath.Join(dir, tc.name+".md")
-			args := append([]string{"-duration", "1m", "-json", jsonFile, "-report", mdFile}, tc.args...)
+			svgDir := filepath.Join(dir, tc.name+"-svg")
+			args := append([]string{"-duration", "1m", "-json", jsonFile, "-report", mdFile, "-svg", svgDir}, tc.args...)
 			var stdout, stderr bytes.Buffer
 			status := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
 			is.Equal(status, tc.status)
@@ -162,6 +163,9 @@ func TestRun(t *testing.T) {
 			if tc.name == "clean" {
 				is.Equal(rep.Runs[0].Seed, uint64(7))
 			}
+			svgs, err := filepath.Glob(filepath.Join(svgDir, "memory-*.svg"))
+			is.NoErr(err)
+			is.Equal(len(svgs), 4) // the charts
 		})
 	}
 }

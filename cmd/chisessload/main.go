@@ -77,6 +77,7 @@ type config struct {
 	Stores   stores
 	JSON     string // file for the JSON result; "" for stdout
 	Report   string // file for the markdown summary; "" for none
+	SVG      string // directory for the SVG charts; "" for none
 	Quiet    bool   // no progress line
 }
 
@@ -104,6 +105,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.Stores.BoltDir, "bolt-dir", "", "`directory` for the bbolt file of -backend bolt; default the system's temporary directory")
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
 	fs.StringVar(&cfg.Report, "report", "", "write a markdown summary to `file`")
+	fs.StringVar(&cfg.SVG, "svg", "", "write each run's charts (latency, errors, goroutines, heap over time) as SVG files into `dir`")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -189,6 +191,11 @@ func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
 		}
 	} else if err := os.WriteFile(cfg.JSON, b, 0o644); err != nil {
 		return err
+	}
+	if cfg.SVG != "" {
+		if _, err := writeCharts(cfg.SVG, rep); err != nil {
+			return err
+		}
 	}
 	if cfg.Report != "" {
 		return os.WriteFile(cfg.Report, []byte(markdown(rep)), 0o644)

@@ -59,6 +59,30 @@ type Result struct {
 	// AppSessionErrors counts the error responses the app's session layer
 	// gave (its ErrorHandler, and failed Saves in streams).
 	AppSessionErrors int64 `json:"app_session_errors"`
+	// Fault is what the run's fault did, when it had one (-fault).
+	Fault *Fault `json:"fault,omitempty"`
+}
+
+// Fault is what a fault injected during a run did and what the users saw
+// around it. Times are seconds from the start of the run.
+type Fault struct {
+	Kind     string  `json:"kind"`        // -fault: redis-restart, redis-restart-aof
+	KilledAt float64 `json:"killed_at_s"` // the store was killed (SIGKILL)
+	UpAt     float64 `json:"up_at_s"`     // the restarted store answered; 0 if it never did
+	// The failed requests from the kill on: how many, out of how many
+	// requests in that span, and the time from the first to the last.
+	Errors         int64   `json:"errors"`
+	Requests       int64   `json:"requests"`
+	ErrorRate      float64 `json:"error_rate"`
+	ErrorSpan      float64 `json:"error_span_s"`
+	ErrorsBefore   int64   `json:"errors_before_kill"` // must be 0
+	LastErrorAt    float64 `json:"last_error_at_s"`
+	TimeToRecover  float64 `json:"time_to_recover_s"` // from UpAt to the last error, 0 if none came after
+	Recovered      bool    `json:"recovered"`         // requests succeeded after the last error
+	LostInWindow   int64   `json:"lost_in_documented_window"`
+	LostUnexpected int64   `json:"lost_unexpected"` // must be 0
+	AppUp          bool    `json:"app_up"`          // the app answered after the run
+	Window         string  `json:"documented_window"`
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -77,8 +101,7 @@ type Kind struct {
 	Latency  Latency `json:"latency_ms"`
 }
 
-// Second is one second of the run: T is its index from the start. Fault
-// marks will join it when faults are injected.
+// Second is one second of the run: T is its index from the start.
 type Second struct {
 	T          int     `json:"t"`
 	Requests   int64   `json:"requests"`
