@@ -133,6 +133,9 @@ func TestRun(t *testing.T) {
 		{"unknown backend", []string{"-backend", "memory,mongo"}, 2, `-backend "mongo"`},
 		{"unknown break", []string{"-break", "everything"}, 2, `-break "everything"`},
 		{"argument", []string{"now"}, 2, `unexpected argument "now"`},
+		{"unknown fault", []string{"-backend", "redis", "-fault", "flood"}, 2, `-fault "flood"`},
+		{"fault without its server", []string{"-fault", "redis-restart"}, 2, "-backend redis only"},
+		{"fault after the end", []string{"-backend", "redis", "-fault", "redis-restart", "-fault-at", "2m"}, 2, "-fault-at 2m0s"},
 		{"help", []string{"-h"}, 0, "Usage: chisessload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
