@@ -33,7 +33,7 @@ func TestFaultRedisRestart(t *testing.T) {
 	for _, kind := range faultNames {
 		t.Run(kind, func(t *testing.T) {
 			is := is.New(t)
-			cfg := config{VUs: 16, Duration: 4 * time.Second, Seed: 1, Timeout: 10 * time.Second,
+			cfg := config{VUs: 32, Duration: 4 * time.Second, Seed: 1, Timeout: 10 * time.Second,
 				Fault: kind, FaultAt: time.Second, FaultDown: time.Second}
 			res, err := runLoad(t.Context(), cfg, "redis", nil)
 			is.NoErr(err)
@@ -99,6 +99,39 @@ func TestLossWindow(t *testing.T) {
 			r.lostSession("user", at(tc.seen), at(tc.changed))
 			is.Equal(r.lost, int64(1))
 			is.Equal(r.lostInWindow, tc.wantLostWindow)
+		})
+	}
+}
+
+// TestUndoneLogout checks which logouts a restart may undo: with AOF, the
+// ones answered in the two seconds before the kill; nothing else.
+func TestUndoneLogout(t *testing.T) {
+	start := time.Now()
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	for _, tc := range []struct {
+		name       string
+		fault      string
+		ended      float64
+		wantWindow int64
+		wantWrong  int64
+	}{
+		{"aof: just before the kill", faultRedisRestartAOF, 9, 1, 0},
+		{"aof: long before the kill", faultRedisRestartAOF, 5, 0, 1},
+		{"aof: after the restart", faultRedisRestartAOF, 13, 0, 1},
+		{"no persistence", faultRedisRestart, 9, 0, 1},
+		{"no fault", "", 9, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			r := newRecorder(start)
+			r.fault = tc.fault
+			if tc.fault != "" {
+				r.killed(at(10))
+				r.up(at(12))
+			}
+			r.undone("user", at(tc.ended))
+			is.Equal(r.undoneCount, tc.wantWindow)
+			is.Equal(r.wrong, tc.wantWrong)
 		})
 	}
 }

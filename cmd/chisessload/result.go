@@ -84,9 +84,13 @@ type Fault struct {
 	// Kept counts the sessions last seen before the kill and found intact
 	// after the restart: 0 without persistence, all that were checked with
 	// AOF.
-	Kept   int64  `json:"sessions_kept"`
-	AppUp  bool   `json:"app_up"` // the app answered after the run
-	Window string `json:"documented_window"`
+	Kept int64 `json:"sessions_kept"`
+	// UndoneInWindow counts logouts the restart undid inside the
+	// documented window: "log out everywhere" found a session its logout
+	// had ended. Only AOF everysec allows it.
+	UndoneInWindow int64  `json:"logouts_undone_in_documented_window"`
+	AppUp          bool   `json:"app_up"` // the app answered after the run
+	Window         string `json:"documented_window"`
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -139,6 +143,7 @@ type recorder struct {
 	relaunchAt   time.Time // the restart began: the store may answer from then on
 	lostInWindow int64
 	keptCount    int64
+	undoneCount  int64
 	errBefore    int64
 	firstErr     time.Time // from the kill on
 	lastErr      time.Time
@@ -257,6 +262,27 @@ func (r *recorder) kept(seen time.Time) {
 	defer r.mu.Unlock()
 	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.killAt) {
 		r.keptCount++
+	}
+}
+
+// undone records "log out everywhere" ending a session the user does not
+// know of: a session its logout ended came back. With AOF everysec that
+// is inside the documented window when the logout was answered in the two
+// seconds before the kill (the store replays a file without the delete);
+// anywhere else it is wrong data.
+func (r *recorder) undone(detail string, ended time.Time) {
+	r.mu.Lock()
+	inWindow := r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() &&
+		!ended.Before(r.killAt.Add(-aofWindow)) && ended.Before(r.upAt)
+	if inWindow {
+		r.undoneCount++
+		if len(r.problems) < maxProblems+maxErrorDetails {
+			r.problems = append(r.problems, "logout undone: "+detail+" (inside the documented loss window)")
+		}
+	}
+	r.mu.Unlock()
+	if !inWindow {
+		r.problem(probWrong, detail)
 	}
 }
 
@@ -397,7 +423,7 @@ func (r *recorder) fill(res *Result, elapsed time.Duration) {
 // the last one, and the losses. Call it with mu held.
 func (r *recorder) faultResult(res *Result) *Fault {
 	f := &Fault{Kind: r.fault, Window: documentedWindow(r.fault), ErrorsBefore: r.errBefore,
-		LostInWindow: r.lostInWindow, LostUnexpected: r.lost - r.lostInWindow, Kept: r.keptCount}
+		LostInWindow: r.lostInWindow, LostUnexpected: r.lost - r.lostInWindow, Kept: r.keptCount, UndoneInWindow: r.undoneCount}
 	if r.killAt.IsZero() {
 		return f
 	}
