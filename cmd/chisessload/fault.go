@@ -159,17 +159,17 @@ func runFault(ctx context.Context, srv *redisServer, rec *recorder, start time.T
 	case <-time.After(time.Until(start.Add(at))):
 	}
 	srv.kill()
-	rec.killed(time.Now())
+	rec.note(&rec.killAt, time.Now())
 	select {
 	case <-ctx.Done():
 		return nil
 	case <-time.After(down):
 	}
-	rec.relaunching(time.Now())
+	rec.note(&rec.relaunchAt, time.Now())
 	if err := srv.start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	rec.up(time.Now())
+	rec.note(&rec.upAt, time.Now())
 	return nil
 }
 

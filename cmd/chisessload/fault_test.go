@@ -91,10 +91,10 @@ func TestLossWindow(t *testing.T) {
 			r := newRecorder(start)
 			r.fault = tc.fault
 			if tc.kill > 0 {
-				r.killed(at(tc.kill))
+				r.note(&r.killAt, at(tc.kill))
 			}
 			if tc.up > 0 {
-				r.up(at(tc.up))
+				r.note(&r.upAt, at(tc.up))
 			}
 			r.lostSession("user", at(tc.seen), at(tc.changed))
 			is.Equal(r.lost, int64(1))
@@ -126,8 +126,8 @@ func TestUndoneLogout(t *testing.T) {
 			r := newRecorder(start)
 			r.fault = tc.fault
 			if tc.fault != "" {
-				r.killed(at(10))
-				r.up(at(12))
+				r.note(&r.killAt, at(10))
+				r.note(&r.upAt, at(12))
 			}
 			r.undone("user", at(tc.ended))
 			is.Equal(r.undoneCount, tc.wantWindow)
@@ -144,10 +144,10 @@ func TestAway(t *testing.T) {
 	r.fault = faultRedisRestart
 	is := is.New(t)
 	is.True(!r.away(at(1), at(2))) // no kill yet
-	r.killed(at(10))
+	r.note(&r.killAt, at(10))
 	is.True(!r.away(at(9.9), at(10.5))) // began before the kill
 	is.True(r.away(at(10.1), at(11)))   // not restarted yet
-	r.relaunching(at(12))
+	r.note(&r.relaunchAt, at(12))
 	is.True(r.away(at(10.1), at(11.9)))
 	is.True(!r.away(at(11.5), at(12.1))) // ended after the restart began
 }

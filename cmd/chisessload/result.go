@@ -225,18 +225,12 @@ func (r *recorder) errorAt(at time.Time) {
 	}
 }
 
-// killed and up note when the fault killed the store and when the store
-// answered again.
-func (r *recorder) killed(at time.Time) {
+// note sets one of the fault's times: r.killAt when the store was
+// killed, r.relaunchAt when its restart began, r.upAt when it answered.
+func (r *recorder) note(t *time.Time, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.killAt = at
-}
-
-func (r *recorder) relaunching(at time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.relaunchAt = at
+	*t = at
 }
 
 // away reports whether a request that ran from start to end ran entirely
@@ -247,12 +241,6 @@ func (r *recorder) away(start, end time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
-}
-
-func (r *recorder) up(at time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.upAt = at
 }
 
 // kept records a session found intact that the store last answered with
