@@ -133,13 +133,17 @@ func TestRun(t *testing.T) {
 		{"unknown backend", []string{"-backend", "memory,mongo"}, 2, `-backend "mongo"`},
 		{"unknown break", []string{"-break", "everything"}, 2, `-break "everything"`},
 		{"argument", []string{"now"}, 2, `unexpected argument "now"`},
+		{"unknown fault", []string{"-backend", "redis", "-fault", "flood"}, 2, `-fault "flood"`},
+		{"fault without its server", []string{"-fault", "redis-restart"}, 2, "-backend redis only"},
+		{"fault after the end", []string{"-backend", "redis", "-fault", "redis-restart", "-fault-at", "2m"}, 2, "-fault-at 2m0s"},
 		{"help", []string{"-h"}, 0, "Usage: chisessload"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
 			jsonFile := filepath.Join(dir, tc.name+".json")
 			mdFile := filepath.Join(dir, tc.name+".md")
-			args := append([]string{"-duration", "1m", "-json", jsonFile, "-report", mdFile}, tc.args...)
+			svgDir := filepath.Join(dir, tc.name+"-svg")
+			args := append([]string{"-duration", "1m", "-json", jsonFile, "-report", mdFile, "-svg", svgDir}, tc.args...)
 			var stdout, stderr bytes.Buffer
 			status := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
 			is.Equal(status, tc.status)
@@ -162,6 +166,9 @@ func TestRun(t *testing.T) {
 			if tc.name == "clean" {
 				is.Equal(rep.Runs[0].Seed, uint64(7))
 			}
+			svgs, err := filepath.Glob(filepath.Join(svgDir, "memory-*.svg"))
+			is.NoErr(err)
+			is.Equal(len(svgs), 4) // the charts
 		})
 	}
 }

@@ -58,6 +58,12 @@ import (
 	"time"
 )
 
+// quietLogger drops go-redis's log lines, which would break the progress
+// line while a store is away.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,7 +83,12 @@ type config struct {
 	Stores   stores
 	JSON     string // file for the JSON result; "" for stdout
 	Report   string // file for the markdown summary; "" for none
+	SVG      string // directory for the SVG charts; "" for none
 	Quiet    bool   // no progress line
+	// The fault: "" for none, and when and for how long.
+	Fault     string
+	FaultAt   time.Duration
+	FaultDown time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -104,6 +115,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.Stores.BoltDir, "bolt-dir", "", "`directory` for the bbolt file of -backend bolt; default the system's temporary directory")
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
 	fs.StringVar(&cfg.Report, "report", "", "write a markdown summary to `file`")
+	fs.StringVar(&cfg.SVG, "svg", "", "write each run's charts (latency, errors, goroutines, heap over time) as SVG files into `dir`")
+	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run: "+strings.Join(faultNames, ", ")+" (a redis-server of the tool's own, killed with SIGKILL and restarted on the same port)")
+	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
+	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -134,6 +149,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, fmt.Errorf("-think %v: want 0 or more", cfg.Think)
 	case cfg.Break != "" && !slices.Contains(breaks, cfg.Break):
 		return cfg, fmt.Errorf("-break %q: choose from %s", cfg.Break, strings.Join(breaks, ", "))
+	case cfg.Fault != "" && !slices.Contains(faultNames, cfg.Fault):
+		return cfg, fmt.Errorf("-fault %q: choose from %s", cfg.Fault, strings.Join(faultNames, ", "))
+	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return b != "redis" }):
+		return cfg, errNoServer
+	case cfg.Fault != "" && (cfg.FaultAt <= 0 || cfg.FaultAt >= cfg.Duration):
+		return cfg, fmt.Errorf("-fault-at %v: want a time inside the run's -duration %v", cfg.FaultAt, cfg.Duration)
+	case cfg.Fault != "" && cfg.FaultDown < 0:
+		return cfg, fmt.Errorf("-fault-down %v: want 0 or more", cfg.FaultDown)
 	}
 	return cfg, nil
 }
@@ -172,8 +195,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return status
 }
 
-// clean reports whether the run saw no problem and no error.
+// clean reports whether the run saw no problem and no error. A run with a
+// fault may lose sessions inside its store's documented window, and fail
+// requests from the kill until it recovered, but nothing else: no error
+// before the kill, no loss outside the window, and the app still up.
 func (r Result) clean() bool {
+	if f := r.Fault; f != nil {
+		return r.Resurrected+r.WrongData+f.LostUnexpected+f.ErrorsBefore == 0 &&
+			f.KilledAt > 0 && f.Recovered && f.AppUp
+	}
 	return r.Lost+r.Resurrected+r.WrongData+r.errorCount() == 0
 }
 
@@ -190,6 +220,11 @@ func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
 	} else if err := os.WriteFile(cfg.JSON, b, 0o644); err != nil {
 		return err
 	}
+	if cfg.SVG != "" {
+		if _, err := writeCharts(cfg.SVG, rep); err != nil {
+			return err
+		}
+	}
 	if cfg.Report != "" {
 		return os.WriteFile(cfg.Report, []byte(markdown(rep)), 0o644)
 	}
@@ -205,7 +240,21 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	}
 	res := Result{Backend: name, VUs: cfg.VUs, Duration: cfg.Duration.String(), MaxRequests: cfg.Requests, Seed: seed, Break: cfg.Break}
 
-	store, closeStore, err := openStore(ctx, name, cfg.Stores)
+	st := cfg.Stores
+	var redisSrv *redisServer
+	if cfg.Fault != "" {
+		if name != "redis" {
+			return res, errNoServer
+		}
+		var err error
+		redisSrv, err = startRedis(ctx, cfg.Fault == faultRedisRestartAOF)
+		if err != nil {
+			return res, err
+		}
+		defer redisSrv.close()
+		st.RedisAddr = redisSrv.addr()
+	}
+	store, closeStore, err := openStore(ctx, name, st)
 	if err != nil {
 		return res, err
 	}
@@ -241,8 +290,15 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	start := time.Now()
 	res.Started = start.UTC().Format(time.RFC3339)
 	rec := newRecorder(start)
+	rec.fault = cfg.Fault
 	stopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	faulted := make(chan error, 1)
+	if redisSrv != nil {
+		go func() { faulted <- runFault(stopCtx, redisSrv, rec, start, cfg.FaultAt, cfg.FaultDown) }()
+	} else {
+		faulted <- nil
+	}
 	t := &target{
 		base:      &url.URL{Scheme: "http", Host: ln.Addr().String()},
 		transport: transport,
@@ -286,9 +342,27 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 		showProgress(progress, name, cfg, rec, elapsed)
 		fmt.Fprintln(progress)
 	}
+	cancel()
+	if err := <-faulted; err != nil {
+		return res, fmt.Errorf("fault: %w", err)
+	}
 	rec.fill(&res, elapsed)
 	res.AppSessionErrors = app.errs.Load()
+	if res.Fault != nil {
+		res.Fault.AppUp = appAnswers(transport, t.base)
+	}
 	return res, ctx.Err()
+}
+
+// appAnswers reports whether the app still answers a read.
+func appAnswers(transport http.RoundTripper, base *url.URL) bool {
+	c := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	resp, err := c.Get(base.JoinPath("/read").String())
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // showProgress rewrites the progress line: a bar of the time or the

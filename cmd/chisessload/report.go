@@ -35,6 +35,15 @@ func markdown(rep Report) string {
 			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %.2f | %.2f | %.2f |\n",
 				k.Name, k.Requests, k.Errors, k.Latency.P50, k.Latency.P95, k.Latency.P99, k.Latency.Max)
 		}
+		if f := r.Fault; f != nil {
+			fmt.Fprintf(&b, "\n### %s: fault %s\n\n", r.Backend, f.Kind)
+			b.WriteString("| killed at s | back at s | errors | of requests | error rate | errors from first to last s | recovered s after back | kept | lost in window | lost otherwise | logouts undone in window | errors before kill | app up |\n")
+			b.WriteString("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+			fmt.Fprintf(&b, "| %.2f | %.2f | %d | %d | %.1f%% | %.2f | %.2f | %d | %d | %d | %d | %d | %v |\n",
+				f.KilledAt, f.UpAt, f.Errors, f.Requests, f.ErrorRate*100, f.ErrorSpan, f.TimeToRecover,
+				f.Kept, f.LostInWindow, f.LostUnexpected, f.UndoneInWindow, f.ErrorsBefore, f.AppUp)
+			fmt.Fprintf(&b, "\nDocumented loss window: %s.\n", f.Window)
+		}
 		if len(r.Errors) > 0 {
 			b.WriteString("\nErrors by class:")
 			for _, c := range slices.Sorted(maps.Keys(r.Errors)) {

@@ -59,6 +59,38 @@ type Result struct {
 	// AppSessionErrors counts the error responses the app's session layer
 	// gave (its ErrorHandler, and failed Saves in streams).
 	AppSessionErrors int64 `json:"app_session_errors"`
+	// Fault is what the run's fault did, when it had one (-fault).
+	Fault *Fault `json:"fault,omitempty"`
+}
+
+// Fault is what a fault injected during a run did and what the users saw
+// around it. Times are seconds from the start of the run.
+type Fault struct {
+	Kind     string  `json:"kind"`        // -fault: redis-restart, redis-restart-aof
+	KilledAt float64 `json:"killed_at_s"` // the store was killed (SIGKILL)
+	UpAt     float64 `json:"up_at_s"`     // the restarted store answered; 0 if it never did
+	// The failed requests from the kill on: how many, out of how many
+	// requests in that span, and the time from the first to the last.
+	Errors         int64   `json:"errors"`
+	Requests       int64   `json:"requests"`
+	ErrorRate      float64 `json:"error_rate"`
+	ErrorSpan      float64 `json:"error_span_s"`
+	ErrorsBefore   int64   `json:"errors_before_kill"` // must be 0
+	LastErrorAt    float64 `json:"last_error_at_s"`
+	TimeToRecover  float64 `json:"time_to_recover_s"` // from UpAt to the last error, 0 if none came after
+	Recovered      bool    `json:"recovered"`         // requests succeeded after the last error
+	LostInWindow   int64   `json:"lost_in_documented_window"`
+	LostUnexpected int64   `json:"lost_unexpected"` // must be 0
+	// Kept counts the sessions last seen before the kill and found intact
+	// after the restart: 0 without persistence, all that were checked with
+	// AOF.
+	Kept int64 `json:"sessions_kept"`
+	// UndoneInWindow counts logouts the restart undid inside the
+	// documented window: "log out everywhere" found a session its logout
+	// had ended. Only AOF everysec allows it.
+	UndoneInWindow int64  `json:"logouts_undone_in_documented_window"`
+	AppUp          bool   `json:"app_up"` // the app answered after the run
+	Window         string `json:"documented_window"`
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -77,8 +109,7 @@ type Kind struct {
 	Latency  Latency `json:"latency_ms"`
 }
 
-// Second is one second of the run: T is its index from the start. Fault
-// marks will join it when faults are injected.
+// Second is one second of the run: T is its index from the start.
 type Second struct {
 	T          int     `json:"t"`
 	Requests   int64   `json:"requests"`
@@ -102,6 +133,21 @@ type recorder struct {
 	resurrected int64
 	wrong       int64
 	problems    []string
+	errDetails  int
+
+	// The fault, when the run has one: its kind, when the store was
+	// killed and when it answered again, the losses its documented window
+	// allows, and when requests failed and succeeded.
+	fault        string
+	killAt, upAt time.Time
+	relaunchAt   time.Time // the restart began: the store may answer from then on
+	lostInWindow int64
+	keptCount    int64
+	undoneCount  int64
+	errBefore    int64
+	firstErr     time.Time // from the kill on
+	lastErr      time.Time
+	lastOK       time.Time
 }
 
 type kindRec struct {
@@ -117,8 +163,12 @@ type secRec struct {
 	heap       uint64
 }
 
-// maxProblems bounds the problems a Result describes.
-const maxProblems = 20
+// maxProblems and maxErrorDetails bound the problems and the errors a
+// Result describes, so that many errors leave room for the problems.
+const (
+	maxProblems     = 20
+	maxErrorDetails = 10
+)
 
 func newRecorder(start time.Time) *recorder {
 	return &recorder{start: start, kinds: map[string]*kindRec{}, errors: map[string]int64{}}
@@ -145,13 +195,110 @@ func (r *recorder) request(kind string, start time.Time, d time.Duration, class 
 		r.kinds[kind] = k
 	}
 	k.lat = append(k.lat, d)
-	s := r.sec(start.Add(d))
+	end := start.Add(d)
+	s := r.sec(end)
 	s.lat = append(s.lat, d)
 	if class != "" {
 		k.errors++
 		s.errors++
 		r.errors[class]++
+		r.errorAt(end)
+	} else if end.After(r.lastOK) {
+		r.lastOK = end
 	}
+}
+
+// errorAt notes the time of an error, for the fault's figures. Call it
+// with mu held.
+func (r *recorder) errorAt(at time.Time) {
+	switch {
+	case r.fault == "":
+	case r.killAt.IsZero() || at.Before(r.killAt):
+		r.errBefore++
+	default:
+		if r.firstErr.IsZero() || at.Before(r.firstErr) {
+			r.firstErr = at
+		}
+		if at.After(r.lastErr) {
+			r.lastErr = at
+		}
+	}
+}
+
+// note sets one of the fault's times: r.killAt when the store was
+// killed, r.relaunchAt when its restart began, r.upAt when it answered.
+func (r *recorder) note(t *time.Time, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*t = at
+}
+
+// away reports whether a request that ran from start to end ran entirely
+// while the store's process was gone: killed before it started and not
+// started again before it ended. Such a request changed nothing in the
+// store, whatever its answer.
+func (r *recorder) away(start, end time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
+}
+
+// kept records a session found intact that the store last answered with
+// at seen: it counts when seen was before the kill and the store is back.
+func (r *recorder) kept(seen time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.killAt) {
+		r.keptCount++
+	}
+}
+
+// undone records "log out everywhere" ending a session the user does not
+// know of: a session its logout ended came back. With AOF everysec that
+// is inside the documented window when the logout was answered in the two
+// seconds before the kill (the store replays a file without the delete);
+// anywhere else it is wrong data.
+func (r *recorder) undone(detail string, ended time.Time) {
+	r.mu.Lock()
+	inWindow := r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() &&
+		!ended.Before(r.killAt.Add(-aofWindow)) && ended.Before(r.upAt)
+	if inWindow {
+		r.undoneCount++
+		if len(r.problems) < maxProblems+maxErrorDetails {
+			r.problems = append(r.problems, "logout undone: "+detail+" (inside the documented loss window)")
+		}
+	}
+	r.mu.Unlock()
+	if !inWindow {
+		r.problem(probWrong, detail)
+	}
+}
+
+// lostSession records a session found gone while not logged out: seen is
+// when the store last answered with it, changed when it last changed it.
+// The loss is inside the store's documented window when a restart came
+// after seen and the store's persistence may drop it: without persistence
+// every session stored before the restart; with AOF everysec the sessions
+// changed in the last two seconds before the kill.
+func (r *recorder) lostSession(detail string, seen, changed time.Time) {
+	r.mu.Lock()
+	inWindow := false
+	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.upAt) {
+		switch r.fault {
+		case faultRedisRestart:
+			inWindow = true
+		case faultRedisRestartAOF:
+			inWindow = !changed.Before(r.killAt.Add(-aofWindow))
+		}
+	}
+	if inWindow {
+		r.lostInWindow++
+	}
+	r.mu.Unlock()
+	if inWindow {
+		detail += " (inside the documented loss window)"
+	}
+	r.problem(probLost, detail)
 }
 
 // failed records an error found in the answer to a request already
@@ -159,9 +306,11 @@ func (r *recorder) request(kind string, start time.Time, d time.Duration, class 
 func (r *recorder) failed(kind, class string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := time.Now()
 	r.kinds[kind].errors++
-	r.sec(time.Now()).errors++
+	r.sec(now).errors++
 	r.errors[class]++
+	r.errorAt(now)
 }
 
 // problem kinds.
@@ -184,7 +333,7 @@ func (r *recorder) problem(what, detail string) {
 		r.wrong++
 	}
 	r.sec(time.Now()).problems++
-	if len(r.problems) < maxProblems {
+	if len(r.problems) < maxProblems+maxErrorDetails {
 		r.problems = append(r.problems, what+": "+detail)
 	}
 }
@@ -193,7 +342,8 @@ func (r *recorder) problem(what, detail string) {
 func (r *recorder) errorDetail(detail string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.problems) < maxProblems {
+	if r.errDetails < maxErrorDetails {
+		r.errDetails++
 		r.problems = append(r.problems, "error: "+detail)
 	}
 }
@@ -252,6 +402,51 @@ func (r *recorder) fill(res *Result, elapsed time.Duration) {
 		res.Series[i] = Second{T: i, Requests: int64(len(s.lat)), Errors: s.errors, Problems: s.problems,
 			Latency: latencyOf(s.lat), Goroutines: s.goroutines, HeapBytes: s.heap}
 	}
+	if r.fault != "" {
+		res.Fault = r.faultResult(res)
+	}
+}
+
+// faultResult sums up the fault: its times, the errors from the kill to
+// the last one, and the losses. Call it with mu held.
+func (r *recorder) faultResult(res *Result) *Fault {
+	f := &Fault{Kind: r.fault, Window: documentedWindow(r.fault), ErrorsBefore: r.errBefore,
+		LostInWindow: r.lostInWindow, LostUnexpected: r.lost - r.lostInWindow, Kept: r.keptCount, UndoneInWindow: r.undoneCount}
+	if r.killAt.IsZero() {
+		return f
+	}
+	secs := func(t time.Time) float64 { return math.Round(t.Sub(r.start).Seconds()*1000) / 1000 }
+	f.KilledAt = secs(r.killAt)
+	if !r.upAt.IsZero() {
+		f.UpAt = secs(r.upAt)
+	}
+	end := r.upAt
+	if !r.lastErr.IsZero() {
+		f.LastErrorAt = secs(r.lastErr)
+		f.ErrorSpan = math.Round(r.lastErr.Sub(r.firstErr).Seconds()*1000) / 1000
+		if r.lastErr.After(end) {
+			end = r.lastErr
+		}
+	}
+	if !r.upAt.IsZero() {
+		f.TimeToRecover = math.Max(0, f.LastErrorAt-f.UpAt)
+		f.Recovered = r.lastOK.After(end)
+	}
+	// The requests and errors of the seconds from the kill to the end of
+	// the outage: the store away, and the errors it left behind.
+	last := len(res.Series) - 1
+	if !end.IsZero() {
+		last = min(last, int(end.Sub(r.start)/time.Second))
+	}
+	first := int(r.killAt.Sub(r.start) / time.Second)
+	for _, s := range res.Series[min(first, last+1):max(0, last+1)] {
+		f.Requests += s.Requests
+		f.Errors += s.Errors
+	}
+	if f.Requests > 0 {
+		f.ErrorRate = math.Round(float64(f.Errors)/float64(f.Requests)*10000) / 10000
+	}
+	return f
 }
 
 // latencyOf sorts lat and returns its percentiles (nearest rank).

@@ -89,6 +89,22 @@ type vu struct {
 	token  string
 	apiOut bool
 	api    state
+
+	// When the store last answered with each session and last changed
+	// it, to tell a loss its documented window allows from another.
+	seen, changed       time.Time
+	apiSeen, apiChanged time.Time
+	// A write whose request failed may or may not have been applied: the
+	// next answer may hold the counter one higher.
+	pending, apiPending bool
+	// A stream failed: the session still exists, but its values are
+	// whatever the stream saved.
+	unsure bool
+	// ended is when the last logout of either session was answered.
+	ended time.Time
+	// orphans bounds the sessions of the user that a reset forgot but the
+	// store may still hold: "log out everywhere" may end that many more.
+	orphans int
 }
 
 func newVU(t *target, user string, seed uint64) *vu {
@@ -102,11 +118,15 @@ func newVU(t *target, user string, seed uint64) *vu {
 // reset forgets both sessions, after an error left the model unsure of
 // what the server kept.
 func (v *vu) reset() {
+	if v.jar != nil {
+		v.orphans += 2 // the browser's session and the API's
+	}
 	v.jar, _ = cookiejar.New(nil)
 	v.web = &http.Client{Transport: v.t.transport, Jar: v.jar, Timeout: v.t.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	v.has, v.loggedOut, v.want = false, false, state{}
 	v.token, v.apiOut, v.api = "", false, state{}
+	v.pending, v.apiPending, v.unsure = false, false, false
 }
 
 // run plays the opening, then the random mix, until the run's bounds.
@@ -185,9 +205,10 @@ func (v *vu) act(kind string) bool {
 type outcome int
 
 const (
-	sent    outcome = iota // a response came
-	stopped                // the run's bounds: nothing sent
-	failed                 // an error, recorded
+	sent       outcome = iota // a response came
+	stopped                   // the run's bounds: nothing sent
+	failed                    // an error, recorded
+	failedAway                // an error while the store was away: nothing changed
 )
 
 // send sends one request of kind and reads the whole response, unless
@@ -208,7 +229,7 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 	if err != nil {
 		v.t.rec.request(kind, start, time.Since(start), errorClass(err))
 		v.t.rec.errorDetail(kind + ": " + err.Error())
-		return nil, nil, failed
+		return nil, nil, v.failure(start)
 	}
 	if resp.StatusCode != ok && !slices.Contains(allowed, resp.StatusCode) {
 		if kind == kStream {
@@ -217,12 +238,21 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 		}
 		v.t.rec.request(kind, start, time.Since(start), fmt.Sprintf("status_%dxx", resp.StatusCode/100))
 		v.t.rec.errorDetail(fmt.Sprintf("%s: status %d: %s", kind, resp.StatusCode, strings.TrimSpace(string(body))))
-		return nil, nil, failed
+		return nil, nil, v.failure(start)
 	}
 	if kind != kStream {
 		v.t.rec.request(kind, start, time.Since(start), "")
 	}
 	return resp, body, sent
+}
+
+// failure tells a request that failed while the store's process was gone,
+// which changed nothing, from another failure.
+func (v *vu) failure(start time.Time) outcome {
+	if v.t.rec.away(start, time.Now()) {
+		return failedAway
+	}
+	return failed
 }
 
 // errorClass names the class of a transport error.
@@ -266,7 +296,9 @@ func (v *vu) call(kind string, client *http.Client, req *http.Request, allowed .
 	case stopped:
 		return st, 0, false, false
 	case failed:
-		v.reset()
+		v.afterError(kind)
+		return st, 0, true, false
+	case failedAway:
 		return st, 0, true, false
 	}
 	if resp.StatusCode == http.StatusOK {
@@ -283,16 +315,39 @@ func (v *vu) call(kind string, client *http.Client, req *http.Request, allowed .
 	return st, resp.StatusCode, true, true
 }
 
+// afterError updates the model after the request of kind failed. A read
+// changes nothing, so the model stands, and a session the store drops
+// while it is away is found lost once it is back; a write may or may not
+// have been applied; a stream may have saved some of its ticks; after a
+// login or a logout the session itself may have changed, and the model
+// starts again.
+func (v *vu) afterError(kind string) {
+	switch kind {
+	case kRead, kAPIRead, kProbe:
+	case kWrite:
+		v.pending = true
+	case kAPIWrite:
+		v.apiPending = true
+	case kStream:
+		v.unsure = true
+	default:
+		v.reset()
+	}
+}
+
 // judge compares got with want and records a problem when they differ:
 // a fresh session where the model holds one is a lost session, any
 // session where the model holds none after a logout a resurrected one,
 // anything else wrong data. It returns whether they matched.
-func (v *vu) judge(kind, who string, got, want, fresh state, had, afterLogout bool) bool {
+func (v *vu) judge(kind, who string, got, want, fresh state, had, afterLogout bool, seen, changed time.Time) bool {
 	switch {
 	case got == want:
+		if had && want != fresh { // a fresh session would look the same
+			v.t.rec.kept(seen)
+		}
 		return true
 	case had && got == fresh:
-		v.t.rec.problem(probLost, fmt.Sprintf("%s %s: got %+v, want %+v", who, kind, got, want))
+		v.t.rec.lostSession(fmt.Sprintf("%s %s: got %+v, want %+v", who, kind, got, want), seen, changed)
 	case !had && afterLogout:
 		v.t.rec.problem(probResurrected, fmt.Sprintf("%s %s: got %+v after logout", who, kind, got))
 	default:
@@ -304,8 +359,26 @@ func (v *vu) judge(kind, who string, got, want, fresh state, had, afterLogout bo
 // web checks an answer about the browser's session and takes it as the
 // new model.
 func (v *vu) webJudge(kind string, got, want, fresh state) {
-	v.judge(kind, v.user+" browser", got, want, fresh, v.has, v.loggedOut)
-	v.want = got
+	if v.pending {
+		alt := want
+		alt.Count++
+		if got == alt {
+			want = got // the failed write was applied
+		}
+		v.pending = false
+	}
+	if v.unsure {
+		if got != fresh {
+			want = got
+		}
+		v.unsure = false
+	}
+	v.judge(kind, v.user+" browser", got, want, fresh, v.has, v.loggedOut, v.seen, v.changed)
+	now := time.Now()
+	if got != v.want || kind == kWrite || kind == kLogin || kind == kStream {
+		v.changed = now
+	}
+	v.want, v.seen = got, now
 	v.has = got != state{}
 	if v.has {
 		v.loggedOut = false
@@ -313,8 +386,20 @@ func (v *vu) webJudge(kind string, got, want, fresh state) {
 }
 
 func (v *vu) apiJudge(kind string, got, want, fresh state, had bool) {
-	v.judge(kind, v.user+" api", got, want, fresh, had, v.apiOut)
-	v.api = got
+	if v.apiPending {
+		alt := want
+		alt.Visits++
+		if got == alt {
+			want = got // the failed write was applied
+		}
+		v.apiPending = false
+	}
+	v.judge(kind, v.user+" api", got, want, fresh, had, v.apiOut, v.apiSeen, v.apiChanged)
+	now := time.Now()
+	if got != v.api || kind == kAPIWrite || kind == kAPILogin {
+		v.apiChanged = now
+	}
+	v.api, v.apiSeen = got, now
 	if got != (state{}) {
 		v.apiOut = false
 	}
@@ -361,6 +446,7 @@ func (v *vu) logout() bool {
 		return more
 	}
 	v.has, v.loggedOut, v.want = false, true, state{}
+	v.ended = time.Now()
 	return v.probeWeb(old)
 }
 
@@ -399,8 +485,11 @@ func (v *vu) probeAPI(token string) bool {
 
 func (v *vu) logoutAll() bool {
 	old, oldToken := v.cookies(), v.token
+	// The API session ends with the others when it is the user's: a
+	// session that replaced a lost one has no user until its login.
+	apiOwned := v.apiHas() && v.api.User != ""
 	wantEnded := 0
-	if v.apiHas() {
+	if apiOwned {
 		wantEnded = 1
 	}
 	got, status, more, ok := v.call(kLogoutAll, v.web, v.newRequest("POST", "/logout-everywhere", url.Values{}), http.StatusUnauthorized)
@@ -409,14 +498,22 @@ func (v *vu) logoutAll() bool {
 	}
 	if status == http.StatusUnauthorized {
 		// Require found no user: the model holds one (act's precondition).
-		v.t.rec.problem(probLost, fmt.Sprintf("%s browser %s: 401, want the session of %+v", v.user, kLogoutAll, v.want))
+		v.t.rec.lostSession(fmt.Sprintf("%s browser %s: 401, want the session of %+v", v.user, kLogoutAll, v.want), v.seen, v.changed)
 		v.has, v.want = false, state{}
 		return more
 	}
-	if got.Ended != wantEnded {
-		v.t.rec.problem(probWrong, fmt.Sprintf("%s %s: ended %d sessions, want %d", v.user, kLogoutAll, got.Ended, wantEnded))
+	switch {
+	case got.Ended < wantEnded:
+		// The API session was gone from the store: lost.
+		v.t.rec.lostSession(fmt.Sprintf("%s %s: ended %d sessions, want %d", v.user, kLogoutAll, got.Ended, wantEnded), v.apiSeen, v.apiChanged)
+	case got.Ended > wantEnded+v.orphans:
+		v.t.rec.undone(fmt.Sprintf("%s %s: ended %d sessions, want %d (and up to %d the user forgot after errors)", v.user, kLogoutAll, got.Ended, wantEnded, v.orphans), v.ended)
 	}
 	v.has, v.loggedOut, v.want = false, true, state{}
+	v.orphans, v.ended = 0, time.Now()
+	if !apiOwned && v.apiHas() {
+		return v.probeWeb(old)
+	}
 	v.token, v.apiOut, v.api = "", oldToken != "", state{}
 	return v.probeWeb(old) && v.probeAPI(oldToken)
 }
@@ -431,13 +528,15 @@ func (v *vu) stream() bool {
 	case stopped:
 		return false
 	case failed:
-		v.reset()
+		v.afterError(kStream)
+		return true
+	case failedAway:
 		return true
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusConflict {
 		v.t.rec.request(kStream, start, time.Since(start), "")
-		v.t.rec.problem(probLost, fmt.Sprintf("%s browser stream: no session, want %+v", v.user, v.want))
+		v.t.rec.lostSession(fmt.Sprintf("%s browser stream: no session, want %+v", v.user, v.want), v.seen, v.changed)
 		v.has, v.want = false, state{}
 		return true
 	}
@@ -448,7 +547,7 @@ func (v *vu) stream() bool {
 	if err != nil {
 		v.t.rec.request(kStream, start, time.Since(start), "stream")
 		v.t.rec.errorDetail("stream: " + err.Error())
-		v.reset()
+		v.afterError(kStream)
 		return true
 	}
 	v.t.rec.request(kStream, start, time.Since(start), "")
@@ -551,5 +650,6 @@ func (v *vu) apiLogout() bool {
 		v.t.rec.problem(probWrong, fmt.Sprintf("%s api logout: the answer kept a token", v.user))
 	}
 	v.token, v.apiOut, v.api = "", true, state{}
+	v.ended = time.Now()
 	return v.probeAPI(old)
 }

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+)
+
+// requireRedisServer skips the test when redis-server is not on the PATH,
+// failing it instead under CHISESS_REQUIRE_SERVICES=1 (CI).
+func requireRedisServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		return
+	}
+	if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
+		t.Fatal("redis-server is not on the PATH, but CHISESS_REQUIRE_SERVICES=1 requires it")
+	}
+	t.Skip("redis-server is not on the PATH")
+}
+
+// TestFaultRedisRestart kills the tool's own redis-server during a short
+// run and restarts it: no resurrection, no wrong data, no loss outside
+// the documented window, no error before the kill, recovery, and the app
+// still up. Without persistence no session survives the restart; with
+// AOF none is lost.
+func TestFaultRedisRestart(t *testing.T) {
+	requireRedisServer(t)
+	for _, kind := range faultNames {
+		t.Run(kind, func(t *testing.T) {
+			is := is.New(t)
+			cfg := config{VUs: 32, Duration: 4 * time.Second, Seed: 1, Timeout: 10 * time.Second,
+				Fault: kind, FaultAt: time.Second, FaultDown: time.Second}
+			res, err := runLoad(t.Context(), cfg, "redis", nil)
+			is.NoErr(err)
+			f := res.Fault
+			is.True(f != nil)
+			if !res.clean() {
+				t.Fatalf("fault %+v, resurrected %d, wrong data %d:\n%s", *f, res.Resurrected, res.WrongData, strings.Join(res.Problems, "\n"))
+			}
+			is.Equal(res.Resurrected, int64(0))
+			is.Equal(res.WrongData, int64(0))
+			is.Equal(f.LostUnexpected, int64(0))
+			is.Equal(f.ErrorsBefore, int64(0))
+			is.True(f.KilledAt >= 1 && f.UpAt > f.KilledAt) // the fault ran on schedule
+			is.True(f.Errors > 0)                           // the store was away
+			is.True(f.Recovered)
+			is.True(f.AppUp)
+			is.True(f.Kept+f.LostInWindow > 0) // sessions were checked across the restart
+			switch kind {
+			case faultRedisRestart:
+				is.Equal(f.Kept, int64(0)) // no persistence keeps nothing
+			case faultRedisRestartAOF:
+				is.True(f.Kept > 0)
+			}
+			var marked int64
+			for _, s := range res.Series {
+				marked += s.Errors
+			}
+			is.Equal(marked, res.errorCount()) // every error is in the series
+		})
+	}
+}
+
+// TestLossWindow checks which losses each store's documented window
+// allows.
+func TestLossWindow(t *testing.T) {
+	start := time.Now() // problems are filed in the series by the clock
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	for _, tc := range []struct {
+		name           string
+		fault          string
+		kill, up       float64 // 0: never
+		seen, changed  float64
+		wantLostWindow int64
+	}{
+		{"no fault", "", 0, 0, 5, 5, 0},
+		{"restart: seen before the restart", faultRedisRestart, 10, 12, 9, 1, 1},
+		{"restart: seen after the restart", faultRedisRestart, 10, 12, 13, 13, 0},
+		{"restart: not back yet", faultRedisRestart, 10, 0, 9, 9, 0},
+		{"aof: changed just before the kill", faultRedisRestartAOF, 10, 12, 9.5, 9, 1},
+		{"aof: changed long before the kill", faultRedisRestartAOF, 10, 12, 9.5, 5, 0},
+		{"aof: seen after the restart", faultRedisRestartAOF, 10, 12, 13, 13, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			r := newRecorder(start)
+			r.fault = tc.fault
+			if tc.kill > 0 {
+				r.note(&r.killAt, at(tc.kill))
+			}
+			if tc.up > 0 {
+				r.note(&r.upAt, at(tc.up))
+			}
+			r.lostSession("user", at(tc.seen), at(tc.changed))
+			is.Equal(r.lost, int64(1))
+			is.Equal(r.lostInWindow, tc.wantLostWindow)
+		})
+	}
+}
+
+// TestUndoneLogout checks which logouts a restart may undo: with AOF, the
+// ones answered in the two seconds before the kill; nothing else.
+func TestUndoneLogout(t *testing.T) {
+	start := time.Now()
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	for _, tc := range []struct {
+		name       string
+		fault      string
+		ended      float64
+		wantWindow int64
+		wantWrong  int64
+	}{
+		{"aof: just before the kill", faultRedisRestartAOF, 9, 1, 0},
+		{"aof: long before the kill", faultRedisRestartAOF, 5, 0, 1},
+		{"aof: after the restart", faultRedisRestartAOF, 13, 0, 1},
+		{"no persistence", faultRedisRestart, 9, 0, 1},
+		{"no fault", "", 9, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			r := newRecorder(start)
+			r.fault = tc.fault
+			if tc.fault != "" {
+				r.note(&r.killAt, at(10))
+				r.note(&r.upAt, at(12))
+			}
+			r.undone("user", at(tc.ended))
+			is.Equal(r.undoneCount, tc.wantWindow)
+			is.Equal(r.wrong, tc.wantWrong)
+		})
+	}
+}
+
+// TestAway checks which failed requests ran while the store was gone.
+func TestAway(t *testing.T) {
+	start := time.Now() // problems are filed in the series by the clock
+	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	r := newRecorder(start)
+	r.fault = faultRedisRestart
+	is := is.New(t)
+	is.True(!r.away(at(1), at(2))) // no kill yet
+	r.note(&r.killAt, at(10))
+	is.True(!r.away(at(9.9), at(10.5))) // began before the kill
+	is.True(r.away(at(10.1), at(11)))   // not restarted yet
+	r.note(&r.relaunchAt, at(12))
+	is.True(r.away(at(10.1), at(11.9)))
+	is.True(!r.away(at(11.5), at(12.1))) // ended after the restart began
+}
