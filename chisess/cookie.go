@@ -67,11 +67,17 @@ func lifeUntil(persist bool, end, now time.Time) cookieLife {
 	if !persist {
 		return cookieLife{}
 	}
-	ceil := func(d time.Duration) time.Duration { return (d + time.Second - 1) / time.Second }
-	return cookieLife{
-		age:     max(int64(ceil(end.Sub(now))), 1),
-		expires: time.Unix(int64(ceil(time.Duration(end.UnixMilli())*time.Millisecond)), 0).UTC(),
+	left := end.Sub(now) // saturates, for the longest lifetimes
+	age := int64(left / time.Second)
+	if left%time.Second > 0 {
+		age++
 	}
+	ms := end.UnixMilli()
+	secs := ms / 1000
+	if ms%1000 > 0 {
+		secs++
+	}
+	return cookieLife{age: max(age, 1), expires: time.Unix(secs, 0).UTC()}
 }
 
 // appendAttrs appends the attributes of the session cookie to a Set-Cookie

@@ -2,6 +2,7 @@ package chisess
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestCookieSpecPathsAgree(t *testing.T) {
 		}
 		c := newCookieSpec(&cfg)
 		for _, now := range nows {
-			for _, left := range []time.Duration{0, time.Millisecond, time.Second, time.Hour + 1500*time.Millisecond, 400 * 24 * time.Hour} {
+			for _, left := range []time.Duration{0, time.Millisecond, time.Second, time.Hour + 1500*time.Millisecond, 400 * 24 * time.Hour, 200 * 365 * 24 * time.Hour} {
 				is := is.New(t)
 				end := now.Add(left).Truncate(time.Millisecond) // session ends are whole milliseconds
 				life := lifeUntil(left > 0, end, now)
@@ -51,6 +52,13 @@ func TestCookieSpecPathsAgree(t *testing.T) {
 				is.True(!now.Add(time.Duration(byHand.MaxAge) * time.Second).Before(end))                           // Max-Age never ends the cookie before the session
 				is.Equal(lifeUntil(true, end, now.Add(-left/2-999*time.Millisecond)).expires, byHand.Expires.UTC()) // an earlier response names the same instant
 			}
+			// The longest lifetime (MaxLifetime at the longest Duration)
+			// saturates rather than wraps around.
+			is := is.New(t)
+			end := now.Add(math.MaxInt64)
+			life := lifeUntil(true, end, now)
+			is.True(life.age >= int64(math.MaxInt64/time.Second)) // not cut short by an overflow
+			is.True(!life.expires.Before(end.Truncate(time.Second)))
 		}
 	}
 }
