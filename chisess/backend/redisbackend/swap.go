@@ -3,9 +3,9 @@ package redisbackend
 import (
 	"context"
 	"errors"
-	"github.com/chisess/kit/chisess/internal/rediskit"
 	"time"
 
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -2,9 +2,10 @@ package rueidisbackend
 
 import (
 	"context"
-	"github.com/chisess/kit/chisess/internal/rediskit"
 	"strconv"
 	"time"
+
+	"github.com/chisess/kit/chisess/internal/rediskit"
 )
 
 // indexScript and ownedScript keep the owner index: see

@@ -5,9 +5,9 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"github.com/chisess/kit/chisess/internal/rediskit"
 	"time"
 
+	"github.com/chisess/kit/chisess/internal/rediskit"
 	"github.com/redis/rueidis"
 )
 
