@@ -23,8 +23,8 @@ import (
 	"github.com/matryer/is"
 )
 
-// r17serve sends one request to h with cookies and returns the response.
-func r17serve(h http.Handler, cookies ...*http.Cookie) *http.Response {
+// serveWith sends one request to h with cookies and returns the response.
+func serveWith(h http.Handler, cookies ...*http.Cookie) *http.Response {
 	req := httptest.NewRequest("GET", "https://example.com/account", nil)
 	for _, c := range cookies {
 		req.AddCookie(c)
@@ -34,9 +34,9 @@ func r17serve(h http.Handler, cookies ...*http.Cookie) *http.Response {
 	return rec.Result()
 }
 
-// r17app is chisess with migrate.Load over source; /account answers 401
+// attackApp is chisess with migrate.Load over source; /account answers 401
 // without user_id, else the user_id.
-func r17app(t *testing.T, b backend.Backend, source ...migrate.Source) (http.Handler, *chisess.Manager) {
+func attackApp(t *testing.T, b backend.Backend, source ...migrate.Source) (http.Handler, *chisess.Manager) {
 	t.Helper()
 	m, err := chisess.New(chisess.Config{Backend: b})
 	if err != nil {
@@ -61,56 +61,40 @@ func r17app(t *testing.T, b backend.Backend, source ...migrate.Source) (http.Han
 // removed by a cleanup job, since FilesystemStore never deletes expired
 // files itself) leads to no session: docs/migrating.md says such a cookie
 // "is never adopted: the old cookie is expired and the request goes on
-// with a new, empty session". migrate.Gorilla treats the os.ReadFile error
-// as a store failure instead: every request that carries the cookie is
-// answered by the ErrorHandler (500) and the cookie is never expired.
+// with a new, empty session". It failed when migrate.Gorilla took the
+// missing file for a store failure: every request that carried the cookie
+// was answered by the ErrorHandler (500), and the cookie never expired.
 func TestGorillaFilesystemFileGoneIsNotA500(t *testing.T) {
 	is := is.New(t)
-	dir := t.TempDir()
-	store := sessions.NewFilesystemStore(dir, gorillaHash, gorillaBlock)
-	const name = "fsession"
-	login := httptest.NewRequest("POST", "/login", nil)
-	rec := httptest.NewRecorder()
-	s, _ := store.Get(login, name)
-	s.Values["user_id"] = 42
-	is.NoErr(s.Save(login, rec))
-	old := rec.Result().Cookies()[0]
+	store, _, old := fsSession(t)
 
-	app, m := r17app(t, backend.NewMemory(), migrate.Gorilla(store, name))
+	app, m := attackApp(t, backend.NewMemory(), migrate.Gorilla(store, fsSessionName))
 
 	// The first request takes the session over and removes its file.
-	first := r17serve(app, old)
+	first := serveWith(app, old)
 	is.Equal(first.StatusCode, http.StatusOK)
 	is.True(setCookie(first, m.CookieName()) != nil)
 
 	// A second request with the same old cookie, sent before the browser
 	// got the first response (a page's parallel requests, another process).
-	second := r17serve(app, old)
+	second := serveWith(app, old)
 	is.True(second.StatusCode != http.StatusInternalServerError) // got 500: the missing file is taken for a store failure
-	expired := setCookie(second, name)
+	expired := setCookie(second, fsSessionName)
 	is.True(expired != nil && expired.MaxAge < 0) // the old cookie is expired
 }
 
 // The same, with the file removed before any request (a cleanup job).
 func TestGorillaFilesystemFileCleanedIsNotA500(t *testing.T) {
 	is := is.New(t)
-	dir := t.TempDir()
-	store := sessions.NewFilesystemStore(dir, gorillaHash, gorillaBlock)
-	const name = "fsession"
-	login := httptest.NewRequest("POST", "/login", nil)
-	rec := httptest.NewRecorder()
-	s, _ := store.Get(login, name)
-	s.Values["user_id"] = 42
-	is.NoErr(s.Save(login, rec))
-	old := rec.Result().Cookies()[0]
+	store, dir, old := fsSession(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "session_*"))
 	for _, f := range files {
 		is.NoErr(os.Remove(f))
 	}
 
-	app, _ := r17app(t, backend.NewMemory(), migrate.Gorilla(store, name))
+	app, _ := attackApp(t, backend.NewMemory(), migrate.Gorilla(store, fsSessionName))
 	for range 2 { // and it does not heal: every request with the cookie
-		resp := r17serve(app, old)
+		resp := serveWith(app, old)
 		is.Equal(resp.StatusCode, http.StatusUnauthorized) // a new, empty session, not a 500
 	}
 }
@@ -160,7 +144,7 @@ func TestTwoSourcesBothTakenOver(t *testing.T) {
 		for _, c := range jar {
 			cs = append(cs, c)
 		}
-		resp := r17serve(app, cs...)
+		resp := serveWith(app, cs...)
 		for _, c := range resp.Cookies() {
 			if c.MaxAge < 0 {
 				delete(jar, c.Name)
@@ -190,8 +174,8 @@ func TestUnencodableValueIsLeftOutNotA500(t *testing.T) {
 	token, _, err := sm.Commit(ctx)
 	is.NoErr(err)
 
-	app, _ := r17app(t, backend.NewMemory(), migrate.SCS(sm))
-	resp := r17serve(app, &http.Cookie{Name: "session", Value: token})
+	app, _ := attackApp(t, backend.NewMemory(), migrate.SCS(sm))
+	resp := serveWith(app, &http.Cookie{Name: "session", Value: token})
 	is.Equal(resp.StatusCode, http.StatusOK) // signed in, "score" left out; got 500
 }
 
@@ -254,17 +238,35 @@ func TestFailingCommitKeepsMigratedSignIn(t *testing.T) {
 						http.Error(w, "sign in", http.StatusUnauthorized)
 					}
 				})))
-			resp := r17serve(app, &http.Cookie{Name: "session", Value: token})
+			resp := serveWith(app, &http.Cookie{Name: "session", Value: token})
 			is.Equal(resp.StatusCode, http.StatusInternalServerError)
 			fb.fail.Store(false)
 			c := setCookie(resp, m.CookieName())
 			is.True(c != nil && c.MaxAge >= 0) // the migrated session's cookie is still sent
 			_, found, _ := sm.Store.Find(token)
 			is.True(!found) // the old session is gone
-			next := r17serve(app, c)
+			next := serveWith(app, c)
 			is.Equal(next.StatusCode, http.StatusOK) // still signed in
 		})
 	}
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// fsSessionName is the cookie name of fsSession's gorilla sessions.
+const fsSessionName = "fsession"
+
+// fsSession signs a user in under a gorilla FilesystemStore in a fresh
+// directory and returns the store, the directory and the session cookie.
+func fsSession(t *testing.T) (*sessions.FilesystemStore, string, *http.Cookie) {
+	t.Helper()
+	is := is.New(t)
+	dir := t.TempDir()
+	store := sessions.NewFilesystemStore(dir, gorillaHash, gorillaBlock)
+	login := httptest.NewRequest("POST", "/login", nil)
+	rec := httptest.NewRecorder()
+	s, _ := store.Get(login, fsSessionName)
+	s.Values["user_id"] = 42
+	is.NoErr(s.Save(login, rec))
+	return store, dir, rec.Result().Cookies()[0]
+}
