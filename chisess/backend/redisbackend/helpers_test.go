@@ -143,21 +143,6 @@ func (l *commandLog) last() []any {
 	return l.cmds[len(l.cmds)-1]
 }
 
-// deadAddr returns the address of a loopback port nothing listens on:
-// it listens on a free port and closes the listener at once.
-func deadAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatalf("close listener: %v", err)
-	}
-	return addr
-}
-
 // silentAddr returns the address of a loopback server that accepts
 // connections and never answers, like a Redis that has hung. It stops when
 // tb ends.

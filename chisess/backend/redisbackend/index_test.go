@@ -19,6 +19,7 @@ import (
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
@@ -304,7 +305,7 @@ func TestOwnersSpreadOverCluster(t *testing.T) {
 // sessions.
 func TestIndexOutage(t *testing.T) {
 	client := redis.NewClient(&redis.Options{
-		Addr:          deadAddr(t),
+		Addr:          testenv.DeadAddr(t),
 		DialTimeout:   time.Second,
 		DialerRetries: 1,
 		MaxRetries:    -1,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/redisbackend"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
@@ -21,7 +22,7 @@ func TestNew(t *testing.T) {
 	is := is.New(t)
 	// New makes no Redis call, so a client of an address nobody listens
 	// on is enough.
-	client := redis.NewClient(&redis.Options{Addr: deadAddr(t)})
+	client := redis.NewClient(&redis.Options{Addr: testenv.DeadAddr(t)})
 	t.Cleanup(func() { _ = client.Close() })
 	var nilClient *redis.Client
 	var nilCluster *redis.ClusterClient
@@ -267,7 +268,7 @@ func TestClusterSpread(t *testing.T) {
 func TestOutage(t *testing.T) {
 	is := is.New(t)
 	client := redis.NewClient(&redis.Options{
-		Addr:          deadAddr(t),
+		Addr:          testenv.DeadAddr(t),
 		DialTimeout:   time.Second,
 		ReadTimeout:   time.Second,
 		DialerRetries: 1,  // one dial per call, no backoff

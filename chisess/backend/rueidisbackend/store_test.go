@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +49,7 @@ func TestNew(t *testing.T) {
 	}
 	t.Run("no server", func(t *testing.T) {
 		is := is.New(t)
-		store, err := rueidisbackend.New(t.Context(), rueidis.ClientOption{InitAddress: []string{deadAddr(t)}}, rueidisbackend.Options{})
+		store, err := rueidisbackend.New(t.Context(), rueidis.ClientOption{InitAddress: []string{testenv.DeadAddr(t)}}, rueidisbackend.Options{})
 		is.True(store == nil)                                                    // no Store without a server
 		is.True(strings.HasPrefix(err.Error(), "chisess: rueidisbackend.New: ")) // the error says where it came from
 	})
@@ -176,20 +175,6 @@ func TestReadsOwnWrites(t *testing.T) {
 			}
 		})
 	}
-}
-
-// deadAddr returns the address of a loopback port nothing listens on.
-func deadAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		tb.Fatalf("close listener: %v", err)
-	}
-	return addr
 }
 
 // TestNativeCompare: on the Redis 7.0 of the tests no node has SET … IFEQ,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chisess/kit/chisess/internal/faultproxy"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/matryer/is"
 )
 
@@ -53,18 +54,6 @@ func echoServer(t testing.TB) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
-}
-
-// deadAddr returns a loopback address nothing listens on.
-func deadAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 // hangGuard bounds every read and write of the tests' connections, so that
@@ -152,7 +141,7 @@ func TestUpForwardsAgain(t *testing.T) {
 
 func TestUnreachableTargetClosesTheConnection(t *testing.T) {
 	is := is.New(t)
-	p := faultproxy.New(t, deadAddr(t))
+	p := faultproxy.New(t, testenv.DeadAddr(t))
 	c := dial(t, p.Addr())
 	_, err := c.Read(make([]byte, 1))
 	is.Equal(err, io.EOF) // the client's connection is closed when the target refuses

@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -48,4 +49,19 @@ func Lookup(tb testing.TB, name string) string {
 func RedisClusterNodes(tb testing.TB) []string {
 	tb.Helper()
 	return strings.Split(Lookup(tb, RedisClusterAddrs), ",")
+}
+
+// DeadAddr returns the address of a loopback port nothing listens on: it
+// listens on a free port and closes the listener at once.
+func DeadAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("close listener: %v", err)
+	}
+	return addr
 }
