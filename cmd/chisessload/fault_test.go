@@ -104,22 +104,32 @@ func TestLossWindow(t *testing.T) {
 }
 
 // TestUndoneLogout checks which logouts a restart may undo: with AOF, the
-// ones answered in the two seconds before the kill; nothing else.
+// ones answered from two seconds before the kill until the store is back,
+// each explaining as many sessions as it ended, once; nothing else.
 func TestUndoneLogout(t *testing.T) {
 	start := time.Now()
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
+	one := func(s float64) ending { return ending{at: at(s), sessions: 1} }
 	for _, tc := range []struct {
 		name       string
 		fault      string
-		ended      float64
+		endings    []ending
+		extra      int
+		explained  int
 		wantWindow int64
 		wantWrong  int64
 	}{
-		{"aof: just before the kill", faultRedisRestartAOF, 9, 1, 0},
-		{"aof: long before the kill", faultRedisRestartAOF, 5, 0, 1},
-		{"aof: after the restart", faultRedisRestartAOF, 13, 0, 1},
-		{"no persistence", faultRedisRestart, 9, 0, 1},
-		{"no fault", "", 9, 0, 1},
+		{"aof: just before the kill", faultRedisRestartAOF, []ending{one(9)}, 1, 0, 1, 0},
+		{"aof: long before the kill", faultRedisRestartAOF, []ending{one(5)}, 1, 0, 0, 1},
+		{"aof: after the restart", faultRedisRestartAOF, []ending{one(13)}, 1, 0, 0, 1},
+		// CI found this one: the logout the restart undid was not the
+		// user's last.
+		{"aof: an earlier logout undone", faultRedisRestartAOF, []ending{one(9), one(13)}, 1, 0, 1, 0},
+		{"aof: log out everywhere undone", faultRedisRestartAOF, []ending{{at: at(9.5), sessions: 3}}, 3, 0, 3, 0},
+		{"aof: more back than ended", faultRedisRestartAOF, []ending{one(8.5), one(9)}, 3, 0, 0, 1},
+		{"aof: already found again", faultRedisRestartAOF, []ending{one(9), one(13)}, 1, 1, 0, 1},
+		{"no persistence", faultRedisRestart, []ending{one(9)}, 1, 0, 0, 1},
+		{"no fault", "", []ending{one(9)}, 1, 0, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -129,9 +139,10 @@ func TestUndoneLogout(t *testing.T) {
 				r.note(&r.killAt, at(10))
 				r.note(&r.upAt, at(12))
 			}
-			r.undone("user", at(tc.ended))
+			got := r.undone("user", tc.extra, tc.endings, tc.explained)
 			is.Equal(r.undoneCount, tc.wantWindow)
 			is.Equal(r.wrong, tc.wantWrong)
+			is.Equal(int64(got), tc.wantWindow) // what the window explained
 		})
 	}
 }

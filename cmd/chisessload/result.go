@@ -253,17 +253,34 @@ func (r *recorder) kept(seen time.Time) {
 	}
 }
 
-// undone records "log out everywhere" ending a session the user does not
-// know of: a session its logout ended came back. With AOF everysec that
-// is inside the documented window when the logout was answered in the two
-// seconds before the kill (the store replays a file without the delete);
-// anywhere else it is wrong data.
-func (r *recorder) undone(detail string, ended time.Time) {
+// ending is a logout the store answered at at, which ended sessions
+// sessions.
+type ending struct {
+	at       time.Time
+	sessions int
+}
+
+// undone records "log out everywhere" ending extra sessions the user does
+// not know of: sessions its logouts ended came back. With AOF everysec
+// that is inside the documented window for the sessions of the endings
+// answered from two seconds before the kill until the store was back (the
+// store replays a file without their deletes), less the explained ones an
+// earlier "log out everywhere" already found again; anything more is
+// wrong data. It returns how many of the extra sessions the window
+// explains.
+func (r *recorder) undone(detail string, extra int, endings []ending, explained int) int {
 	r.mu.Lock()
-	inWindow := r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() &&
-		!ended.Before(r.killAt.Add(-aofWindow)) && ended.Before(r.upAt)
+	could := 0
+	if r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() {
+		for _, e := range endings {
+			if !e.at.Before(r.killAt.Add(-aofWindow)) && e.at.Before(r.upAt) {
+				could += e.sessions
+			}
+		}
+	}
+	inWindow := could-explained >= extra
 	if inWindow {
-		r.undoneCount++
+		r.undoneCount += int64(extra)
 		if len(r.problems) < maxProblems+maxErrorDetails {
 			r.problems = append(r.problems, "logout undone: "+detail+" (inside the documented loss window)")
 		}
@@ -271,7 +288,9 @@ func (r *recorder) undone(detail string, ended time.Time) {
 	r.mu.Unlock()
 	if !inWindow {
 		r.problem(probWrong, detail)
+		return 0
 	}
+	return extra
 }
 
 // lostSession records a session found gone while not logged out: seen is

@@ -100,8 +100,14 @@ type vu struct {
 	// A stream failed: the session still exists, but its values are
 	// whatever the stream saved.
 	unsure bool
-	// ended is when the last logout of either session was answered.
-	ended time.Time
+	// endings are the logouts of either session and the "log out
+	// everywhere"s the store answered, with how many sessions each ended:
+	// a restart that replays a file without their deletes brings those
+	// sessions back, and a later "log out everywhere" ends them again.
+	endings []ending
+	// explained counts the sessions of endings that such a later "log out
+	// everywhere" was already allowed to find again.
+	explained int
 	// orphans bounds the sessions of the user that a reset forgot but the
 	// store may still hold: "log out everywhere" may end that many more.
 	orphans int
@@ -446,7 +452,7 @@ func (v *vu) logout() bool {
 		return more
 	}
 	v.has, v.loggedOut, v.want = false, true, state{}
-	v.ended = time.Now()
+	v.endings = append(v.endings, ending{at: time.Now(), sessions: 1})
 	return v.probeWeb(old)
 }
 
@@ -507,10 +513,13 @@ func (v *vu) logoutAll() bool {
 		// The API session was gone from the store: lost.
 		v.t.rec.lostSession(fmt.Sprintf("%s %s: ended %d sessions, want %d", v.user, kLogoutAll, got.Ended, wantEnded), v.apiSeen, v.apiChanged)
 	case got.Ended > wantEnded+v.orphans:
-		v.t.rec.undone(fmt.Sprintf("%s %s: ended %d sessions, want %d (and up to %d the user forgot after errors)", v.user, kLogoutAll, got.Ended, wantEnded, v.orphans), v.ended)
+		extra := got.Ended - wantEnded - v.orphans
+		v.explained += v.t.rec.undone(fmt.Sprintf("%s %s: ended %d sessions, want %d (and up to %d the user forgot after errors)", v.user, kLogoutAll, got.Ended, wantEnded, v.orphans), extra, v.endings, v.explained)
 	}
 	v.has, v.loggedOut, v.want = false, true, state{}
-	v.orphans, v.ended = 0, time.Now()
+	v.orphans = 0
+	// The browser's session ended with the others.
+	v.endings = append(v.endings, ending{at: time.Now(), sessions: got.Ended + 1})
 	if !apiOwned && v.apiHas() {
 		return v.probeWeb(old)
 	}
@@ -650,6 +659,6 @@ func (v *vu) apiLogout() bool {
 		v.t.rec.problem(probWrong, fmt.Sprintf("%s api logout: the answer kept a token", v.user))
 	}
 	v.token, v.apiOut, v.api = "", true, state{}
-	v.ended = time.Now()
+	v.endings = append(v.endings, ending{at: time.Now(), sessions: 1})
 	return v.probeAPI(old)
 }
