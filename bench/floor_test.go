@@ -72,8 +72,8 @@ var floorRecord = bytes.Repeat([]byte{'r'}, 330)
 // with a GET and a SET of it, answering 500 if the record is not there;
 // /seed and /new are storeFloor's, with one SET each.
 func redisFloor(tb testing.TB) instance {
-	client, rt := redisClient(tb)
-	prefix := redisPrefix(tb, "floor")
+	client, rt := redisClient(tb, envRedis)
+	prefix := redisPrefix(tb, envRedis, "floor")
 	get := func(w http.ResponseWriter, r *http.Request) (string, bool) {
 		c, err := r.Cookie(cookieName)
 		if err != nil {
@@ -174,7 +174,7 @@ func TestFloorsServe(t *testing.T) {
 func rueidisFloor(tb testing.TB) instance {
 	addr := requireService(tb, envRedis)
 	rt := new(roundTrips)
-	prefix := redisPrefix(tb, "floor-rueidis")
+	prefix := redisPrefix(tb, envRedis, "floor-rueidis")
 	client, err := rueidis.NewClient(rueidis.ClientOption{
 		InitAddress: []string{addr}, DialCtxFn: rt.dial, PipelineMultiplex: -1,
 		ClientTrackingOptions: []string{"BCAST", "PREFIX", prefix, "NOLOOP"},

@@ -138,20 +138,25 @@ var libraries = []library{
 		return chisessInstance(tb, chisess.Config{Secret: secret}, nil)
 	}},
 	{name: "chisess-redis", needs: envRedis, setup: func(tb testing.TB) instance {
-		client, rt := redisClient(tb)
-		store, err := redisbackend.New(client, redisbackend.Options{Prefix: redisPrefix(tb, "chisess")})
+		client, rt := redisClient(tb, envRedis)
+		store, err := redisbackend.New(client, redisbackend.Options{Prefix: redisPrefix(tb, envRedis, "chisess")})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		return chisessInstance(tb, chisess.Config{Backend: store}, rt)
 	}},
 	{name: "chisess-rueidis", needs: envRedis, setup: func(tb testing.TB) instance {
-		return chisessRueidis(tb, rueidisbackend.Options{})
+		return chisessRueidis(tb, envRedis, rueidisbackend.Options{})
 	}},
 	// Every read misses: the cached entry expires at once, so each read
 	// costs the round trip that fills the cache.
 	{name: "chisess-rueidis-cold", needs: envRedis, setup: func(tb testing.TB) instance {
-		return chisessRueidis(tb, rueidisbackend.Options{CacheFor: time.Nanosecond})
+		return chisessRueidis(tb, envRedis, rueidisbackend.Options{CacheFor: time.Nanosecond})
+	}},
+	// On Valkey 8.1 a swap is one SET … IFEQ, not Redis 7.0's transaction
+	// around a script; scs-goredis-valkey is the same server's baseline.
+	{name: "chisess-rueidis-valkey", needs: envValkey, setup: func(tb testing.TB) instance {
+		return chisessRueidis(tb, envValkey, rueidisbackend.Options{})
 	}},
 	{name: "chisess-bolt", setup: func(tb testing.TB) instance {
 		return chisessBolt(tb, false)
@@ -185,8 +190,12 @@ var libraries = []library{
 		return scsInstance(memstore.NewWithCleanupInterval(0), nil)
 	}},
 	{name: "scs-goredis", needs: envRedis, setup: func(tb testing.TB) instance {
-		client, rt := redisClient(tb)
-		return scsInstance(goredisstore.NewWithPrefix(client, redisPrefix(tb, "scs")), rt)
+		client, rt := redisClient(tb, envRedis)
+		return scsInstance(goredisstore.NewWithPrefix(client, redisPrefix(tb, envRedis, "scs")), rt)
+	}},
+	{name: "scs-goredis-valkey", needs: envValkey, setup: func(tb testing.TB) instance {
+		client, rt := redisClient(tb, envValkey)
+		return scsInstance(goredisstore.NewWithPrefix(client, redisPrefix(tb, envValkey, "scs")), rt)
 	}},
 	{name: "gorilla-cookie-hmac", cookieStore: true, setup: func(tb testing.TB) instance {
 		return gorillaInstance(sessions.NewCookieStore(hashKey))
@@ -227,12 +236,13 @@ func chisessInstance(tb testing.TB, cfg chisess.Config, rt *roundTrips) instance
 	return instance{handler: router(chisessHandlers(m)), rt: rt}
 }
 
-// chisessRueidis is chisess on rueidisbackend with opts, its round trips
-// counted as the writes its client makes to its connection.
-func chisessRueidis(tb testing.TB, opts rueidisbackend.Options) instance {
-	addr := requireService(tb, envRedis)
+// chisessRueidis is chisess on rueidisbackend with opts, on the server at
+// the address in env, its round trips counted as the writes its client
+// makes to its connection.
+func chisessRueidis(tb testing.TB, env string, opts rueidisbackend.Options) instance {
+	addr := requireService(tb, env)
 	rt := new(roundTrips)
-	opts.Prefix = redisPrefix(tb, "chisess-rueidis")
+	opts.Prefix = redisPrefix(tb, env, "chisess-rueidis")
 	store, err := rueidisbackend.New(context.Background(), rueidis.ClientOption{InitAddress: []string{addr}, DialCtxFn: rt.dial}, opts)
 	if err != nil {
 		tb.Fatal(err)

@@ -6,7 +6,7 @@
 #   COUNT=5 BENCHTIME=300ms bench/run.sh
 #   BENCH='Bare|Read' bench/run.sh        # a subset (keep Bare: ratios need it)
 #
-# Steps: install and start Redis and PostgreSQL on 127.0.0.1
+# Steps: install and start Redis, Valkey 8.1 and PostgreSQL on 127.0.0.1
 # (scripts/services.sh), check every adapter (TestAdaptersPersist, with the
 # services required), run the benchmarks into bench/results/raw.txt, run
 # benchstat into bench/results/benchstat.txt, and turn both into the docs
@@ -30,9 +30,9 @@ BENCHSTAT=golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 # shellcheck source-path=SCRIPTDIR source=../scripts/services.sh
 source ../scripts/services.sh
-services_install redis postgres
+services_install redis postgres valkey
 trap services_stop EXIT
-services_start redis postgres
+services_start redis postgres valkey
 export CHISESS_REQUIRE_SERVICES=1
 
 mkdir -p results ../docs

@@ -13,6 +13,7 @@ import (
 
 const (
 	envRedis    = "CHISESS_REDIS_ADDR"
+	envValkey   = "CHISESS_VALKEY_ADDR" // Valkey 8.1: SET … IFEQ, which chisess-rueidis-valkey uses
 	envPostgres = "CHISESS_POSTGRES_URL"
 	envRequire  = "CHISESS_REQUIRE_SERVICES"
 )
@@ -89,15 +90,16 @@ func (rt *roundTrips) report(b *testing.B, start int64) {
 	b.ReportMetric(float64(rt.load()-start)/float64(b.N), "roundtrips/op")
 }
 
-// redisClient returns a client of the Redis at CHISESS_REDIS_ADDR that
-// counts its round trips, closed when tb ends.
-func redisClient(tb testing.TB) (*redis.Client, *roundTrips) {
+// redisClient returns a client of the server at the address in env
+// (envRedis or envValkey) that counts its round trips, closed when tb
+// ends.
+func redisClient(tb testing.TB, env string) (*redis.Client, *roundTrips) {
 	tb.Helper()
-	addr := requireService(tb, envRedis)
+	addr := requireService(tb, env)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	tb.Cleanup(func() { client.Close() })
 	if err := client.Ping(context.Background()).Err(); err != nil {
-		tb.Fatalf("redis at %s=%s does not answer PING: %v", envRedis, addr, err)
+		tb.Fatalf("redis at %s=%s does not answer PING: %v", env, addr, err)
 	}
 	rt := new(roundTrips)
 	client.AddHook(rt)
@@ -107,11 +109,11 @@ func redisClient(tb testing.TB) (*redis.Client, *roundTrips) {
 // redisPrefix returns a key prefix of its own for one instance, and deletes
 // the keys under it when tb ends. The server is shared with other tests, so
 // nothing is flushed.
-func redisPrefix(tb testing.TB, lib string) string {
+func redisPrefix(tb testing.TB, env, lib string) string {
 	tb.Helper()
 	prefix := "bench:" + lib + ":" + randHex(tb, 6) + ":"
 	tb.Cleanup(func() {
-		addr := os.Getenv(envRedis)
+		addr := os.Getenv(env)
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return
 		}

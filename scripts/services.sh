@@ -11,18 +11,24 @@
 #                        cluster   redis-server, redis-tools
 #                        postgres  postgresql, postgresql-contrib
 #                        chromium  chromium (the demo's browser test)
-#                      and all four when none is named.
+#                        valkey, valkey-cluster
+#                                  Valkey 8.1 from Debian 13 (see below)
+#                      and all of them when none is named.
 #   services_start [SERVICE...]
 #                      start, in a fresh temp dir, on free ports of 127.0.0.1,
-#                      the named services (redis, cluster, postgres; all
-#                      three when none is named):
+#                      the named services (redis, cluster, postgres, valkey,
+#                      valkey-cluster; all of them when none is named):
 #                        - redis:    one standalone redis-server
 #                        - cluster:  a three-node Redis Cluster (no replicas)
 #                        - postgres: a PostgreSQL instance with a database chisess_test
+#                        - valkey:   one standalone Valkey 8.1 server
+#                        - valkey-cluster: a three-node Valkey 8.1 Cluster
 #                      and export, for the ones started,
 #                        CHISESS_REDIS_ADDR=127.0.0.1:<port>
 #                        CHISESS_REDIS_CLUSTER_ADDRS=127.0.0.1:<p1>,127.0.0.1:<p2>,127.0.0.1:<p3>
 #                        CHISESS_POSTGRES_URL=postgres://postgres@127.0.0.1:<port>/chisess_test?sslmode=disable
+#                        CHISESS_VALKEY_ADDR=127.0.0.1:<port>
+#                        CHISESS_VALKEY_CLUSTER_ADDRS=127.0.0.1:<p1>,127.0.0.1:<p2>,127.0.0.1:<p3>
 #                        CHISESS_CHROMIUM=/usr/bin/chromium   (whenever it is present)
 #                      These are the names the tests, the demo (-redis-addr,
 #                      -postgres-url), the examples and the docs read.
@@ -37,6 +43,19 @@
 # stopped by its own pid. Functions return non-zero with a message on stderr
 # when anything cannot be installed or started; they never carry on silently.
 # services_start cleans up whatever it had started before it fails.
+#
+# Valkey 8.1 is here for its native conditional set (SET … IFEQ), which
+# the Redis 7.0 of Debian 12 lacks: chisess's rueidis backend uses it when
+# the server has it, and the tests and benchmarks run that path on a real
+# server. Debian 12 has no Valkey 8.1 and its C library is older than the
+# one Debian 13's package is built against, so services_install does not
+# install it system-wide: it fetches the packages with apt-get from Debian
+# 13 (trixie) into a directory of its own ($CHISESS_VALKEY_DIR, by default
+# ~/.cache/chisess/valkey-8.1; apt checks their signatures against the
+# Debian 13 keys that Debian 12's debian-archive-keyring ships), unpacks
+# them there with dpkg-deb, and writes a valkey-server wrapper that runs the
+# server through Debian 13's own dynamic loader and libraries. No root is
+# needed for it, and nothing outside that directory changes.
 #
 # Works whether or not the caller has `set -e`/`set -u` on.
 
@@ -114,8 +133,8 @@ _svc_want() {
 services_install() {
 	local -a want=() missing=()
 	local name
-	_svc_want install "redis cluster postgres chromium" "$@" >/dev/null || return 1
-	mapfile -t want < <(_svc_want install "redis cluster postgres chromium" "$@")
+	_svc_want install "redis cluster postgres chromium valkey valkey-cluster" "$@" >/dev/null || return 1
+	mapfile -t want < <(_svc_want install "redis cluster postgres chromium valkey valkey-cluster" "$@")
 	for name in "${want[@]}"; do
 		case $name in
 		redis | cluster)
@@ -132,8 +151,15 @@ services_install() {
 		chromium)
 			[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 			;;
+		valkey | valkey-cluster)
+			# redis-cli creates the cluster and checks the servers.
+			command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+			;;
 		esac
 	done
+	if [[ " ${want[*]} " == *" valkey"* ]]; then
+		_svc_valkey_install || return 1
+	fi
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sed '/^$/d' | sort -u)
 
 	if ((${#missing[@]} == 0)); then
@@ -202,6 +228,78 @@ services_install() {
 		return 1
 	fi
 	return 0
+}
+
+# --------------------------------------------------------------------------
+# Valkey 8.1 from Debian 13 (see the top of this file)
+# --------------------------------------------------------------------------
+
+_SVC_VALKEY_DIR=${CHISESS_VALKEY_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/chisess/valkey-8.1}
+# valkey-server and every library it loads that Debian 12's are too old
+# for, with the loader that goes with them (libc6).
+_SVC_VALKEY_PKGS=(valkey-server valkey-tools libc6 libatomic1 libcap2 libgcc-s1
+	libjemalloc2 liblzf1 libssl3t64 libstdc++6 libsystemd0 libzstd1 zlib1g)
+
+# Succeeds when $_SVC_VALKEY_DIR/valkey-server runs and is Valkey 8.1.
+_svc_valkey_ok() {
+	[[ -x $_SVC_VALKEY_DIR/valkey-server ]] &&
+		[[ $("$_SVC_VALKEY_DIR/valkey-server" --version 2>/dev/null) == "Valkey server v=8.1."* ]]
+}
+
+_svc_valkey_install() {
+	if _svc_valkey_ok; then
+		_svc_log "install: valkey 8.1 already in $_SVC_VALKEY_DIR"
+		return 0
+	fi
+	if [[ $(uname -m) != x86_64 ]]; then
+		_svc_err "install: valkey: only amd64 is set up (this is $(uname -m))"
+		return 1
+	fi
+	local d=$_SVC_VALKEY_DIR t0 log
+	t0=$(_svc_now_ms)
+	rm -rf -- "$d" && mkdir -p "$d/apt/lists/partial" "$d/apt/archives/partial" "$d/debs" "$d/root" || {
+		_svc_err "install: valkey: cannot make $d"
+		return 1
+	}
+	printf 'deb http://deb.debian.org/debian trixie main\n' >"$d/apt/sources.list"
+	local -a apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q
+		-o "Dir::Etc::SourceList=$d/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$d/apt/lists" -o "Dir::Cache::Archives=$d/apt/archives"
+		-o Dir::State::status=/dev/null -o Debug::NoLocking=1
+		-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+		-o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false)
+	log=$d/install.log
+	_svc_log "install: valkey 8.1: apt-get download from Debian 13 into $d"
+	if ! "${apt[@]}" update >"$log" 2>&1 ||
+		! (cd "$d/debs" && "${apt[@]}" download "${_SVC_VALKEY_PKGS[@]}") >>"$log" 2>&1; then
+		_svc_err "install: valkey: apt-get failed"
+		_svc_tail "$log" 30
+		return 1
+	fi
+	local deb
+	for deb in "$d"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$d/root" || {
+			_svc_err "install: valkey: dpkg-deb -x $deb failed"
+			return 1
+		}
+	done
+	local lib=$d/root/usr/lib/x86_64-linux-gnu
+	cat >"$d/valkey-server" <<-WRAP
+		#!/bin/sh
+		# Valkey 8.1 from Debian 13, run by Debian 13's loader and libraries
+		# (written by scripts/services.sh).
+		exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib:$d/root/lib/x86_64-linux-gnu" "$d/root/usr/bin/valkey-server" "\$@"
+	WRAP
+	chmod +x "$d/valkey-server"
+	rm -rf -- "$d/debs" "$d/apt/archives"
+	if ! _svc_valkey_ok; then
+		_svc_err "install: valkey: $d/valkey-server does not run as Valkey 8.1:"
+		"$d/valkey-server" --version >&2 || true
+		return 1
+	fi
+	_svc_log "install: valkey 8.1 ready in $(($(_svc_now_ms) - t0)) ms"
 }
 
 # --------------------------------------------------------------------------
@@ -282,12 +380,12 @@ _svc_redis_up() {
 	local dir=$1 port=$2
 	shift 2
 	mkdir -p "$dir" || return 1
-	if ! redis-server \
+	if ! "${_SVC_REDIS_BIN:-redis-server}" \
 		--bind 127.0.0.1 --port "$port" --protected-mode yes \
 		--save '' --appendonly no \
 		--daemonize yes --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
 		"$@" </dev/null >"$dir/redis.stdout" 2>&1; then
-		_svc_err "redis-server on port $port did not start"
+		_svc_err "${_SVC_REDIS_BIN:-redis-server} on port $port did not start"
 		_svc_tail "$dir/redis.stdout"
 		_svc_tail "$dir/redis.log"
 		return 1
@@ -372,21 +470,35 @@ _svc_start_redis_standalone() {
 	_svc_log "redis: standalone on $CHISESS_REDIS_ADDR"
 }
 
-_svc_start_redis_cluster() {
+_svc_start_valkey_standalone() {
+	local port
+	_SVC_REDIS_BIN=$_SVC_VALKEY_DIR/valkey-server _svc_redis_start valkey "" >"$SERVICES_TMPDIR/.port" || return 1
+	port=$(<"$SERVICES_TMPDIR/.port")
+	export CHISESS_VALKEY_ADDR="127.0.0.1:$port"
+	_svc_log "valkey: standalone on $CHISESS_VALKEY_ADDR"
+}
+
+_svc_start_redis_cluster() { _svc_cluster redis redis-server CHISESS_REDIS_CLUSTER_ADDRS; }
+_svc_start_valkey_cluster() { _svc_cluster valkey "$_SVC_VALKEY_DIR/valkey-server" CHISESS_VALKEY_CLUSTER_ADDRS; }
+
+# _svc_cluster NAME SERVER VAR — starts a three-node cluster of SERVER
+# (redis-server or Valkey's) and exports its addresses as VAR.
+_svc_cluster() {
+	local name=$1 bin=$2 var=$3
 	local -a ports=()
 	local n port
 	for n in 1 2 3; do
-		_svc_redis_start "redis-cluster-$n" cluster \
+		_SVC_REDIS_BIN=$bin _svc_redis_start "$name-cluster-$n" cluster \
 			--cluster-enabled yes \
 			--cluster-config-file "nodes-$n.conf" \
 			--cluster-node-timeout 5000 >"$SERVICES_TMPDIR/.port" || return 1
 		ports+=("$(<"$SERVICES_TMPDIR/.port")")
 	done
-	local log=$SERVICES_TMPDIR/redis-cluster-create.log
+	local log=$SERVICES_TMPDIR/$name-cluster-create.log
 	if ! redis-cli --cluster create \
 		"127.0.0.1:${ports[0]}" "127.0.0.1:${ports[1]}" "127.0.0.1:${ports[2]}" \
 		--cluster-replicas 0 --cluster-yes </dev/null >"$log" 2>&1; then
-		_svc_err "redis cluster: 'redis-cli --cluster create' failed"
+		_svc_err "$name cluster: 'redis-cli --cluster create' failed"
 		_svc_tail "$log" 30
 		return 1
 	fi
@@ -405,13 +517,13 @@ _svc_start_redis_cluster() {
 		_svc_nap 0.1
 	done
 	if [[ -z $ok ]]; then
-		_svc_err "redis cluster: cluster_state did not become ok on all nodes"
+		_svc_err "$name cluster: cluster_state did not become ok on all nodes"
 		redis-cli -h 127.0.0.1 -p "${ports[0]}" cluster info >&2 2>&1 || true
 		_svc_tail "$log" 30
 		return 1
 	fi
-	export CHISESS_REDIS_CLUSTER_ADDRS="127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
-	_svc_log "redis: cluster on $CHISESS_REDIS_CLUSTER_ADDRS"
+	export "$var=127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}"
+	_svc_log "$name: cluster on ${!var}"
 }
 
 # --------------------------------------------------------------------------
@@ -530,8 +642,8 @@ SERVICES_TMPDIR=${SERVICES_TMPDIR:-}
 services_start() {
 	local -a want=() steps=()
 	local name
-	_svc_want start "redis cluster postgres" "$@" >/dev/null || return 1
-	mapfile -t want < <(_svc_want start "redis cluster postgres" "$@")
+	_svc_want start "redis cluster postgres valkey valkey-cluster" "$@" >/dev/null || return 1
+	mapfile -t want < <(_svc_want start "redis cluster postgres valkey valkey-cluster" "$@")
 	if [[ -n $SERVICES_TMPDIR && -d $SERVICES_TMPDIR ]]; then
 		_svc_log "start: already running (temp dir $SERVICES_TMPDIR)"
 		return 0
@@ -541,8 +653,14 @@ services_start() {
 		redis) steps+=(_svc_start_redis_standalone) ;;
 		cluster) steps+=(_svc_start_redis_cluster) ;;
 		postgres) steps+=(_svc_start_postgres) ;;
+		valkey) steps+=(_svc_start_valkey_standalone) ;;
+		valkey-cluster) steps+=(_svc_start_valkey_cluster) ;;
 		esac
 	done
+	if [[ " ${want[*]} " == *" valkey"* ]] && ! _svc_valkey_ok; then
+		_svc_err "start: Valkey 8.1 not found in $_SVC_VALKEY_DIR (run services_install ${want[*]})"
+		return 1
+	fi
 	local t0
 	t0=$(_svc_now_ms)
 	if [[ " ${want[*]} " == *" redis "* || " ${want[*]} " == *" cluster "* ]] &&
@@ -612,7 +730,7 @@ services_stop() {
 	esac
 	SERVICES_TMPDIR=""
 	_SVC_PICKED_PORTS=" "
-	unset CHISESS_REDIS_ADDR CHISESS_REDIS_CLUSTER_ADDRS CHISESS_POSTGRES_URL
+	unset CHISESS_REDIS_ADDR CHISESS_REDIS_CLUSTER_ADDRS CHISESS_POSTGRES_URL CHISESS_VALKEY_ADDR CHISESS_VALKEY_CLUSTER_ADDRS
 	if ((rc != 0)); then
 		_svc_err "stop: some services did not stop cleanly"
 	else

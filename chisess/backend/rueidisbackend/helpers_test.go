@@ -17,15 +17,22 @@ import (
 )
 
 // topology is a kind of Redis the tests run on: the addresses a client
-// starts from.
+// starts from, and whether its servers have the native conditional set
+// (SET … IFEQ), which [rueidisbackend.Store.Swap] then uses in place of
+// the script.
 type topology struct {
-	name  string
-	addrs func(testing.TB) []string
+	name   string
+	addrs  func(testing.TB) []string
+	native bool
 }
 
+// topologies are Redis 7.0 (the script) and Valkey 8.1 (SET … IFEQ), each
+// as a single node and as a three-node cluster.
 var topologies = []topology{
-	{"single node", func(tb testing.TB) []string { return []string{testenv.Lookup(tb, testenv.RedisAddr)} }},
-	{"cluster", testenv.RedisClusterNodes},
+	{"single node", func(tb testing.TB) []string { return []string{testenv.Lookup(tb, testenv.RedisAddr)} }, false},
+	{"cluster", testenv.RedisClusterNodes, false},
+	{"valkey 8.1", func(tb testing.TB) []string { return []string{testenv.Lookup(tb, testenv.ValkeyAddr)} }, true},
+	{"valkey 8.1 cluster", testenv.ValkeyClusterNodes, true},
 }
 
 // testPrefix returns a key prefix no other test uses, so that tests can

@@ -177,15 +177,15 @@ func TestReadsOwnWrites(t *testing.T) {
 	}
 }
 
-// TestNativeCompare: on the Redis 7.0 of the tests no node has SET … IFEQ,
-// so every swap goes through the script, and NoNativeCompare keeps it so
-// on any server.
+// TestNativeCompare: New finds SET … IFEQ on Valkey 8.1, on every node of
+// its cluster, and not on Redis 7.0, where every swap goes through the
+// script; NoNativeCompare keeps the script on any server.
 func TestNativeCompare(t *testing.T) {
 	for _, top := range topologies {
 		t.Run(top.name, func(t *testing.T) {
 			is := is.New(t)
 			store, _ := openStore(t, top.addrs(t), "", rueidisbackend.Options{})
-			is.True(!store.NativeCompare()) // Redis 7.0 has no SET … IFEQ: the script is the fallback
+			is.Equal(store.NativeCompare(), top.native) // Valkey 8.1 has SET … IFEQ, Redis 7.0 the script only
 			store, _ = openStore(t, top.addrs(t), "", rueidisbackend.Options{NoNativeCompare: true})
 			is.True(!store.NativeCompare()) // opted out
 		})

@@ -69,6 +69,10 @@ var subjects = []subject{
 	// kept coherent by the server's invalidations.
 	{name: "Redis, client cache", need: needRedis, fresh: cachedFresh, pair: cachedPair, outage: cachedOutage, histories: 1000},
 	{name: "Redis Cluster, client cache", need: needCluster, fresh: cachedClusterFresh, pair: cachedClusterPair, histories: 800},
+	// The same on Valkey 8.1, whose native conditional set (SET … IFEQ)
+	// replaces the script of a swap.
+	{name: "Valkey, client cache, SET IFEQ", need: needValkey, fresh: valkeyFresh, pair: valkeyPair, outage: valkeyOutage, histories: 800},
+	{name: "Valkey Cluster, client cache, SET IFEQ", need: needValkeyCluster, fresh: valkeyClusterFresh, pair: valkeyClusterPair, histories: 600},
 	{name: "PostgreSQL", need: needPostgres, fresh: pgFresh, pair: pgPair, outage: pgOutage, swap: pgSwap, histories: 800, swapExtra: []swaptest.Case{{
 		// The create statement finds the expired row and leaves it for
 		// the sweeper.

@@ -96,6 +96,10 @@ func boltSwap(t *testing.T) swaptest.Subject {
 
 func needRedis(t testing.TB)   { testenv.Lookup(t, testenv.RedisAddr) }
 func needCluster(t testing.TB) { testenv.Lookup(t, testenv.RedisClusterAddrs) }
+func needValkey(t testing.TB)  { testenv.Lookup(t, testenv.ValkeyAddr) }
+func needValkeyCluster(t testing.TB) {
+	testenv.Lookup(t, testenv.ValkeyClusterAddrs)
+}
 
 // redisClient returns a client of the standalone Redis, checked with PING.
 // It keeps go-redis's defaults, ContextTimeoutEnabled false included, so
@@ -189,21 +193,26 @@ func cachedStores(t *testing.T, addrs []string, n int) []backend.Backend {
 	return stores
 }
 
-func redisAddrs(t *testing.T) []string { return []string{testenv.Lookup(t, testenv.RedisAddr)} }
-
-func cachedFresh(t *testing.T) backend.Backend { return cachedStores(t, redisAddrs(t), 1)[0] }
-
-func cachedPair(t *testing.T) (backend.Backend, backend.Backend) {
-	return syncedPair(cachedStores(t, redisAddrs(t), 2))
+// cached returns the fresh and pair functions of a row of Stores with a
+// client cache on the servers at addrs.
+func cached(addrs func(testing.TB) []string) (func(*testing.T) backend.Backend, func(*testing.T) (backend.Backend, backend.Backend)) {
+	fresh := func(t *testing.T) backend.Backend { return cachedStores(t, addrs(t), 1)[0] }
+	pair := func(t *testing.T) (backend.Backend, backend.Backend) {
+		return syncedPair(cachedStores(t, addrs(t), 2))
+	}
+	return fresh, pair
 }
 
-func cachedClusterFresh(t *testing.T) backend.Backend {
-	return cachedStores(t, testenv.RedisClusterNodes(t), 1)[0]
-}
+func redisAddrs(tb testing.TB) []string { return []string{testenv.Lookup(tb, testenv.RedisAddr)} }
 
-func cachedClusterPair(t *testing.T) (backend.Backend, backend.Backend) {
-	return syncedPair(cachedStores(t, testenv.RedisClusterNodes(t), 2))
-}
+func valkeyAddrs(tb testing.TB) []string { return []string{testenv.Lookup(tb, testenv.ValkeyAddr)} }
+
+var (
+	cachedFresh, cachedPair               = cached(redisAddrs)
+	cachedClusterFresh, cachedClusterPair = cached(testenv.RedisClusterNodes)
+	valkeyFresh, valkeyPair               = cached(valkeyAddrs)
+	valkeyClusterFresh, valkeyClusterPair = cached(testenv.ValkeyClusterNodes)
+)
 
 // syncedPair returns the two Stores of s as two app servers whose every
 // change returns only once the other server has applied its invalidation
@@ -249,6 +258,12 @@ func (s *synced) Swap(ctx context.Context, key string, old, data []byte, ttl tim
 // cache with it, as soon as it reads the reset.
 func cachedOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
 	return testenv.Lookup(t, testenv.RedisAddr), func(t *testing.T, addr string) backend.Backend {
+		return cachedStores(t, []string{addr}, 1)[0]
+	}
+}
+
+func valkeyOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
+	return testenv.Lookup(t, testenv.ValkeyAddr), func(t *testing.T, addr string) backend.Backend {
 		return cachedStores(t, []string{addr}, 1)[0]
 	}
 }

@@ -19,14 +19,20 @@ const (
 	RedisAddr         = "CHISESS_REDIS_ADDR"          // host:port of a standalone Redis
 	RedisClusterAddrs = "CHISESS_REDIS_CLUSTER_ADDRS" // host:port,host:port,... of a Redis Cluster's nodes
 	PostgresURL       = "CHISESS_POSTGRES_URL"        // postgres://... of a database the tests may create tables in
-	RequireServices   = "CHISESS_REQUIRE_SERVICES"    // "1": a missing variable fails the test instead of skipping it
+	// Valkey 8.1, which has the native conditional set (SET … IFEQ) that
+	// Redis 7.0 lacks.
+	ValkeyAddr         = "CHISESS_VALKEY_ADDR"          // host:port of a standalone Valkey 8.1
+	ValkeyClusterAddrs = "CHISESS_VALKEY_CLUSTER_ADDRS" // host:port,host:port,... of a Valkey 8.1 Cluster's nodes
+	RequireServices    = "CHISESS_REQUIRE_SERVICES"     // "1": a missing variable fails the test instead of skipping it
 )
 
 // what describes the value each variable holds, for the messages.
 var what = map[string]string{
-	RedisAddr:         "host:port",
-	RedisClusterAddrs: "host:port,host:port,host:port",
-	PostgresURL:       "postgres://...",
+	RedisAddr:          "host:port",
+	RedisClusterAddrs:  "host:port,host:port,host:port",
+	PostgresURL:        "postgres://...",
+	ValkeyAddr:         "host:port",
+	ValkeyClusterAddrs: "host:port,host:port,host:port",
 }
 
 // Lookup returns the value of the environment variable name, one of the
@@ -49,6 +55,13 @@ func Lookup(tb testing.TB, name string) string {
 func RedisClusterNodes(tb testing.TB) []string {
 	tb.Helper()
 	return strings.Split(Lookup(tb, RedisClusterAddrs), ",")
+}
+
+// ValkeyClusterNodes returns the addresses in CHISESS_VALKEY_CLUSTER_ADDRS,
+// as [Lookup] does.
+func ValkeyClusterNodes(tb testing.TB) []string {
+	tb.Helper()
+	return strings.Split(Lookup(tb, ValkeyClusterAddrs), ",")
 }
 
 // DeadAddr returns the address of a loopback port nothing listens on: it
