@@ -251,47 +251,83 @@ func TestStaleCacheNeverWins(t *testing.T) {
 	}
 }
 
-// TestConnectionLossDropsCache kills the connection of app server B on
-// the server side while B caches a session, changes the session through
-// A while B is away (B misses the invalidation), and checks that B drops
-// its whole cache when it sees the connection gone, so that its next
-// read asks the server. B notices the loss when its reader goroutine
-// reads the end of the stream, which happens when it happens: the test
-// polls for it, for at most five seconds.
+// TestConnectionLossDropsCache kills the connections of app server B to
+// the node that holds a session, on the server side, while B caches it,
+// changes the session through A while B is away (B misses the
+// invalidation), and checks that B drops its whole cache when it sees the
+// connection gone, so that its next read asks the server. On a cluster
+// only B's connections to that one node die: the others stay up, and the
+// cache still goes. B notices the loss when its reader goroutine reads the
+// end of the stream, which happens when it happens: the test polls for
+// it, for at most five seconds.
 func TestConnectionLossDropsCache(t *testing.T) {
-	is := is.New(t)
-	ctx := t.Context()
-	addr, prefix := testenv.Lookup(t, testenv.RedisAddr), testPrefix()
-	a, _ := openStore(t, []string{addr}, prefix, rueidisbackend.Options{})
-	b, bw := openStore(t, []string{addr}, prefix, rueidisbackend.Options{})
-	is.NoErr(a.Write(ctx, "k", []byte("v1"), time.Minute))
-	is.NoErr(a.Write(ctx, "other", []byte("x"), time.Minute))
-	is.NoErr(readIs(b, "k", "v1"))
-	is.NoErr(readIs(b, "other", "x"))
-	is.Equal(b.Stats().Entries, 2) // B caches both
+	for _, top := range topologies {
+		t.Run(top.name, func(t *testing.T) {
+			is := is.New(t)
+			ctx := t.Context()
+			addrs, prefix := top.addrs(t), testPrefix()
+			a, _ := openStore(t, addrs, prefix, rueidisbackend.Options{})
+			b, bw := openStore(t, addrs, prefix, rueidisbackend.Options{})
+			is.NoErr(a.Write(ctx, "k", []byte("v1"), time.Minute))
+			is.NoErr(a.Write(ctx, "other", []byte("x"), time.Minute))
+			is.NoErr(readIs(b, "k", "v1"))
+			is.NoErr(readIs(b, "other", "x"))
+			is.Equal(b.Stats().Entries, 2) // B caches both
 
-	admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
-	is.NoErr(err)
-	defer admin.Close()
-	for _, c := range bw.dialled() {
-		err := admin.Do(ctx, admin.B().ClientKill().Addr(c.LocalAddr().String()).Build()).Error()
-		if err != nil && !strings.Contains(err.Error(), "No such client") { // an old connection rueidis closed itself
+			node := nodeOf(t, addrs, prefix+"k")
+			admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{node}, ForceSingleClient: true, DisableCache: true})
 			is.NoErr(err)
-		}
-	}
-	is.NoErr(a.Write(ctx, "k", []byte("v2"), time.Minute)) // B is not connected: no invalidation for it
+			defer admin.Close()
+			killed := 0
+			for _, c := range bw.dialled() {
+				if c.RemoteAddr().String() != node {
+					continue // a connection to another node of the cluster stays up
+				}
+				err := admin.Do(ctx, admin.B().ClientKill().Addr(c.LocalAddr().String()).Build()).Error()
+				if err != nil && !strings.Contains(err.Error(), "No such client") { // an old connection rueidis closed itself
+					is.NoErr(err)
+				}
+				killed++
+			}
+			is.True(killed > 0)                                    // B had a connection to the node of k
+			is.NoErr(a.Write(ctx, "k", []byte("v2"), time.Minute)) // B is not connected: no invalidation for it
 
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Stats().Flushes == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("B still has its cache five seconds after its connection was killed")
-		}
-		time.Sleep(time.Millisecond) // polling an asynchronous event, bounded above
+			deadline := time.Now().Add(5 * time.Second)
+			for b.Stats().Flushes == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("B still has its cache five seconds after its connection was killed")
+				}
+				time.Sleep(time.Millisecond) // polling an asynchronous event, bounded above
+			}
+			is.Equal(b.Stats().Entries, 0) // the whole cache is gone
+			before := bw.load()
+			is.NoErr(readIs(b, "k", "v2")) // B reads the change it missed
+			is.True(bw.load() > before)    // from the server
+		})
 	}
-	is.Equal(b.Stats().Entries, 0) // the whole cache is gone
-	before := bw.load()
-	is.NoErr(readIs(b, "k", "v2")) // B reads the change it missed
-	is.True(bw.load() > before)    // from the server
+}
+
+// nodeOf returns the address, among addrs, of the node that serves key:
+// the only one that answers a command on it rather than MOVED (on a
+// single node, that node).
+func nodeOf(t *testing.T, addrs []string, key string) string {
+	t.Helper()
+	for _, addr := range addrs {
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, ForceSingleClient: true, DisableCache: true})
+		if err != nil {
+			t.Fatalf("connect to %s: %v", addr, err)
+		}
+		err = c.Do(t.Context(), c.B().Exists().Key(key).Build()).Error()
+		c.Close()
+		if err == nil {
+			return addr
+		}
+		if re, ok := rueidis.IsRedisErr(err); !ok || !strings.HasPrefix(re.Error(), "MOVED") {
+			t.Fatalf("EXISTS on %s: %v", addr, err)
+		}
+	}
+	t.Fatalf("no node of %v serves %s", addrs, key)
+	return ""
 }
 
 // TestCacheBound reads more sessions than the cache holds: it keeps
