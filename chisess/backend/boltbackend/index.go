@@ -52,7 +52,7 @@ func (s *Store) Index(ctx context.Context, owner, key string, ttl time.Duration)
 	v := record(s.now().UnixNano(), ttl, nil)
 	end := binary.BigEndian.Uint64(v)
 	k := append(ownerPrefix(owner), key...)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.ownersBucket())
 		if err != nil {
 			return err
@@ -77,7 +77,7 @@ func (s *Store) Unindex(ctx context.Context, owner, key string) error {
 		return fmt.Errorf("chisess: bolt unindex: %w", err)
 	}
 	k := append(ownerPrefix(owner), key...)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(s.ownersBucket())
 		if b == nil || b.Get(k) == nil {
 			return errRollback // nothing to delete: no write, no fsync

@@ -1,6 +1,7 @@
 package boltbackend_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -182,6 +183,28 @@ func TestIndexClosedStore(t *testing.T) {
 		is.True(!errors.Is(err, backend.ErrNotFound))                                     // never "not found"
 		is.True(strings.HasPrefix(err.Error(), "chisess: bolt "+strings.ToLower(c.name))) // and names the operation
 	}
+}
+
+// TestIndexContextEndedWhileWaiting: an Index or Unindex whose context
+// ends while it waits for the write lock changes nothing and returns the
+// context's error.
+func TestIndexContextEndedWhileWaiting(t *testing.T) {
+	is := is.New(t)
+	s := open(t, boltbackend.Options{})
+	key, other := testkey.New(), testkey.New()
+	is.NoErr(s.Index(t.Context(), "ada", key, time.Hour)) // an entry to leave alone
+	late := func() context.Context {
+		ctx, cancel := context.WithCancel(t.Context())
+		return &endsAfterFirstLook{Context: ctx, cancel: cancel}
+	}
+
+	err := s.Index(late(), "ada", other, time.Hour)
+	is.True(errors.Is(err, context.Canceled)) // Index gives the context's error
+	err = s.Unindex(late(), "ada", key)
+	is.True(errors.Is(err, context.Canceled)) // and so does Unindex
+	keys, err := s.Owned(t.Context(), "ada")
+	is.NoErr(err)
+	is.Equal(keys, []string{key}) // neither changed the index
 }
 
 // TestIndexSurvivesRestart checks that the index is in the file: a Store

@@ -299,13 +299,13 @@ func (s *Store) Write(ctx context.Context, key string, data []byte, ttl time.Dur
 		return fmt.Errorf("chisess: bolt write: %w", err)
 	}
 	if ttl <= 0 {
-		if err := s.delete(key); err != nil {
+		if err := s.delete(ctx, key); err != nil {
 			return fmt.Errorf("chisess: bolt write: %w", err)
 		}
 		return nil
 	}
 	v := record(s.now().UnixNano(), ttl, data)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(s.bucket)
 		if err != nil {
 			return err
@@ -325,14 +325,29 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("chisess: bolt delete: %w", err)
 	}
-	if err := s.delete(key); err != nil {
+	if err := s.delete(ctx, key); err != nil {
 		return fmt.Errorf("chisess: bolt delete: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) delete(key string) error {
+// update runs fn in a write transaction, unless ctx has ended by the time
+// the transaction holds bbolt's one write lock: a call can wait for it
+// behind other writers for longer than its request lasts, and must not
+// then write for a request that has already given up (its client gone,
+// its deadline passed, its error already answered). The caller checks ctx
+// before it waits, too.
+func (s *Store) update(ctx context.Context, fn func(*bbolt.Tx) error) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+func (s *Store) delete(ctx context.Context, key string) error {
+	return s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(s.bucket)
 		if b == nil {
 			return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -455,27 +456,62 @@ func TestContextCancelled(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			is := is.New(t)
-			clk := testclock.New()
-			s := open(t, boltbackend.Options{Now: clk.Now})
-			key := testkey.New()
-			is.NoErr(s.Write(t.Context(), key, []byte("old"), time.Minute)) // a record to leave alone
-			clk.Add(2 * time.Minute)                                        // past its expiry, so a sweep would delete it
+		for _, late := range []bool{false, true} {
+			name := tt.name
+			if late {
+				if tt.name == "Read" {
+					continue // a read never waits for the write lock
+				}
+				// The context ends after the call's first look at it,
+				// as it does while the call waits for bbolt's write
+				// lock behind other writers: the transaction must look
+				// again once it holds the lock, or it writes for a
+				// request that has already given up.
+				name += ", ended while waiting"
+			}
+			t.Run(name, func(t *testing.T) {
+				is := is.New(t)
+				clk := testclock.New()
+				s := open(t, boltbackend.Options{Now: clk.Now})
+				key := testkey.New()
+				is.NoErr(s.Write(t.Context(), key, []byte("old"), time.Minute)) // a record to leave alone
+				clk.Add(2 * time.Minute)                                        // past its expiry, so a sweep would delete it
 
-			ctx, cancel := context.WithCancel(t.Context())
-			cancel()
-			err := tt.call(ctx, s, key)
-			is.True(errors.Is(err, context.Canceled))                 // the context's error, wrapped
-			is.True(strings.HasPrefix(err.Error(), "chisess: bolt ")) // in the house format
+				ctx, cancel := context.WithCancel(t.Context())
+				if late {
+					ctx = &endsAfterFirstLook{Context: ctx, cancel: cancel}
+				} else {
+					cancel()
+				}
+				err := tt.call(ctx, s, key)
+				is.True(errors.Is(err, context.Canceled))                 // the context's error, wrapped
+				is.True(strings.HasPrefix(err.Error(), "chisess: bolt ")) // in the house format
 
-			clk.Add(-2 * time.Minute) // back to when the record was live
-			got, err := s.Read(t.Context(), key)
-			is.NoErr(err)                // the record is still there
-			is.Equal(string(got), "old") // unchanged: the cancelled call did nothing
-		})
+				clk.Add(-2 * time.Minute) // back to when the record was live
+				got, err := s.Read(t.Context(), key)
+				is.NoErr(err)                // the record is still there
+				is.Equal(string(got), "old") // unchanged: the cancelled call did nothing
+			})
+		}
 	}
 	is.True(len(tests) > 0) // the table ran
+}
+
+// endsAfterFirstLook is a context whose Err is nil the first time it is
+// asked, after which it cancels: a context that ends while the call that
+// checked it waits.
+type endsAfterFirstLook struct {
+	context.Context
+	cancel context.CancelFunc
+	looked atomic.Bool
+}
+
+func (c *endsAfterFirstLook) Err() error {
+	if !c.looked.Swap(true) {
+		return nil
+	}
+	c.cancel()
+	return c.Context.Err()
 }
 
 // TestRecordLayout pins the file format: files outlive the binary that wrote

@@ -46,7 +46,7 @@ func (s *Store) Swap(ctx context.Context, key string, old, data []byte, ttl time
 	}
 	k := []byte(key)
 	swapped := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		swapped = false // in case bbolt ever retries the function
 		b := tx.Bucket(s.bucket)
 		var cur []byte
