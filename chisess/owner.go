@@ -296,8 +296,10 @@ func (m *Manager) indexes() bool {
 // read-only request need refresh it.
 //
 // It runs after the record is written. When the new entry cannot be made,
-// the session just stored is ended and the request fails: a live session
-// missing from its owner's index would escape "log out everywhere". An old
+// the session just stored is ended, with a Config.Timeout of its own (the
+// index call may have failed by using up the commit's), and the request
+// fails: a live session missing from its owner's index would escape "log
+// out everywhere". An old
 // entry that cannot be removed is only stale, which the index allows (a
 // listing skips sessions of another owner), so that is logged.
 func (s *Session) reindex(ctx context.Context, out outcome) error {
@@ -312,7 +314,11 @@ func (s *Session) reindex(ctx context.Context, out outcome) error {
 	// through the renewal's forward record).
 	if owner != "" && key != "" && (key != out.prevKey || owner != out.prevOwner || s.edits.flags || s.edits.lifetime) {
 		if err := ix.Index(ctx, s.m.indexOwner(owner), key, s.indexTTL()); err != nil {
-			if _, endErr := s.m.endFrom(ctx, key, nil, ""); endErr != nil {
+			// The index call may have failed by using up the commit's
+			// time (a slow backend): the end gets time of its own.
+			ectx, cancel := s.m.commitCtx(ctx)
+			defer cancel()
+			if _, endErr := s.m.endFrom(ectx, key, nil, ""); endErr != nil {
 				s.m.warn(ctx, "chisess: could not end a session missing from the owner index", "err", endErr)
 			}
 			return fmt.Errorf("chisess: owner index: %w", err)

@@ -136,35 +136,47 @@ func TestFailedIndexDoesNotLeaveOwnedSessionUnindexed(t *testing.T) {
 			return c.do("GET", "/read")
 		}},
 	}
+	// How the index call fails: with an error, or by outlasting
+	// Config.Timeout (a backend slow under load), after which the
+	// commit's context is done and cannot serve the clean-up.
+	failures := []struct {
+		name string
+		arm  func(b *sessiontest.Backend)
+	}{
+		{"error", func(b *sessiontest.Backend) { b.FailNext("index", 1, errOutage) }},
+		{"timeout", func(b *sessiontest.Backend) { b.Hold("index") }}, // never released: the call ends at its deadline
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				is := is.New(t)
-				ctx := context.Background()
-				b := sessiontest.NewBackend()
-				cfg := tt.cfg
-				cfg.Backend = b
-				m := newManager(t, cfg)
-				c := newClient(t, m, reviewRouter(t, m))
-				c.do("GET", "/") // visits 1
-				if tt.owned {
-					is.Equal(c.do("POST", "/own?owner=ada").Code, http.StatusOK) // indexed under ada
-				}
+		for _, f := range failures {
+			t.Run(tt.name+", "+f.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					is := is.New(t)
+					ctx := context.Background()
+					b := sessiontest.NewBackend()
+					cfg := tt.cfg
+					cfg.Backend = b
+					m := newManager(t, cfg)
+					c := newClient(t, m, reviewRouter(t, m))
+					c.do("GET", "/") // visits 1
+					if tt.owned {
+						is.Equal(c.do("POST", "/own?owner=ada").Code, http.StatusOK) // indexed under ada
+					}
 
-				b.FailNext("index", 1, errOutage)
-				rec := tt.fail(c)
-				is.True(rec.Code >= 500) // the request fails, as reindex promises
+					f.arm(b)
+					rec := tt.fail(c)
+					is.True(rec.Code >= 500) // the request fails, as reindex promises
 
-				c.do("GET", "/read")                                // the client goes on with the token it holds
-				time.Sleep(chisess.DefaultRenewGrace + time.Second) // the old token's forward record expires
-				_, err := m.DestroyOwner(ctx, "ada", nil)           // log out everywhere
-				is.NoErr(err)
-				s, err := m.Inspect(ctx, c.cookie)
-				if err == nil {
-					is.True(s.Owner() != "ada") // no session of ada's outlives "log out everywhere"
-				}
+					c.do("GET", "/read")                                // the client goes on with the token it holds
+					time.Sleep(chisess.DefaultRenewGrace + time.Second) // the old token's forward record expires
+					_, err := m.DestroyOwner(ctx, "ada", nil)           // log out everywhere
+					is.NoErr(err)
+					s, err := m.Inspect(ctx, c.cookie)
+					if err == nil {
+						is.True(s.Owner() != "ada") // no session of ada's outlives "log out everywhere"
+					}
+				})
 			})
-		})
+		}
 	}
 }
 

@@ -265,7 +265,7 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		}
 		ok, err := s.retire(ctx, sw, at, fwd)
 		if err != nil {
-			_ = s.m.backend.Delete(ctx, newKey) // best effort: nobody holds its token
+			s.m.discard(ctx, newKey) // nobody holds its token
 			return outcome{}, err
 		}
 		if ok {
@@ -327,9 +327,19 @@ func (s *Session) retire(ctx context.Context, sw backend.Swapper, at position, f
 func (s *Session) reloadRenewal(ctx context.Context, at position, periodic bool, newKey string) (position, error) {
 	next, err := s.reload(ctx, at, true)
 	if err != nil || next.token != at.token && periodic {
-		_ = s.m.backend.Delete(ctx, newKey)
+		s.m.discard(ctx, newKey)
 	}
 	return next, err
+}
+
+// discard deletes the copy a renewal wrote under key when the renewal
+// cannot go on, best effort (nobody holds its token, and its TTL ends it
+// anyway), with a Config.Timeout of its own: the renewal may have failed
+// by using up ctx's.
+func (m *Manager) discard(ctx context.Context, key string) {
+	dctx, cancel := m.commitCtx(ctx)
+	defer cancel()
+	_ = m.backend.Delete(dctx, key)
 }
 
 // updateFrom is update starting from at instead of the loaded session.
