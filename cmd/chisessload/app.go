@@ -284,6 +284,9 @@ func (a *loadApp) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for range streamTicks {
+		if ctx.Err() != nil {
+			return // the client has gone: save nothing more for it
+		}
 		err := s.Save(ctx, func(s *chisess.Session) error {
 			n, err := sseKey.Get(s)
 			if err != nil && !errors.Is(err, chisess.ErrNoKey) {

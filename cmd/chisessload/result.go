@@ -49,6 +49,11 @@ type Result struct {
 	Lost        int64 `json:"sessions_lost"`
 	Resurrected int64 `json:"sessions_resurrected"`
 	WrongData   int64 `json:"wrong_data"`
+	// LateLanded counts answers that showed the change of a request the
+	// virtual user had given up on (a timeout or a broken connection),
+	// which the app carried out after all, within lateWindow: not a
+	// problem, but counted so that a run shows how often it happened.
+	LateLanded int64 `json:"late_landed"`
 	// Errors counts failed requests by class: transport, timeout,
 	// status_4xx, status_5xx, decode, stream.
 	Errors   map[string]int64 `json:"errors"`
@@ -132,6 +137,7 @@ type recorder struct {
 	lost        int64
 	resurrected int64
 	wrong       int64
+	late        int64
 	problems    []string
 	errDetails  int
 
@@ -251,6 +257,13 @@ func (r *recorder) kept(seen time.Time) {
 	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.killAt) {
 		r.keptCount++
 	}
+}
+
+// landedLate records an answer that showed a given-up request's change.
+func (r *recorder) landedLate() {
+	r.mu.Lock()
+	r.late++
+	r.mu.Unlock()
 }
 
 // ending is a logout the store answered at at, which ended sessions
@@ -410,7 +423,7 @@ func (r *recorder) fill(res *Result, elapsed time.Duration) {
 		res.PerSecond = math.Round(float64(res.Requests)/elapsed.Seconds()*10) / 10
 	}
 	res.Latency = latencyOf(all)
-	res.Lost, res.Resurrected, res.WrongData = r.lost, r.resurrected, r.wrong
+	res.Lost, res.Resurrected, res.WrongData, res.LateLanded = r.lost, r.resurrected, r.wrong, r.late
 	res.Errors = map[string]int64{}
 	for c, n := range r.errors {
 		res.Errors[c] = n

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/chisess/kit/chisess"
 )
 
 // target is what the virtual users share: the app's address, the HTTP
@@ -111,7 +113,21 @@ type vu struct {
 	// orphans bounds the sessions of the user that a reset forgot but the
 	// store may still hold: "log out everywhere" may end that many more.
 	orphans int
+	// A request the user gave up on (a timeout, a broken connection) may
+	// still be carried out by the app, until lateUntil (lateWindow after
+	// the failure): up to lateCounts writes, lateTicks stream saves and
+	// lateVisits API writes of the sessions the model still holds may land
+	// after a later answer, and a session of each of lateLogins may appear
+	// after a later "log out everywhere".
+	lateUntil                         time.Time
+	lateCounts, lateTicks, lateVisits int
+	lateLogins                        []time.Time
 }
+
+// lateWindow bounds how long after the user gave up on a request the app
+// may still carry it out: chisess bounds each commit by Config.Timeout
+// (DefaultTimeout, 5 s, in the app), and the window allows twice that.
+const lateWindow = 2 * chisess.DefaultTimeout
 
 func newVU(t *target, user string, seed uint64) *vu {
 	v := &vu{t: t, user: user, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
@@ -133,6 +149,7 @@ func (v *vu) reset() {
 	v.has, v.loggedOut, v.want = false, false, state{}
 	v.token, v.apiOut, v.api = "", false, state{}
 	v.pending, v.apiPending, v.unsure = false, false, false
+	v.lateCounts, v.lateTicks, v.lateVisits = 0, 0, 0 // of sessions the model no longer holds
 }
 
 // run plays the opening, then the random mix, until the run's bounds.
@@ -327,18 +344,55 @@ func (v *vu) call(kind string, client *http.Client, req *http.Request, allowed .
 // have been applied; a stream may have saved some of its ticks; after a
 // login or a logout the session itself may have changed, and the model
 // starts again.
+//
+// The app may also carry out the failed request after the user gave up on
+// it, within lateWindow: its change may then show in a later answer (see
+// the late fields of vu).
 func (v *vu) afterError(kind string) {
+	now := time.Now()
 	switch kind {
 	case kRead, kAPIRead, kProbe:
+		return
 	case kWrite:
 		v.pending = true
+		v.lateCounts++
 	case kAPIWrite:
 		v.apiPending = true
+		v.lateVisits++
 	case kStream:
 		v.unsure = true
+		v.lateTicks += streamTicks
+	case kLogin, kAPILogin:
+		v.reset()
+		v.lateLogins = append(v.lateLogins, now)
 	default:
 		v.reset()
 	}
+	v.lateUntil = now.Add(lateWindow)
+}
+
+// landedLate reports whether got is want with the changes of requests the
+// user gave up on, and takes those changes off what may still land.
+func (v *vu) landedLate(got, want state) bool {
+	if got == want || !time.Now().Before(v.lateUntil) {
+		return false
+	}
+	dc, dt, dv := got.Count-want.Count, got.SSE-want.SSE, got.Visits-want.Visits
+	fits := func(d, most int) bool { return d >= 0 && d <= most }
+	if got.User != want.User || got.Ended != want.Ended || !fits(dc, v.lateCounts) || !fits(dt, v.lateTicks) || !fits(dv, v.lateVisits) {
+		return false
+	}
+	v.lateCounts, v.lateTicks, v.lateVisits = v.lateCounts-dc, v.lateTicks-dt, v.lateVisits-dv
+	v.t.rec.landedLate()
+	return true
+}
+
+// recentLateLogins counts the logins given up on within lateWindow, and
+// forgets the older ones.
+func (v *vu) recentLateLogins() int {
+	cut := time.Now().Add(-lateWindow)
+	v.lateLogins = slices.DeleteFunc(v.lateLogins, func(t time.Time) bool { return t.Before(cut) })
+	return len(v.lateLogins)
 }
 
 // judge compares got with want and records a problem when they differ:
@@ -379,6 +433,9 @@ func (v *vu) webJudge(kind string, got, want, fresh state) {
 		}
 		v.unsure = false
 	}
+	if v.has && v.landedLate(got, want) {
+		want = got
+	}
 	v.judge(kind, v.user+" browser", got, want, fresh, v.has, v.loggedOut, v.seen, v.changed)
 	now := time.Now()
 	if got != v.want || kind == kWrite || kind == kLogin || kind == kStream {
@@ -399,6 +456,9 @@ func (v *vu) apiJudge(kind string, got, want, fresh state, had bool) {
 			want = got // the failed write was applied
 		}
 		v.apiPending = false
+	}
+	if had && v.landedLate(got, want) {
+		want = got
 	}
 	v.judge(kind, v.user+" api", got, want, fresh, had, v.apiOut, v.apiSeen, v.apiChanged)
 	now := time.Now()
@@ -512,9 +572,9 @@ func (v *vu) logoutAll() bool {
 	case got.Ended < wantEnded:
 		// The API session was gone from the store: lost.
 		v.t.rec.lostSession(fmt.Sprintf("%s %s: ended %d sessions, want %d", v.user, kLogoutAll, got.Ended, wantEnded), v.apiSeen, v.apiChanged)
-	case got.Ended > wantEnded+v.orphans:
-		extra := got.Ended - wantEnded - v.orphans
-		v.explained += v.t.rec.undone(fmt.Sprintf("%s %s: ended %d sessions, want %d (and up to %d the user forgot after errors)", v.user, kLogoutAll, got.Ended, wantEnded, v.orphans), extra, v.endings, v.explained)
+	case got.Ended > wantEnded+v.orphans+v.recentLateLogins():
+		extra := got.Ended - wantEnded - v.orphans - len(v.lateLogins)
+		v.explained += v.t.rec.undone(fmt.Sprintf("%s %s: ended %d sessions, want %d (and up to %d the user forgot after errors, %d of logins given up on)", v.user, kLogoutAll, got.Ended, wantEnded, v.orphans, len(v.lateLogins)), extra, v.endings, v.explained)
 	}
 	v.has, v.loggedOut, v.want = false, true, state{}
 	v.orphans = 0
