@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/testenv"
@@ -20,8 +21,18 @@ import (
 // fails when CHISESS_REQUIRE_SERVICES=1 (see internal/testenv).
 func pgPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	url := testenv.Lookup(t, testenv.PostgresURL)
-	pool, err := pgxpool.New(context.Background(), url)
+	return pgPoolWith(t, func(*pgxpool.Config) {})
+}
+
+// pgPoolWith is pgPool with the pool's configuration changed by edit.
+func pgPoolWith(t testing.TB, edit func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(testenv.Lookup(t, testenv.PostgresURL))
+	if err != nil {
+		t.Fatalf("CHISESS_POSTGRES_URL: %v", err)
+	}
+	edit(cfg)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("CHISESS_POSTGRES_URL: %v", err)
 	}
@@ -96,6 +107,32 @@ func (d testDB) count(t testing.TB) int64 {
 	err := d.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+d.quoted()).Scan(&n)
 	is.NoErr(err) // count rows
 	return n
+}
+
+// sweepsOnServer reports how many sweep statements on the table the server
+// is running, from any connection, and how many of those wait for a lock.
+func (d testDB) sweepsOnServer(t testing.TB) (running, waiting int) {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	err := d.pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock')
+		FROM pg_stat_activity WHERE state = 'active' AND starts_with(query, 'DELETE FROM ' || $1 || ' ')`,
+		d.quoted()).Scan(&running, &waiting)
+	is.NoErr(err) // read pg_stat_activity
+	return running, waiting
+}
+
+// await checks cond every millisecond until it holds, and fails t if it
+// does not within 10 seconds. what says what the test waits for.
+func await(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // deadPool returns a pool aimed at a loopback port that nothing listens on:

@@ -31,8 +31,11 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 }
 
 // Close stops the sweeper, interrupting a sweep in progress, and waits for
-// it to exit. It does not close the pool, which belongs to the caller: close
-// the Store first, then the pool. The Store keeps serving Read, Write, Delete
+// it to exit. The interruption is the client's: a statement of that sweep
+// that the server has received is not stopped there, and may finish after
+// Close returns, deleting only rows that had expired when the sweep
+// started, which no Read returns anyway. It does not close the pool, which
+// belongs to the caller: close the Store first, then the pool. The Store keeps serving Read, Write, Delete
 // and Sweep after Close, without background sweeps. Close is safe to call
 // more than once and always returns nil.
 func (s *Store) Close() error {

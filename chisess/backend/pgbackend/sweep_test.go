@@ -9,15 +9,28 @@ import (
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/testclock"
 	"github.com/chisess/kit/chisess/internal/testkey"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/matryer/is"
 )
 
 // insertExpired adds n rows that expired a minute before at.
 func (d testDB) insertExpired(t testing.TB, n int, at time.Time) {
 	t.Helper()
-	d.exec(t, `INSERT INTO %s (key, data, expires_at)
+	d.insertExpiredIn(t, d.pool, n, at)
+}
+
+// insertExpiredIn is insertExpired through q, such as a transaction.
+func (d testDB) insertExpiredIn(t testing.TB, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, n int, at time.Time) {
+	t.Helper()
+	is := is.New(t)
+	is.Helper()
+	_, err := q.Exec(context.Background(), `INSERT INTO `+d.quoted()+` (key, data, expires_at)
 		SELECT 'expired-' || i, '\x00'::bytea, $1 FROM generate_series(1, $2) AS i`,
 		at.Add(-time.Minute), n)
+	is.NoErr(err) // insert expired rows
 }
 
 func TestSweep(t *testing.T) {
@@ -90,7 +103,18 @@ func TestSweepBoundary(t *testing.T) {
 }
 
 // The sweeper started by New deletes expired rows on its own, and Close
-// stops it and waits for it: after Close returns no sweep runs.
+// stops it and waits for it: Close interrupts a sweep that waits on the
+// server, and after Close returns no sweep starts.
+//
+// The interrupted sweep's statement is not stopped on the server: pgx
+// gives up on the connection, but the server runs the statement once the
+// table is free, after Close has returned. It deletes only rows that had
+// expired when that sweep started, so the rows added after Close expire
+// later than that on the test's clock: a sweep starting after Close would
+// delete them, the interrupted one cannot. The test holds the table so
+// that this happens on every run. It used to happen only under load, with
+// rows added after Close that had expired at the old time: the late
+// statement deleted them, and the count was 0 instead of 3.
 func TestCloseStopsSweeper(t *testing.T) {
 	is := is.New(t)
 	t.Parallel()
@@ -109,7 +133,10 @@ func TestCloseStopsSweeper(t *testing.T) {
 		}
 		return clk.Now()
 	}
-	s, err := pgbackend.New(t.Context(), d.pool, pgbackend.Options{
+	// A pool of one connection: every sweep runs on the connection where
+	// the first one prepared the statement, so the interrupted one has sent
+	// all of it to the server, and the server runs it later.
+	s, err := pgbackend.New(t.Context(), pgPoolWith(t, func(c *pgxpool.Config) { c.MaxConns = 1 }), pgbackend.Options{
 		Table:         d.table,
 		SweepInterval: time.Millisecond,
 		Now:           now,
@@ -127,13 +154,31 @@ func TestCloseStopsSweeper(t *testing.T) {
 	}
 	is.Equal(d.count(t), int64(0)) // the sweeper deleted the expired rows
 
-	is.NoErr(s.Close()) // stop the sweeper and wait for it
+	ctx := context.Background()
+	tx, err := d.pool.Begin(ctx)
+	is.NoErr(err)                           // begin the transaction that holds the table
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
+	_, err = tx.Exec(ctx, "LOCK TABLE "+d.quoted()+" IN ACCESS EXCLUSIVE MODE")
+	is.NoErr(err) // hold the table
+	await(t, "a sweep waiting for the table", func() bool { _, waiting := d.sweepsOnServer(t); return waiting > 0 })
+
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		is.NoErr(err) // Close interrupts the waiting sweep
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return within 10s while a sweep waited for the table")
+	}
 	select {
 	case <-ticks: // a sweep that started before Close
 	default:
 	}
-	d.insertExpired(t, 3, clk.Now())
-	is.NoErr(s.Close()) // a second Close is harmless
+	clk.Add(time.Hour)
+	d.insertExpiredIn(t, tx, 3, clk.Now())
+	is.NoErr(tx.Commit(ctx)) // free the table: the interrupted statement runs now
+	is.NoErr(s.Close())      // a second Close is harmless
+	await(t, "the interrupted sweep's statement to end", func() bool { running, _ := d.sweepsOnServer(t); return running == 0 })
 
 	select {
 	case <-ticks:
