@@ -44,10 +44,13 @@ const timeout = 2 * time.Second
 // unavailable is the body of the ErrorHandler's response.
 const unavailable = "session store unavailable"
 
-// Run runs the outage flow against the server at target ("host:port").
-// newBackend returns a backend whose client connects to addr, the address
-// of a proxy to target, instead of target itself; the flow takes the
-// server down and up at the proxy. newBackend configures the client so
+// Run runs the outage flow against the servers at targets ("host:port"
+// each): one server, or every node of a cluster, which all go down and
+// come back together. newBackend returns a backend whose client connects,
+// for each target, to via(target), the address of a proxy to it, instead
+// of the target itself (a cluster client maps the node addresses the
+// cluster announces through via as it dials); the flow takes the servers
+// down and up at the proxies. newBackend configures the client so
 // that each backend call is one attempt (retries would only slow down the
 // requests that fail) and so that the client drops a dead pooled
 // connection before using it, as it would after an outage of more than a
@@ -68,10 +71,23 @@ const unavailable = "session store unavailable"
 //  4. Server up again: the first request sees the session from before the
 //     outage, and the counter goes on from its value before the failed
 //     commit.
-func Run(t *testing.T, target string, newBackend func(t *testing.T, addr string) backend.Backend) {
+func Run(t *testing.T, targets []string, newBackend func(t *testing.T, via func(target string) string) backend.Backend) {
 	is := is.New(t)
-	proxy := faultproxy.New(t, target)
-	a := newApp(t, newBackend(t, proxy.Addr()))
+	proxies := map[string]*faultproxy.Proxy{}
+	for _, target := range targets {
+		proxies[target] = faultproxy.New(t, target)
+	}
+	via := func(target string) string {
+		p, ok := proxies[target]
+		if !ok {
+			// The client dials a server the test did not name: the
+			// outage would not reach it.
+			panic(fmt.Sprintf("outagetest: the client dials %s, which is not one of the targets %v", target, targets))
+		}
+		return p.Addr()
+	}
+	proxy := group(proxies)
+	a := newApp(t, newBackend(t, via))
 	c := sessiontest.NewClient(t, a.router)
 	name := a.m.CookieName()
 
@@ -304,4 +320,19 @@ func connectionLost(err error) bool {
 func body(resp *http.Response) string {
 	b, _ := io.ReadAll(resp.Body) // reads from memory, cannot fail
 	return string(b)
+}
+
+// group takes every proxy down and up together.
+type group map[string]*faultproxy.Proxy
+
+func (g group) Down() {
+	for _, p := range g {
+		p.Down()
+	}
+}
+
+func (g group) Up() {
+	for _, p := range g {
+		p.Up()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/backend/boltbackend"
 	"github.com/chisess/kit/chisess/internal/swaptest"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/chisess/kit/chisess/sessiontest"
 )
 
@@ -29,9 +30,10 @@ type subject struct {
 	// must pass too.
 	baseOnly bool
 	// outage, for a store behind a network connection, returns the
-	// address of its server and a function that opens a store whose
-	// client dials addr (a proxy to that server) instead.
-	outage func(t *testing.T) (target string, open func(t *testing.T, addr string) backend.Backend)
+	// addresses of its servers (one, or a cluster's nodes) and a function
+	// that opens a store whose client dials via(addr), a proxy to the
+	// server at addr, instead.
+	outage func(t *testing.T) (targets []string, open func(t *testing.T, via func(string) string) backend.Backend)
 	// swap, for a store whose clock a test can move, returns a fresh
 	// store on such a clock; swapExtra are the cases only this store has.
 	swap      func(t *testing.T) swaptest.Subject
@@ -64,15 +66,15 @@ var subjects = []subject{
 	{name: "Redis", need: needRedis, fresh: redisFresh, pair: redisPair, outage: redisOutage, histories: 1000},
 	// A session's key and its owner's index live in different hash slots,
 	// usually on different nodes.
-	{name: "Redis Cluster", need: needCluster, fresh: clusterFresh, pair: clusterPair, histories: 800},
+	{name: "Redis Cluster", need: needCluster, fresh: clusterFresh, pair: clusterPair, outage: clusterOutage, histories: 800},
 	// Two app servers, each with a client and a local cache of its own,
 	// kept coherent by the server's invalidations.
-	{name: "Redis, client cache", need: needRedis, fresh: cachedFresh, pair: cachedPair, outage: cachedOutage, histories: 1000},
-	{name: "Redis Cluster, client cache", need: needCluster, fresh: cachedClusterFresh, pair: cachedClusterPair, histories: 800},
+	{name: "Redis, client cache", need: needRedis, fresh: cachedFresh, pair: cachedPair, outage: cachedOutage(redisAddrs), histories: 1000},
+	{name: "Redis Cluster, client cache", need: needCluster, fresh: cachedClusterFresh, pair: cachedClusterPair, outage: cachedOutage(testenv.RedisClusterNodes), histories: 800},
 	// The same on Valkey 8.1, whose native conditional set (SET … IFEQ)
 	// replaces the script of a swap.
-	{name: "Valkey, client cache, SET IFEQ", need: needValkey, fresh: valkeyFresh, pair: valkeyPair, outage: valkeyOutage, histories: 800},
-	{name: "Valkey Cluster, client cache, SET IFEQ", need: needValkeyCluster, fresh: valkeyClusterFresh, pair: valkeyClusterPair, histories: 600},
+	{name: "Valkey, client cache, SET IFEQ", need: needValkey, fresh: valkeyFresh, pair: valkeyPair, outage: cachedOutage(valkeyAddrs), histories: 800},
+	{name: "Valkey Cluster, client cache, SET IFEQ", need: needValkeyCluster, fresh: valkeyClusterFresh, pair: valkeyClusterPair, outage: cachedOutage(testenv.ValkeyClusterNodes), histories: 600},
 	{name: "PostgreSQL", need: needPostgres, fresh: pgFresh, pair: pgPair, outage: pgOutage, swap: pgSwap, histories: 800, swapExtra: []swaptest.Case{{
 		// The create statement finds the expired row and leaves it for
 		// the sweeper.

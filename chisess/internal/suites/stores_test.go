@@ -3,6 +3,7 @@ package suites_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"net"
 	"path/filepath"
@@ -159,15 +160,38 @@ func clusterPair(t *testing.T) (backend.Backend, backend.Backend) {
 
 // redisOutage: go-redis finds the connections the outage closed by
 // itself, as it checks a pooled connection before handing it out.
-func redisOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
-	return testenv.Lookup(t, testenv.RedisAddr), func(t *testing.T, addr string) backend.Backend {
+func redisOutage(t *testing.T) ([]string, func(t *testing.T, via func(string) string) backend.Backend) {
+	target := testenv.Lookup(t, testenv.RedisAddr)
+	return []string{target}, func(t *testing.T, via func(string) string) backend.Backend {
 		c := redis.NewClient(&redis.Options{
-			Addr:                  addr,
+			Addr:                  via(target),
 			ContextTimeoutEnabled: true, // as the package doc advises
 			// One attempt per command. By default (0 means 3) go-redis
 			// retries a closed connection with back-off, which only makes
 			// each failing request take about half a second.
 			MaxRetries: -1,
+		})
+		t.Cleanup(func() { _ = c.Close() })
+		return redisStores(t, c)[0]
+	}
+}
+
+// clusterOutage: the cluster client dials every node, the seeds and those
+// the cluster announces, through its proxy.
+func clusterOutage(t *testing.T) ([]string, func(t *testing.T, via func(string) string) backend.Backend) {
+	nodes := testenv.RedisClusterNodes(t)
+	return nodes, func(t *testing.T, via func(string) string) backend.Backend {
+		c := redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                 nodes,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1, // one attempt per command, as redisOutage
+			// No redirects either: with every node down, following
+			// MOVED or retrying another node only slows the failure.
+			MaxRedirects: -1,
+			Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, via(addr))
+			},
 		})
 		t.Cleanup(func() { _ = c.Close() })
 		return redisStores(t, c)[0]
@@ -254,17 +278,31 @@ func (s *synced) Swap(ctx context.Context, key string, old, data []byte, ttl tim
 	return ok, s.settle(ctx, err)
 }
 
-// cachedOutage: rueidis drops a connection the outage reset, and its
-// cache with it, as soon as it reads the reset.
-func cachedOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
-	return testenv.Lookup(t, testenv.RedisAddr), func(t *testing.T, addr string) backend.Backend {
-		return cachedStores(t, []string{addr}, 1)[0]
-	}
-}
-
-func valkeyOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
-	return testenv.Lookup(t, testenv.ValkeyAddr), func(t *testing.T, addr string) backend.Backend {
-		return cachedStores(t, []string{addr}, 1)[0]
+// cachedOutage returns the outage of the servers at addrs for Stores
+// with a client cache: rueidis drops a connection the outage reset, and
+// its cache with it, as soon as it reads the reset. A cluster client
+// dials the nodes the cluster announces through their proxies.
+func cachedOutage(addrs func(testing.TB) []string) func(*testing.T) ([]string, func(*testing.T, func(string) string) backend.Backend) {
+	return func(t *testing.T) ([]string, func(*testing.T, func(string) string) backend.Backend) {
+		targets := addrs(t)
+		return targets, func(t *testing.T, via func(string) string) backend.Backend {
+			s, err := rueidisbackend.New(context.Background(), rueidis.ClientOption{
+				InitAddress: targets,
+				// One attempt per command: rueidis retries what failed on
+				// a broken connection (and a cluster client refreshes its
+				// topology first), which with every server down only ends
+				// at the request's deadline.
+				DisableRetry: true,
+				DialCtxFn: func(ctx context.Context, addr string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+					return d.DialContext(ctx, "tcp", via(addr))
+				},
+			}, rueidisbackend.Options{Prefix: randomName("chisess:test:") + ":"})
+			if err != nil {
+				t.Fatalf("rueidisbackend.New: %v", err)
+			}
+			t.Cleanup(s.Close)
+			return s
+		}
 	}
 }
 
@@ -356,7 +394,7 @@ func pgSwap(t *testing.T) swaptest.Subject {
 }
 
 // pgOutage puts the outage proxy in front of the server's TCP address.
-func pgOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Backend) {
+func pgOutage(t *testing.T) ([]string, func(t *testing.T, via func(string) string) backend.Backend) {
 	cfg := pgConfig(t)
 	host := cfg.ConnConfig.Host
 	if strings.HasPrefix(host, "/") {
@@ -364,8 +402,8 @@ func pgOutage(t *testing.T) (string, func(t *testing.T, addr string) backend.Bac
 	}
 	table := pgTable(t, pgPool(t, pgConfig(t)))
 	target := net.JoinHostPort(host, strconv.Itoa(int(cfg.ConnConfig.Port)))
-	return target, func(t *testing.T, addr string) backend.Backend {
-		host, port, err := net.SplitHostPort(addr)
+	return []string{target}, func(t *testing.T, via func(string) string) backend.Backend {
+		host, port, err := net.SplitHostPort(via(target))
 		if err != nil {
 			t.Fatalf("the proxy's address: %v", err)
 		}

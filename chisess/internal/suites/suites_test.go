@@ -83,8 +83,8 @@ func TestOutageAndRecovery(t *testing.T) {
 		}
 		t.Run(sub.name, func(t *testing.T) {
 			sub.ready(t)
-			target, open := sub.outage(t)
-			outagetest.Run(t, target, open)
+			targets, open := sub.outage(t)
+			outagetest.Run(t, targets, open)
 		})
 	}
 }
