@@ -202,7 +202,11 @@ func (m *Manager) DestroyOwner(ctx context.Context, owner string, keep *Session)
 		if slices.Contains(kept, key) {
 			continue
 		}
-		ended, err := m.destroyKeyOf(ctx, owner, key)
+		// A key kept does not lead on to the session either: an index
+		// entry of keep's from before a renewal whose Unindex failed is
+		// such a key, and ending what it leads to would log out the very
+		// session "log out everywhere else" keeps.
+		ended, err := m.destroyKeyOf(ctx, owner, key, kept)
 		if err != nil {
 			return n, err
 		}
@@ -241,16 +245,17 @@ func (m *Manager) keptKeys(ctx context.Context, keep *Session) ([]string, error)
 }
 
 func (m *Manager) destroyKey(ctx context.Context, owner, key string) error {
-	_, err := m.destroyKeyOf(ctx, owner, key)
+	_, err := m.destroyKeyOf(ctx, owner, key, nil)
 	return err
 }
 
 // destroyKeyOf ends the owner's session stored under key, or where forward
-// records lead from key, and reports whether there was one to end.
-func (m *Manager) destroyKeyOf(ctx context.Context, owner, key string) (bool, error) {
+// records lead from key unless they lead to a key in spare, and reports
+// whether there was one to end.
+func (m *Manager) destroyKeyOf(ctx context.Context, owner, key string, spare []string) (bool, error) {
 	ctx, cancel := m.commitCtx(ctx)
 	defer cancel()
-	e, err := m.endFrom(ctx, key, nil, owner)
+	e, err := m.endFrom(ctx, key, nil, owner, spare)
 	if err != nil {
 		return false, fmt.Errorf("chisess: destroy session: %w", err)
 	}
@@ -318,7 +323,7 @@ func (s *Session) reindex(ctx context.Context, out outcome) error {
 			// time (a slow backend): the end gets time of its own.
 			ectx, cancel := s.m.commitCtx(ctx)
 			defer cancel()
-			if _, endErr := s.m.endFrom(ectx, key, nil, ""); endErr != nil {
+			if _, endErr := s.m.endFrom(ectx, key, nil, "", nil); endErr != nil {
 				s.m.warn(ctx, "chisess: could not end a session missing from the owner index", "err", endErr)
 			}
 			return fmt.Errorf("chisess: owner index: %w", err)

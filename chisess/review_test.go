@@ -180,6 +180,63 @@ func TestFailedIndexDoesNotLeaveOwnedSessionUnindexed(t *testing.T) {
 	}
 }
 
+// A login while signed in renews the token (RenewToken) and moves the
+// session's owner-index entry from the old key to the new one; when the
+// removal of the old entry fails (it is only logged: a stale entry is
+// allowed), the index still lists the old key, whose forward record leads
+// to the session under its new key. "Log out everywhere else" followed it
+// there and ended the very session it keeps (a 1,000-user load run on a
+// slow bbolt found "log out everywhere" ending one session more than the
+// user had). The kept session must survive, nothing else of the owner's
+// may, and "log out everywhere" (no keep) still ends it through the old
+// key.
+func TestDestroyOwnerKeepsKeepBehindAStaleIndexEntry(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			is := is.New(t)
+			ctx := context.Background()
+			b := sessiontest.NewBackend()
+			m := newManager(t, chisess.Config{Backend: b})
+			r := reviewRouter(t, m)
+			r.With(chisess.RenewToken).Post("/login", func(w http.ResponseWriter, r *http.Request) {
+				chisess.From(r.Context()).SetOwner("ada")
+			})
+			r.Post("/logout-everywhere", loaded(t, func(w http.ResponseWriter, r *http.Request, s *chisess.Session) {
+				var k *chisess.Session
+				if keep {
+					k = s
+				}
+				n, err := m.DestroyOwner(r.Context(), "ada", k)
+				if err != nil {
+					chisess.Error(w, r, err)
+					return
+				}
+				fmt.Fprint(w, n)
+			}))
+			laptop, phone := newClient(t, m, r), newClient(t, m, r)
+			for _, c := range []*client{laptop, phone} {
+				c.do("GET", "/")
+				is.Equal(c.do("POST", "/login").Code, http.StatusOK) // signed in
+			}
+			b.FailNext("unindex", 1, errOutage)
+			is.Equal(laptop.do("POST", "/login").Code, http.StatusOK) // signed in again; the old entry stays
+
+			rec := laptop.do("POST", "/logout-everywhere")
+			is.Equal(rec.Code, http.StatusOK)
+			_, err := m.Inspect(ctx, phone.cookie)
+			is.True(errors.Is(err, chisess.ErrUnknownSession)) // the phone is logged out
+			_, err = m.Inspect(ctx, laptop.cookie)
+			if keep {
+				is.NoErr(err)                    // the laptop keeps its session
+				is.Equal(rec.Body.String(), "1") // and only the phone's was ended
+			} else {
+				is.True(errors.Is(err, chisess.ErrUnknownSession)) // everywhere: the laptop's too
+				is.Equal(rec.Body.String(), "2")                   // two sessions, each once
+			}
+		})
+	}
+}
+
 // "Log out everywhere else" (DestroyOwner with keep) skips keep's key as
 // keep loaded it, and its key now. When another request of the same
 // browser (a parallel fetch, a second tab) renews the token by age

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chisess/kit/chisess/backend"
@@ -360,7 +361,7 @@ func (s *Session) end(ctx context.Context, now time.Time) (outcome, error) {
 	if _, atomic := s.m.backend.(backend.Swapper); !atomic {
 		raw = nil // read first: the key may hold a forward record by now
 	}
-	e, err := s.m.endFrom(ctx, s.src.key, raw, "")
+	e, err := s.m.endFrom(ctx, s.src.key, raw, "", nil)
 	if err != nil {
 		return outcome{}, wrapBackend("delete session", err)
 	}
@@ -389,7 +390,7 @@ func (s *Session) endPresented(ctx context.Context, now time.Time) (outcome, err
 		if why != 0 || src.key == "" {
 			continue
 		}
-		e, err := s.m.endFrom(ctx, src.key, nil, "")
+		e, err := s.m.endFrom(ctx, src.key, nil, "", nil)
 		if err != nil {
 			return outcome{}, wrapBackend("delete session", err)
 		}
@@ -411,8 +412,9 @@ type ending struct {
 // records of renewals lead to from key. Each delete is a swap against what
 // was read, so a renewal that moves the session meanwhile is followed too.
 // raw, when not nil, is what the caller read under key, saving a read. With
-// want set, a session owned by someone else is left alone.
-func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want string) (ending, error) {
+// want set, a session owned by someone else is left alone, and so is one
+// that the forward records lead to under a key in spare.
+func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want string, spare []string) (ending, error) {
 	sw, atomic := m.backend.(backend.Swapper)
 	var e ending
 	for range maxSwapAttempts {
@@ -437,6 +439,10 @@ func (m *Manager) endFrom(ctx context.Context, key string, raw []byte, want stri
 		switch {
 		case err != nil:
 			return e, err
+		case got.kind == storedForward && slices.Contains(spare, got.fwd.next):
+			// A key the session had before a renewal, which leads to a
+			// session to spare: leave both, and the forward records.
+			return ending{}, nil
 		case got.kind == storedForward:
 			e.passed, key, raw = append(e.passed, key), got.fwd.next, nil
 		case got.kind != storedSession:
