@@ -30,7 +30,9 @@ func TestLandedLate(t *testing.T) {
 		{"a write, but the ticks moved", []string{kWrite}, false, with(func(s *state) { s.SSE++ }), false, false},
 		{"the counter went back", []string{kWrite}, false, with(func(s *state) { s.Count-- }), false, false},
 		{"another user", []string{kWrite}, false, with(func(s *state) { s.Count++; s.User = "bob" }), false, false},
-		{"after the window", []string{kWrite}, true, with(func(s *state) { s.Count++ }), false, false},
+		// A change that landed in time may show in any later answer; one
+		// clean answer sent after the window ends it (TestLateForgotten).
+		{"seen after the window", []string{kWrite}, true, with(func(s *state) { s.Count++ }), true, true},
 		{"nothing given up on", nil, false, with(func(s *state) { s.Count++ }), false, false},
 		{"a read given up on", []string{kRead}, false, with(func(s *state) { s.Count++ }), false, false},
 	} {
@@ -42,6 +44,7 @@ func TestLandedLate(t *testing.T) {
 			}
 			if tc.expired {
 				v.lateUntil = time.Now().Add(-time.Millisecond)
+				v.sent = time.Now()
 			}
 			is.Equal(v.landedLate(tc.got, want), tc.wantLate) // whether the given-up requests explain got
 			is.Equal(v.t.rec.late == 1, tc.wantCount)         // and it is counted
@@ -52,6 +55,26 @@ func TestLandedLate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLateForgotten: an answer that shows no late change to a request
+// sent after the window ends what may still land; one sent inside the
+// window does not.
+func TestLateForgotten(t *testing.T) {
+	is := is.New(t)
+	want := state{User: "ada", Count: 3}
+	later := want
+	later.Count++
+	v := &vu{t: &target{rec: newRecorder(time.Now())}}
+	v.afterError(kWrite)
+	v.sent = time.Now()                // inside the window
+	is.True(!v.landedLate(want, want)) // a clean answer
+	is.True(v.landedLate(later, want)) // still lets the change show later
+	v.afterError(kWrite)
+	v.lateUntil = time.Now().Add(-time.Millisecond)
+	v.sent = time.Now()                 // after the window
+	is.True(!v.landedLate(want, want))  // a clean answer
+	is.True(!v.landedLate(later, want)) // and nothing may land any more
 }
 
 // TestLateLogins: a login given up on may add a session that "log out

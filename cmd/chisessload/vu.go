@@ -122,6 +122,8 @@ type vu struct {
 	lateUntil                         time.Time
 	lateCounts, lateTicks, lateVisits int
 	lateLogins                        []time.Time
+	// sent is when the request being judged was sent.
+	sent time.Time
 }
 
 // lateWindow bounds how long after the user gave up on a request the app
@@ -243,6 +245,7 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 		return nil, nil, stopped
 	}
 	start := time.Now()
+	v.sent = start
 	resp, err := client.Do(req)
 	var body []byte
 	if err == nil && kind != kStream {
@@ -372,9 +375,14 @@ func (v *vu) afterError(kind string) {
 }
 
 // landedLate reports whether got is want with the changes of requests the
-// user gave up on, and takes those changes off what may still land.
+// user gave up on, and takes those changes off what may still land. The
+// changes land by lateUntil, but may show in any answer after: they are
+// forgotten once an answer to a request sent after lateUntil shows none.
 func (v *vu) landedLate(got, want state) bool {
-	if got == want || !time.Now().Before(v.lateUntil) {
+	if got == want {
+		if v.sent.After(v.lateUntil) {
+			v.lateCounts, v.lateTicks, v.lateVisits = 0, 0, 0 // nothing more can land
+		}
 		return false
 	}
 	dc, dt, dv := got.Count-want.Count, got.SSE-want.SSE, got.Visits-want.Visits
