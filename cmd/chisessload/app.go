@@ -66,8 +66,9 @@ type loadApp struct {
 	errs atomic.Int64 // session errors answered with an error response
 }
 
-// newLoadApp builds the app on store. brk is "" or one of breaks.
-func newLoadApp(store backend.Backend, brk string, logger *slog.Logger) (*loadApp, http.Handler, error) {
+// newLoadApp builds the app on store. brk is "" or one of breaks; timeout
+// bounds each store call (chisess Config.Timeout, 0 for its default).
+func newLoadApp(store backend.Backend, brk string, logger *slog.Logger, timeout time.Duration) (*loadApp, http.Handler, error) {
 	a := &loadApp{brk: brk}
 	if brk == "store" {
 		store = newForgetful(store)
@@ -76,6 +77,7 @@ func newLoadApp(store backend.Backend, brk string, logger *slog.Logger) (*loadAp
 		Backend:     store,
 		Insecure:    true, // plain HTTP on 127.0.0.1
 		IdleTimeout: time.Hour,
+		Timeout:     timeout,
 		Logger:      logger,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.errs.Add(1)

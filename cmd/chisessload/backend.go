@@ -61,7 +61,7 @@ func openStore(ctx context.Context, name string, st stores) (backend.Backend, fu
 		case name == "cluster" && len(st.ClusterAddrs) == 0:
 			return nil, nil, errors.New("-backend cluster needs -redis-cluster-addrs or CHISESS_REDIS_CLUSTER_ADDRS (host:port,host:port,...)")
 		case name == "cluster":
-			client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: st.ClusterAddrs})
+			client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: st.ClusterAddrs, ContextTimeoutEnabled: true})
 		case st.RedisAddr == "":
 			return nil, nil, errors.New("-backend redis needs -redis-addr or CHISESS_REDIS_ADDR (host:port or redis://...)")
 		case strings.Contains(st.RedisAddr, "://"):
@@ -69,9 +69,10 @@ func openStore(ctx context.Context, name string, st stores) (backend.Backend, fu
 			if err != nil {
 				return nil, nil, fmt.Errorf("-redis-addr: %w", err)
 			}
+			o.ContextTimeoutEnabled = true
 			client = redis.NewClient(o)
 		default:
-			client = redis.NewClient(&redis.Options{Addr: st.RedisAddr})
+			client = redis.NewClient(&redis.Options{Addr: st.RedisAddr, ContextTimeoutEnabled: true})
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

@@ -10,6 +10,16 @@ import (
 	"github.com/matryer/is"
 )
 
+// TestMain lets the test binary stand in for the tool when -fault
+// bolt-kill runs the app in a process of its own: the tool starts itself
+// (os.Executable) with serveArg, and here that is the test binary.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == serveArg {
+		os.Exit(serveMain())
+	}
+	os.Exit(m.Run())
+}
+
 // requireRedisServer skips the test when redis-server is not on the PATH,
 // failing it instead under CHISESS_REQUIRE_SERVICES=1 (CI).
 func requireRedisServer(t *testing.T) {
@@ -30,7 +40,7 @@ func requireRedisServer(t *testing.T) {
 // AOF none is lost.
 func TestFaultRedisRestart(t *testing.T) {
 	requireRedisServer(t)
-	for _, kind := range faultNames {
+	for _, kind := range []string{faultRedisRestart, faultRedisRestartAOF} {
 		t.Run(kind, func(t *testing.T) {
 			is := is.New(t)
 			cfg := config{VUs: 32, Duration: 4 * time.Second, Seed: 1, Timeout: 10 * time.Second,
@@ -161,4 +171,112 @@ func TestAway(t *testing.T) {
 	r.note(&r.relaunchAt, at(12))
 	is.True(r.away(at(10.1), at(11.9)))
 	is.True(!r.away(at(11.5), at(12.1))) // ended after the restart began
+}
+
+// requirePostgresServer skips the test when PostgreSQL's server programs
+// are missing, failing it instead under CHISESS_REQUIRE_SERVICES=1 (CI).
+func requirePostgresServer(t *testing.T) {
+	t.Helper()
+	if _, err := pgBinDir(); err == nil {
+		return
+	} else if os.Getenv("CHISESS_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%v, but CHISESS_REQUIRE_SERVICES=1 requires them", err)
+	}
+	t.Skip("PostgreSQL's server programs are not installed")
+}
+
+// TestFaultNoLoss runs the faults whose store documents no loss window,
+// each during a short run: PostgreSQL restarted as after a crash, its
+// connections reset, the link to PostgreSQL and to Redis cut (partition)
+// and slowed, and the bbolt app's process killed. Each must end with no
+// session lost, resurrected or wrong, no error before the fault, requests
+// that succeed after it, and the app up; and each shows what it did.
+func TestFaultNoLoss(t *testing.T) {
+	requireRedisServer(t)
+	requirePostgresServer(t)
+	for _, tc := range []struct {
+		name, backend, fault string
+		// The restarts strike once the users have played their opening,
+		// which logs in and out often: a user whose login or logout
+		// failed forgets its sessions, and none would be left to check
+		// across the restart.
+		at, down, storeTimeout time.Duration
+		duration               time.Duration
+		check                  func(is *is.I, res Result)
+	}{
+		{"postgres-restart", "postgres", faultPostgresRestart, 3 * time.Second, time.Second, 0, 10 * time.Second, func(is *is.I, res Result) {
+			is.True(res.Fault.Errors > 0)                   // the server was away
+			is.True(res.Fault.UpAt-res.Fault.KilledAt >= 1) // for -fault-down at least
+			is.True(res.Fault.Kept > 0)                     // sessions were checked across the restart
+		}},
+		{"postgres-drop", "postgres", faultPostgresDrop, 3 * time.Second, 0, 0, 5 * time.Second, func(is *is.I, res Result) {
+			is.True(res.Fault.Kept > 0) // sessions were checked across the drop
+		}},
+		{"partition postgres", "postgres", faultPartition, time.Second, 1500 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, checkPartition},
+		{"partition redis", "redis", faultPartition, time.Second, 1500 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second, checkPartition},
+		{"slow postgres", "postgres", faultSlow, time.Second, 1500 * time.Millisecond, 0, 4 * time.Second, checkSlow},
+		{"slow redis", "redis", faultSlow, time.Second, 1500 * time.Millisecond, 0, 4 * time.Second, checkSlow},
+		{"bolt-kill", "bolt", faultBoltKill, 3 * time.Second, time.Second, 0, 6 * time.Second, func(is *is.I, res Result) {
+			is.True(res.Errors["transport"] > 0) // the users could not connect while the app was gone
+			is.True(res.Fault.Kept > 0)          // sessions were checked across the restart
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			cfg := config{VUs: 16, Duration: tc.duration, Seed: 1, Timeout: 10 * time.Second, StoreTimeout: tc.storeTimeout,
+				Fault: tc.fault, FaultAt: tc.at, FaultDown: tc.down, Stores: stores{BoltDir: t.TempDir()}}
+			res, err := runLoad(t.Context(), cfg, tc.backend, nil)
+			is.NoErr(err)
+			f := res.Fault
+			is.True(f != nil)
+			if !res.clean() || res.Lost != 0 {
+				t.Fatalf("fault %+v, lost %d, resurrected %d, wrong data %d:\n%s", *f, res.Lost, res.Resurrected, res.WrongData, strings.Join(res.Problems, "\n"))
+			}
+			is.Equal(res.Lost, int64(0))           // no window: nothing may be lost
+			is.Equal(f.LostInWindow, int64(0))     // not even inside one
+			is.Equal(res.Resurrected, int64(0))    // no logout undone
+			is.Equal(res.WrongData, int64(0))      // no wrong answer
+			is.Equal(f.ErrorsBefore, int64(0))     // no error before the fault struck
+			is.True(f.KilledAt >= tc.at.Seconds()) // the fault struck on schedule
+			is.True(f.UpAt >= f.KilledAt)          // and was undone
+			is.True(f.Recovered)                   // requests succeeded after the last error
+			is.True(f.AppUp)                       // the app answers after the run
+			tc.check(is, res)
+		})
+	}
+}
+
+// checkPartition checks a partition's run: requests failed while the link
+// was cut, by the app's own store timeout (a 503 from its ErrorHandler)
+// and not the users' 10 s one, so that no request hung.
+func checkPartition(is *is.I, res Result) {
+	is.Helper()
+	is.True(res.Fault.Errors > 0)             // the store was out of reach
+	is.Equal(res.Errors["timeout"], int64(0)) // no request waited for the users' own timeout
+	is.True(res.Errors["status_5xx"] > 0)     // the app answered the failures itself
+	is.True(res.Latency.Max < 5000)           // within a few store timeouts, far from the 10 s one
+}
+
+// checkSlow checks a slow link's run: the requests begun during it took
+// the added latency, a round trip at least, and none failed.
+func checkSlow(is *is.I, res Result) {
+	is.Helper()
+	is.True(res.Fault.Latency.P50 >= float64(2*slowDelay/time.Millisecond)) // half the requests took a slow round trip at least
+	is.Equal(res.errorCount(), int64(0))                                    // slower, not failing
+}
+
+// TestFaultSetUpRefused checks that a fault refuses a backend it cannot
+// serve before starting anything.
+func TestFaultSetUpRefused(t *testing.T) {
+	for _, tc := range []struct{ fault, backend string }{
+		{faultPostgresRestart, "redis"},
+		{faultBoltKill, "memory"},
+		{faultPartition, "bolt"},
+	} {
+		t.Run(tc.fault+" on "+tc.backend, func(t *testing.T) {
+			is := is.New(t)
+			_, err := runLoad(t.Context(), config{VUs: 1, Duration: time.Second, Fault: tc.fault, FaultAt: time.Millisecond}, tc.backend, nil)
+			is.True(err != nil && strings.Contains(err.Error(), "works with -backend")) // the error names the backends the fault works with
+		})
+	}
 }

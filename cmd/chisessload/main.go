@@ -56,6 +56,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/chisess/kit/chisess"
 )
 
 // quietLogger drops go-redis's log lines, which would break the progress
@@ -65,6 +67,9 @@ type quietLogger struct{}
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == serveArg {
+		os.Exit(serveMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -89,6 +94,10 @@ type config struct {
 	Fault     string
 	FaultAt   time.Duration
 	FaultDown time.Duration
+
+	// StoreTimeout is the app's chisess Config.Timeout: it bounds each
+	// store call; 0 for chisess's default.
+	StoreTimeout time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -108,6 +117,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the random mix; 0 for a random one (the result names it)")
 	fs.DurationVar(&cfg.Think, "think", 0, "each virtual user's pause between requests")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.DurationVar(&cfg.StoreTimeout, "store-timeout", chisess.DefaultTimeout, "the app's bound on each store call (chisess Config.Timeout; go-redis and pgx honour it)")
 	fs.StringVar(&cfg.Break, "break", "", "run a deliberately broken app, to see the checker catch it: "+strings.Join(breaks, ", "))
 	fs.StringVar(&cfg.Stores.RedisAddr, "redis-addr", getenv("CHISESS_REDIS_ADDR"), "Redis `host:port` or redis:// URL for -backend redis (env CHISESS_REDIS_ADDR)")
 	cluster := fs.String("redis-cluster-addrs", getenv("CHISESS_REDIS_CLUSTER_ADDRS"), "Redis Cluster `nodes`, host:port,... for -backend cluster (env CHISESS_REDIS_CLUSTER_ADDRS)")
@@ -116,7 +126,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
 	fs.StringVar(&cfg.Report, "report", "", "write a markdown summary to `file`")
 	fs.StringVar(&cfg.SVG, "svg", "", "write each run's charts (latency, errors, goroutines, heap over time) as SVG files into `dir`")
-	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run: "+strings.Join(faultNames, ", ")+" (a redis-server of the tool's own, killed with SIGKILL and restarted on the same port)")
+	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run: "+strings.Join(faultNames, ", ")+" (see docs/reliability.md)")
 	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
 	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
@@ -145,14 +155,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, fmt.Errorf("-requests %d: want 0 (no count bound) or more", cfg.Requests)
 	case cfg.Timeout <= 0:
 		return cfg, fmt.Errorf("-timeout %v: want a positive timeout", cfg.Timeout)
+	case cfg.StoreTimeout <= 0:
+		return cfg, fmt.Errorf("-store-timeout %v: want a positive timeout", cfg.StoreTimeout)
 	case cfg.Think < 0:
 		return cfg, fmt.Errorf("-think %v: want 0 or more", cfg.Think)
 	case cfg.Break != "" && !slices.Contains(breaks, cfg.Break):
 		return cfg, fmt.Errorf("-break %q: choose from %s", cfg.Break, strings.Join(breaks, ", "))
 	case cfg.Fault != "" && !slices.Contains(faultNames, cfg.Fault):
 		return cfg, fmt.Errorf("-fault %q: choose from %s", cfg.Fault, strings.Join(faultNames, ", "))
-	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return b != "redis" }):
-		return cfg, errNoServer
+	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return !slices.Contains(faultSpecs[cfg.Fault].backends, b) }):
+		return cfg, errFaultBackend(cfg.Fault)
 	case cfg.Fault != "" && (cfg.FaultAt <= 0 || cfg.FaultAt >= cfg.Duration):
 		return cfg, fmt.Errorf("-fault-at %v: want a time inside the run's -duration %v", cfg.FaultAt, cfg.Duration)
 	case cfg.Fault != "" && cfg.FaultDown < 0:
@@ -241,42 +253,50 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	res := Result{Backend: name, VUs: cfg.VUs, Duration: cfg.Duration.String(), MaxRequests: cfg.Requests, Seed: seed, Break: cfg.Break}
 
 	st := cfg.Stores
-	var redisSrv *redisServer
+	var flt fault
 	if cfg.Fault != "" {
-		if name != "redis" {
-			return res, errNoServer
+		if !slices.Contains(faultSpecs[cfg.Fault].backends, name) {
+			return res, errFaultBackend(cfg.Fault)
 		}
 		var err error
-		redisSrv, err = startRedis(ctx, cfg.Fault == faultRedisRestartAOF)
+		if flt, err = setUpFault(ctx, cfg, name, &st); err != nil {
+			return res, err
+		}
+		defer flt.close()
+	}
+	var (
+		base    *url.URL
+		appErrs func(http.RoundTripper) int64
+	)
+	if child, ok := flt.(*appProcess); ok {
+		base, appErrs = child.base(), child.sessionErrors
+	} else {
+		store, closeStore, err := openStore(ctx, name, st)
 		if err != nil {
 			return res, err
 		}
-		defer redisSrv.close()
-		st.RedisAddr = redisSrv.addr()
+		defer closeStore()
+		app, handler, err := newLoadApp(store, cfg.Break, slog.New(slog.DiscardHandler), cfg.StoreTimeout)
+		if err != nil {
+			return res, err
+		}
+		// The app listens on the loopback interface only.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return res, err
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+			<-served
+		}()
+		base = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+		appErrs = func(http.RoundTripper) int64 { return app.errs.Load() }
 	}
-	store, closeStore, err := openStore(ctx, name, st)
-	if err != nil {
-		return res, err
-	}
-	defer closeStore()
-	app, handler, err := newLoadApp(store, cfg.Break, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return res, err
-	}
-	// The app listens on the loopback interface only.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return res, err
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-served
-	}()
 
 	transport := &http.Transport{
 		MaxIdleConns:        cfg.VUs * 2,
@@ -294,13 +314,13 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	stopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	faulted := make(chan error, 1)
-	if redisSrv != nil {
-		go func() { faulted <- runFault(stopCtx, redisSrv, rec, start, cfg.FaultAt, cfg.FaultDown) }()
+	if flt != nil {
+		go func() { faulted <- runFault(stopCtx, flt, rec, start, cfg.FaultAt, cfg.FaultDown) }()
 	} else {
 		faulted <- nil
 	}
 	t := &target{
-		base:      &url.URL{Scheme: "http", Host: ln.Addr().String()},
+		base:      base,
 		transport: transport,
 		rec:       rec,
 		timeout:   cfg.Timeout,
@@ -347,7 +367,7 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 		return res, fmt.Errorf("fault: %w", err)
 	}
 	rec.fill(&res, elapsed)
-	res.AppSessionErrors = app.errs.Load()
+	res.AppSessionErrors = appErrs(transport)
 	if res.Fault != nil {
 		res.Fault.AppUp = appAnswers(transport, t.base)
 	}

@@ -43,6 +43,7 @@ func markdown(rep Report) string {
 				f.KilledAt, f.UpAt, f.Errors, f.Requests, f.ErrorRate*100, f.ErrorSpan, f.TimeToRecover,
 				f.Kept, f.LostInWindow, f.LostUnexpected, f.UndoneInWindow, f.ErrorsBefore, f.AppUp)
 			fmt.Fprintf(&b, "\nDocumented loss window: %s.\n", f.Window)
+			fmt.Fprintf(&b, "\nRequests begun during the fault: p50 %.2f ms, p99 %.2f ms, max %.2f ms.\n", f.Latency.P50, f.Latency.P99, f.Latency.Max)
 		}
 		if len(r.Errors) > 0 {
 			b.WriteString("\nErrors by class:")

@@ -71,9 +71,13 @@ type Result struct {
 // Fault is what a fault injected during a run did and what the users saw
 // around it. Times are seconds from the start of the run.
 type Fault struct {
-	Kind     string  `json:"kind"`        // -fault: redis-restart, redis-restart-aof
-	KilledAt float64 `json:"killed_at_s"` // the store was killed (SIGKILL)
-	UpAt     float64 `json:"up_at_s"`     // the restarted store answered; 0 if it never did
+	Kind string `json:"kind"` // -fault: redis-restart, postgres-restart, partition, ...
+	// KilledAt is when the fault struck: the store (or the app, for
+	// bolt-kill) killed or its stop begun, the link cut or slowed.
+	KilledAt float64 `json:"killed_at_s"`
+	// UpAt is when the store served again: the restarted server answered,
+	// the link was restored; 0 if it never did.
+	UpAt float64 `json:"up_at_s"`
 	// The failed requests from the kill on: how many, out of how many
 	// requests in that span, and the time from the first to the last.
 	Errors         int64   `json:"errors"`
@@ -96,6 +100,9 @@ type Fault struct {
 	UndoneInWindow int64  `json:"logouts_undone_in_documented_window"`
 	AppUp          bool   `json:"app_up"` // the app answered after the run
 	Window         string `json:"documented_window"`
+	// Latency is that of the requests begun from the strike until the
+	// store could answer again: what a slow link costs.
+	Latency Latency `json:"latency_during_ms"`
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -146,7 +153,9 @@ type recorder struct {
 	// allows, and when requests failed and succeeded.
 	fault        string
 	killAt, upAt time.Time
-	relaunchAt   time.Time // the restart began: the store may answer from then on
+	relaunchAt   time.Time       // the restart began: the store may answer from then on
+	struckAt     time.Time       // the strike began (killAt is when it was done)
+	during       []time.Duration // latencies of the requests begun during the fault
 	lostInWindow int64
 	keptCount    int64
 	undoneCount  int64
@@ -202,6 +211,9 @@ func (r *recorder) request(kind string, start time.Time, d time.Duration, class 
 	}
 	k.lat = append(k.lat, d)
 	end := start.Add(d)
+	if !r.struckAt.IsZero() && !start.Before(r.struckAt) && (r.relaunchAt.IsZero() || start.Before(r.relaunchAt)) {
+		r.during = append(r.during, d)
+	}
 	s := r.sec(end)
 	s.lat = append(s.lat, d)
 	if class != "" {
@@ -219,7 +231,7 @@ func (r *recorder) request(kind string, start time.Time, d time.Duration, class 
 func (r *recorder) errorAt(at time.Time) {
 	switch {
 	case r.fault == "":
-	case r.killAt.IsZero() || at.Before(r.killAt):
+	case r.struck().IsZero() || at.Before(r.struck()):
 		r.errBefore++
 	default:
 		if r.firstErr.IsZero() || at.Before(r.firstErr) {
@@ -229,6 +241,16 @@ func (r *recorder) errorAt(at time.Time) {
 			r.lastErr = at
 		}
 	}
+}
+
+// struck is when the fault began to strike: errors from then on are the
+// fault's. A stop can take a while (PostgreSQL's), and requests fail from
+// its start.
+func (r *recorder) struck() time.Time {
+	if !r.struckAt.IsZero() {
+		return r.struckAt
+	}
+	return r.killAt
 }
 
 // note sets one of the fault's times: r.killAt when the store was
@@ -246,7 +268,7 @@ func (r *recorder) note(t *time.Time, at time.Time) {
 func (r *recorder) away(start, end time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
+	return !faultSpecs[r.fault].reachable && !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
 }
 
 // kept records a session found intact that the store last answered with
@@ -442,13 +464,13 @@ func (r *recorder) fill(res *Result, elapsed time.Duration) {
 // faultResult sums up the fault: its times, the errors from the kill to
 // the last one, and the losses. Call it with mu held.
 func (r *recorder) faultResult(res *Result) *Fault {
-	f := &Fault{Kind: r.fault, Window: documentedWindow(r.fault), ErrorsBefore: r.errBefore,
+	f := &Fault{Kind: r.fault, Window: documentedWindow(r.fault), ErrorsBefore: r.errBefore, Latency: latencyOf(r.during),
 		LostInWindow: r.lostInWindow, LostUnexpected: r.lost - r.lostInWindow, Kept: r.keptCount, UndoneInWindow: r.undoneCount}
 	if r.killAt.IsZero() {
 		return f
 	}
 	secs := func(t time.Time) float64 { return math.Round(t.Sub(r.start).Seconds()*1000) / 1000 }
-	f.KilledAt = secs(r.killAt)
+	f.KilledAt = secs(r.struck())
 	if !r.upAt.IsZero() {
 		f.UpAt = secs(r.upAt)
 	}
@@ -470,7 +492,7 @@ func (r *recorder) faultResult(res *Result) *Fault {
 	if !end.IsZero() {
 		last = min(last, int(end.Sub(r.start)/time.Second))
 	}
-	first := int(r.killAt.Sub(r.start) / time.Second)
+	first := int(r.struck().Sub(r.start) / time.Second)
 	for _, s := range res.Series[min(first, last+1):max(0, last+1)] {
 		f.Requests += s.Requests
 		f.Errors += s.Errors

@@ -233,7 +233,7 @@ const (
 	sent       outcome = iota // a response came
 	stopped                   // the run's bounds: nothing sent
 	failed                    // an error, recorded
-	failedAway                // an error while the store was away: nothing changed
+	failedAway                // an error while the store was away, or before the request reached the app: nothing changed
 )
 
 // send sends one request of kind and reads the whole response, unless
@@ -255,6 +255,9 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 	if err != nil {
 		v.t.rec.request(kind, start, time.Since(start), errorClass(err))
 		v.t.rec.errorDetail(kind + ": " + err.Error())
+		if notSent(err) {
+			return nil, nil, failedAway
+		}
 		return nil, nil, v.failure(start)
 	}
 	if resp.StatusCode != ok && !slices.Contains(allowed, resp.StatusCode) {
@@ -279,6 +282,15 @@ func (v *vu) failure(start time.Time) outcome {
 		return failedAway
 	}
 	return failed
+}
+
+// notSent reports whether err failed the request before any of it
+// reached the app: the connection to the app could not be made (refused,
+// while the app's process is gone). The app saw nothing, so nothing
+// changed.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // errorClass names the class of a transport error.

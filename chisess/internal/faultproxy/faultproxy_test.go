@@ -225,3 +225,98 @@ func TestDownAndUpWhileInUse(t *testing.T) {
 	is.NoErr(err)           // once the proxy stays up, a new connection works
 	is.Equal(got, "steady") // both ways
 }
+
+// held is how long a test waits to see that nothing comes through a
+// partition. A read that does return within it is a failure; passing it
+// proves nothing more than that nothing came in that time.
+const held = 100 * time.Millisecond
+
+// TestPartitionHoldsAndHealResets checks a partition: open and new
+// connections stay open but carry nothing, what was sent during it never
+// reaches the target, even after Heal, and Heal resets the connections it
+// held while new ones work again.
+func TestPartitionHoldsAndHealResets(t *testing.T) {
+	is := is.New(t)
+	// A target that reports every byte it receives, on any connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	is.NoErr(err) // listen
+	received := make(chan string, 16)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						received <- string(buf[:n])
+						_, _ = c.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	p := faultproxy.New(t, ln.Addr().String())
+	before := dial(t, p.Addr())
+	got, err := echo(before, "up")
+	is.NoErr(err) // the connection works before the partition
+	is.Equal(got, "up")
+	is.Equal(<-received, "up")
+
+	p.Partition()
+	p.Partition() // a second Partition changes nothing
+	_, err = io.WriteString(before, "lost")
+	is.NoErr(err) // an open connection is not closed: the write goes out
+	_ = before.SetReadDeadline(time.Now().Add(held))
+	_, err = before.Read(make([]byte, 1))
+	is.True(errors.Is(err, os.ErrDeadlineExceeded)) // and no answer comes: the read hangs until the client's own timeout
+	during, err := net.Dial("tcp", p.Addr())
+	is.NoErr(err) // a new connection is accepted
+	defer during.Close()
+	_, err = io.WriteString(during, "lost too")
+	is.NoErr(err)
+	_ = during.SetReadDeadline(time.Now().Add(held))
+	_, err = during.Read(make([]byte, 1))
+	is.True(errors.Is(err, os.ErrDeadlineExceeded)) // but carries nothing either
+
+	p.Heal()
+	_ = before.SetReadDeadline(time.Now().Add(hangGuard))
+	_, err = before.Read(make([]byte, 1))
+	is.True(errors.Is(err, syscall.ECONNRESET)) // Heal resets a connection the partition held
+	_ = during.SetReadDeadline(time.Now().Add(hangGuard))
+	_, err = during.Read(make([]byte, 1))
+	is.True(errors.Is(err, syscall.ECONNRESET)) // new or old
+	after := dial(t, p.Addr())
+	got, err = echo(after, "healed")
+	is.NoErr(err) // a new connection after Heal is forwarded
+	is.Equal(got, "healed")
+	is.Equal(<-received, "healed") // and what was sent during the partition never reached the target
+}
+
+// TestSlowDelaysEachWay checks that Slow delays both directions, and that
+// Slow(0) ends it.
+func TestSlowDelaysEachWay(t *testing.T) {
+	is := is.New(t)
+	p := faultproxy.New(t, echoServer(t))
+	c := dial(t, p.Addr())
+	const d = 30 * time.Millisecond
+	p.Slow(d)
+	start := time.Now()
+	got, err := echo(c, "slow")
+	is.NoErr(err)                     // a slow link still carries the bytes
+	is.Equal(got, "slow")             // both ways
+	is.True(time.Since(start) >= 2*d) // one delay out, one back
+	p.Slow(0)
+	got, err = echo(c, "fast")
+	is.NoErr(err) // Slow(0) restores the link
+	is.Equal(got, "fast")
+}
