@@ -25,6 +25,12 @@
 //	go run ./cmd/chisessload -backend memory -vus 200 -duration 30s
 //	go run ./cmd/chisessload -backend memory,bolt,redis,postgres -report /tmp/load.md -json /tmp/load.json
 //
+// With -capacity it measures instead what sessions cost: bytes per session
+// in each store, sessions per GiB, requests per CPU-second, and how the
+// cost grows with the number of sessions (capacity.go):
+//
+//	go run ./cmd/chisessload -capacity -backend memory,bolt,redis,postgres -report /tmp/capacity.md
+//
 // The Redis, Cluster and PostgreSQL backends take their servers from
 // -redis-addr, -redis-cluster-addrs and -postgres-url, or from
 // CHISESS_REDIS_ADDR, CHISESS_REDIS_CLUSTER_ADDRS and CHISESS_POSTGRES_URL
@@ -89,6 +95,8 @@ type config struct {
 	Fault     string
 	FaultAt   time.Duration
 	FaultDown time.Duration
+	// -capacity and its flags: see capacity.go.
+	Capacity capacityConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -120,6 +128,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
 	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
+	checkCapacity := capacityFlags(fs, &cfg.Capacity)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -135,6 +144,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if *cluster != "" {
 		cfg.Stores.ClusterAddrs = strings.Split(*cluster, ",")
+	}
+	if err := checkCapacity(cfg.Backends); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.VUs < 1:
@@ -170,6 +182,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		fmt.Fprintln(stderr, "chisessload:", err)
 		return 2
+	}
+	if cfg.Capacity.On {
+		return runCapacity(ctx, cfg, stdout, stderr)
 	}
 	var progress io.Writer = stderr
 	if cfg.Quiet {
