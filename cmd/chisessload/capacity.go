@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -60,19 +60,15 @@ type capacityConfig struct {
 	Reads    int   // -capacity-reads: timed reads per point
 }
 
-// capacityFlags registers the -capacity flags on fs; parse checks them
-// once fs is parsed.
-func capacityFlags(fs interface {
-	BoolVar(*bool, string, bool, string)
-	IntVar(*int, string, int, string)
-	String(string, string, string) *string
-}, c *capacityConfig) (parse func(backends []string) error) {
+// capacityFlags registers the -capacity flags on fs, and returns what
+// checks them, against the rest of cfg, once fs is parsed.
+func capacityFlags(fs *flag.FlagSet, c *capacityConfig) (check func(cfg config) error) {
 	fs.BoolVar(&c.On, "capacity", false, "measure capacity instead of a load run: bytes per session in each store, sessions per GiB, requests per CPU-second, and how the cost grows (see docs/reliability.md)")
 	fs.IntVar(&c.Sessions, "capacity-sessions", 10000, "sessions of each size -capacity fills")
 	sizes := fs.String("capacity-sizes", "1024,4096,16384", "bytes of values per session, `list` comma-separated")
 	growth := fs.String("capacity-growth", "10000,100000,1000000", "session counts at which -capacity measures 1 KB sessions on memory, bolt and redis, `list` comma-separated; empty for none")
 	fs.IntVar(&c.Reads, "capacity-reads", 2000, "timed reads at each capacity point")
-	return func(backends []string) error {
+	return func(cfg config) error {
 		var err error
 		if c.Sizes, err = positiveInts("-capacity-sizes", *sizes); err != nil {
 			return err
@@ -88,16 +84,28 @@ func capacityFlags(fs interface {
 			return fmt.Errorf("-capacity-sessions %d: want at least 1", c.Sessions)
 		case c.Reads < 1:
 			return fmt.Errorf("-capacity-reads %d: want at least 1", c.Reads)
-		case !slices.IsSorted(c.Growth):
+		case !increasing(c.Growth):
 			return fmt.Errorf("-capacity-growth %q: want counts in increasing order", *growth)
+		case cfg.Fault != "" || cfg.Break != "":
+			return errors.New("-capacity measures the app as it is: drop -fault and -break")
 		}
-		for _, b := range backends {
+		for _, b := range cfg.Backends {
 			if !slices.Contains(capacityBackends, b) {
 				return fmt.Errorf("-capacity -backend %q: choose from %s", b, strings.Join(capacityBackends, ", "))
 			}
 		}
 		return nil
 	}
+}
+
+// increasing reports whether each of ns is larger than the one before.
+func increasing(ns []int) bool {
+	for i := 1; i < len(ns); i++ {
+		if ns[i] <= ns[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // positiveInts parses a comma-separated list of positive integers; ""
@@ -236,16 +244,7 @@ func capacityProblems(rep CapacityReport) []string {
 }
 
 func writeCapacity(cfg config, rep CapacityReport, stdout io.Writer) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if cfg.JSON == "" {
-		_, err = stdout.Write(b)
-	} else {
-		err = os.WriteFile(cfg.JSON, b, 0o644)
-	}
+	err := writeJSONFile(cfg.JSON, rep, stdout)
 	if err == nil && cfg.Report != "" {
 		err = os.WriteFile(cfg.Report, []byte(capacityMarkdown(rep)), 0o644)
 	}

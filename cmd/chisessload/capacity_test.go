@@ -155,6 +155,9 @@ func TestCapacityFlags(t *testing.T) {
 		{"a size that is not a number", []string{"-capacity", "-capacity-sizes", "1k"}, `-capacity-sizes "1k"`},
 		{"a size of zero", []string{"-capacity", "-capacity-sizes", "0"}, `-capacity-sizes "0"`},
 		{"growth out of order", []string{"-capacity", "-capacity-growth", "1000,10"}, `-capacity-growth "1000,10"`},
+		{"growth repeated", []string{"-capacity", "-capacity-growth", "10,10"}, `-capacity-growth "10,10"`},
+		{"a fault", []string{"-capacity", "-backend", "redis", "-fault", "redis-restart"}, "drop -fault and -break"},
+		{"a broken app", []string{"-capacity", "-break", "logout"}, "drop -fault and -break"},
 		{"no sessions", []string{"-capacity", "-capacity-sessions", "0"}, "-capacity-sessions 0"},
 		{"no reads", []string{"-capacity", "-capacity-reads", "0"}, "-capacity-reads 0"},
 	}

@@ -145,7 +145,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if *cluster != "" {
 		cfg.Stores.ClusterAddrs = strings.Split(*cluster, ",")
 	}
-	if err := checkCapacity(cfg.Backends); err != nil {
+	if err := checkCapacity(cfg); err != nil {
 		return cfg, err
 	}
 	switch {
@@ -223,16 +223,7 @@ func (r Result) clean() bool {
 }
 
 func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if cfg.JSON == "" {
-		if _, err := stdout.Write(b); err != nil {
-			return err
-		}
-	} else if err := os.WriteFile(cfg.JSON, b, 0o644); err != nil {
+	if err := writeJSONFile(cfg.JSON, rep, stdout); err != nil {
 		return err
 	}
 	if cfg.SVG != "" {
@@ -244,6 +235,21 @@ func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
 		return os.WriteFile(cfg.Report, []byte(markdown(rep)), 0o644)
 	}
 	return nil
+}
+
+// writeJSONFile writes v as indented JSON to the file path, or to stdout
+// when path is "".
+func writeJSONFile(path string, v any, stdout io.Writer) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // runLoad runs the virtual users against a fresh app on the backend name
