@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chisess/kit/chisess"
 	"github.com/matryer/is"
 )
 
@@ -38,7 +39,7 @@ func TestLandedLate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			v := &vu{t: &target{rec: newRecorder(time.Now())}}
+			v := &vu{t: &target{rec: newRecorder(time.Now()), storeTimeout: chisess.DefaultTimeout}}
 			for _, k := range tc.failed {
 				v.afterError(k)
 			}
@@ -65,7 +66,7 @@ func TestLateForgotten(t *testing.T) {
 	want := state{User: "ada", Count: 3}
 	later := want
 	later.Count++
-	v := &vu{t: &target{rec: newRecorder(time.Now())}}
+	v := &vu{t: &target{rec: newRecorder(time.Now()), storeTimeout: chisess.DefaultTimeout}}
 	v.afterError(kWrite)
 	v.sent = time.Now()                // inside the window
 	is.True(!v.landedLate(want, want)) // a clean answer
@@ -81,12 +82,12 @@ func TestLateForgotten(t *testing.T) {
 // everywhere" finds after the user's model was reset, for lateWindow.
 func TestLateLogins(t *testing.T) {
 	is := is.New(t)
-	v := &vu{t: &target{rec: newRecorder(time.Now())}}
+	v := &vu{t: &target{rec: newRecorder(time.Now()), storeTimeout: chisess.DefaultTimeout}}
 	is.Equal(v.recentLateLogins(), 0) // none given up on
 	v.afterError(kLogin)
 	v.afterError(kAPILogin)
 	is.Equal(v.recentLateLogins(), 2) // both may still land
-	v.lateLogins[0] = time.Now().Add(-lateWindow - time.Second)
+	v.lateLogins[0] = time.Now().Add(-v.t.lateWindow() - time.Second)
 	is.Equal(v.recentLateLogins(), 1) // the older one is past the window, and forgotten
 	is.Equal(len(v.lateLogins), 1)
 }

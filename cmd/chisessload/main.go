@@ -25,6 +25,12 @@
 //	go run ./cmd/chisessload -backend memory -vus 200 -duration 30s
 //	go run ./cmd/chisessload -backend memory,bolt,redis,postgres -report /tmp/load.md -json /tmp/load.json
 //
+// With -capacity it measures instead what sessions cost: bytes per session
+// in each store, sessions per GiB, requests per CPU-second, and how the
+// cost grows with the number of sessions (capacity.go):
+//
+//	go run ./cmd/chisessload -capacity -backend memory,bolt,redis,postgres -report /tmp/capacity.md
+//
 // The Redis, Cluster and PostgreSQL backends take their servers from
 // -redis-addr, -redis-cluster-addrs and -postgres-url, or from
 // CHISESS_REDIS_ADDR, CHISESS_REDIS_CLUSTER_ADDRS and CHISESS_POSTGRES_URL
@@ -38,6 +44,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,6 +105,8 @@ type config struct {
 	// StoreTimeout is the app's chisess Config.Timeout: it bounds each
 	// store call; 0 for chisess's default.
 	StoreTimeout time.Duration
+	// -capacity and its flags: see capacity.go.
+	Capacity capacityConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -130,6 +139,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
 	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
+	checkCapacity := capacityFlags(fs, &cfg.Capacity)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -145,6 +155,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if *cluster != "" {
 		cfg.Stores.ClusterAddrs = strings.Split(*cluster, ",")
+	}
+	if err := checkCapacity(cfg); err != nil {
+		return cfg, err
 	}
 	switch {
 	case cfg.VUs < 1:
@@ -183,6 +196,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "chisessload:", err)
 		return 2
 	}
+	if cfg.Capacity.On {
+		return runCapacity(ctx, cfg, stdout, stderr)
+	}
 	var progress io.Writer = stderr
 	if cfg.Quiet {
 		progress = nil
@@ -220,16 +236,7 @@ func (r Result) clean() bool {
 }
 
 func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
-	if cfg.JSON == "" {
-		if _, err := stdout.Write(b); err != nil {
-			return err
-		}
-	} else if err := os.WriteFile(cfg.JSON, b, 0o644); err != nil {
+	if err := writeJSONFile(cfg.JSON, rep, stdout); err != nil {
 		return err
 	}
 	if cfg.SVG != "" {
@@ -241,6 +248,21 @@ func writeOutputs(cfg config, rep Report, stdout io.Writer) error {
 		return os.WriteFile(cfg.Report, []byte(markdown(rep)), 0o644)
 	}
 	return nil
+}
+
+// writeJSONFile writes v as indented JSON to the file path, or to stdout
+// when path is "".
+func writeJSONFile(path string, v any, stdout io.Writer) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // runLoad runs the virtual users against a fresh app on the backend name
@@ -320,13 +342,14 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 		faulted <- nil
 	}
 	t := &target{
-		base:      base,
-		transport: transport,
-		rec:       rec,
-		timeout:   cfg.Timeout,
-		think:     cfg.Think,
-		deadline:  start.Add(cfg.Duration),
-		stop:      stopCtx,
+		base:         base,
+		transport:    transport,
+		rec:          rec,
+		timeout:      cfg.Timeout,
+		storeTimeout: cmp.Or(cfg.StoreTimeout, chisess.DefaultTimeout), // 0: chisess's default
+		think:        cfg.Think,
+		deadline:     start.Add(cfg.Duration),
+		stop:         stopCtx,
 	}
 	if cfg.Requests > 0 {
 		t.budget = new(atomic.Int64)

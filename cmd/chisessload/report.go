@@ -7,16 +7,20 @@ import (
 	"strings"
 )
 
+// String describes the machine in one line, for the reports.
+func (m Machine) String() string {
+	s := fmt.Sprintf("Machine: %s/%s, %d CPUs (GOMAXPROCS %d)", m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS)
+	if m.CPUModel != "" {
+		s += ", " + m.CPUModel
+	}
+	return s + ", " + m.Go
+}
+
 // markdown renders the report: the machine, a table with a row per run,
 // and each run's requests by kind, errors and problems.
 func markdown(rep Report) string {
 	var b strings.Builder
-	m := rep.Machine
-	fmt.Fprintf(&b, "Machine: %s/%s, %d CPUs (GOMAXPROCS %d)", m.GOOS, m.GOARCH, m.CPUs, m.GOMAXPROCS)
-	if m.CPUModel != "" {
-		fmt.Fprintf(&b, ", %s", m.CPUModel)
-	}
-	fmt.Fprintf(&b, ", %s.\n\n", m.Go)
+	fmt.Fprintf(&b, "%s.\n\n", rep.Machine)
 	b.WriteString("| backend | VUs | time (s) | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | lost | resurrected | wrong data | errors |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rep.Runs {

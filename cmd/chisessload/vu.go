@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/chisess/kit/chisess"
 )
 
 // target is what the virtual users share: the app's address, the HTTP
@@ -28,10 +26,12 @@ type target struct {
 	transport *http.Transport
 	rec       *recorder
 	timeout   time.Duration // per request
-	think     time.Duration // pause between a user's requests
-	deadline  time.Time
-	budget    *atomic.Int64 // requests left; nil for no count bound
-	stop      context.Context
+	// storeTimeout is the app's chisess Config.Timeout (-store-timeout).
+	storeTimeout time.Duration
+	think        time.Duration // pause between a user's requests
+	deadline     time.Time
+	budget       *atomic.Int64 // requests left; nil for no count bound
+	stop         context.Context
 }
 
 // take reports whether the run may send one more request, and counts it.
@@ -128,8 +128,8 @@ type vu struct {
 
 // lateWindow bounds how long after the user gave up on a request the app
 // may still carry it out: chisess bounds each commit by Config.Timeout
-// (DefaultTimeout, 5 s, in the app), and the window allows twice that.
-const lateWindow = 2 * chisess.DefaultTimeout
+// (-store-timeout), and the window allows twice that.
+func (t *target) lateWindow() time.Duration { return 2 * t.storeTimeout }
 
 func newVU(t *target, user string, seed uint64) *vu {
 	v := &vu{t: t, user: user, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
@@ -383,7 +383,7 @@ func (v *vu) afterError(kind string) {
 	default:
 		v.reset()
 	}
-	v.lateUntil = now.Add(lateWindow)
+	v.lateUntil = now.Add(v.t.lateWindow())
 }
 
 // landedLate reports whether got is want with the changes of requests the
@@ -410,7 +410,7 @@ func (v *vu) landedLate(got, want state) bool {
 // recentLateLogins counts the logins given up on within lateWindow, and
 // forgets the older ones.
 func (v *vu) recentLateLogins() int {
-	cut := time.Now().Add(-lateWindow)
+	cut := time.Now().Add(-v.t.lateWindow())
 	v.lateLogins = slices.DeleteFunc(v.lateLogins, func(t time.Time) bool { return t.Before(cut) })
 	return len(v.lateLogins)
 }
