@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,11 +14,63 @@ import (
 
 // The -fault values.
 const (
-	faultRedisRestart    = "redis-restart"     // no persistence: every session is lost
-	faultRedisRestartAOF = "redis-restart-aof" // AOF, appendfsync everysec
+	faultRedisRestart       = "redis-restart"        // no persistence: every session is lost
+	faultRedisRestartAOF    = "redis-restart-aof"    // AOF, appendfsync everysec
+	faultRedisRestartAlways = "redis-restart-always" // AOF, appendfsync always: nothing is lost
 )
 
-var faultNames = []string{faultRedisRestart, faultRedisRestartAOF}
+// faultNames lists the -fault values, in the order -help shows them.
+var faultNames = []string{faultRedisRestart, faultRedisRestartAOF, faultRedisRestartAlways}
+
+// fault is what one -fault value does: the backend it runs with, the
+// servers it starts, and the loss window its store documents.
+type fault struct {
+	backend string // the -backend it runs with
+	// gone is true when the fault takes the store's only process away,
+	// from the kill until its restart begins: a request that ran entirely
+	// in between changed nothing.
+	gone   bool
+	window lossWindow
+	// start starts the servers the run's store lives on, and the fault
+	// strikes them.
+	start func(ctx context.Context) (rig, error)
+}
+
+// lossWindow is what a store documents it may lose when the fault
+// strikes: the sessions the recorder counts as lost, or logouts undone,
+// inside the window.
+type lossWindow struct {
+	// all: every session the store held before it came back (no
+	// persistence).
+	all bool
+	// before: the changes (writes, logouts) answered from this long
+	// before the kill until the store was back; 0 for none.
+	before time.Duration
+	desc   string // for the result
+}
+
+// faults holds each -fault value's fault.
+var faults = map[string]fault{
+	faultRedisRestart: {backend: "redis", gone: true, start: restartRedis(""),
+		window: lossWindow{all: true, desc: "no persistence: every session stored before the restart"}},
+	faultRedisRestartAOF: {backend: "redis", gone: true, start: restartRedis("everysec"),
+		window: lossWindow{before: aofWindow, desc: "AOF with appendfsync everysec: sessions last changed in the 2 s before the kill"}},
+	faultRedisRestartAlways: {backend: "redis", gone: true, start: restartRedis("always"),
+		window: lossWindow{desc: "AOF with appendfsync always: none, every answered write is on disk"}},
+}
+
+// rig is the servers a fault starts for the run's store, and strikes.
+type rig interface {
+	// point points the run's stores at the rig's servers.
+	point(st *stores)
+	// strike is the fault itself: it kills a server, brings the store
+	// back, and tells rec when each happened (rec.killAt, rec.relaunchAt,
+	// rec.upAt). It returns when the store answers again, or with the
+	// error that kept it away.
+	strike(ctx context.Context, rec *recorder, down time.Duration) error
+	// close stops every server and removes their files.
+	close() error
+}
 
 // aofWindow is the loss window Redis documents for appendfsync everysec:
 // the writes of about the last second, up to two when an fsync lags.
@@ -27,10 +78,7 @@ const aofWindow = 2 * time.Second
 
 // documentedWindow describes the loss window of the fault's store.
 func documentedWindow(kind string) string {
-	if kind == faultRedisRestartAOF {
-		return "AOF with appendfsync everysec: sessions last changed in the 2 s before the kill"
-	}
-	return "no persistence: every session stored before the restart"
+	return faults[kind].window.desc
 }
 
 // redisServer is a redis-server the tool starts, kills and restarts on
@@ -38,9 +86,11 @@ func documentedWindow(kind string) string {
 type redisServer struct {
 	dir  string
 	port int
-	aof  bool
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	// appendfsync is the AOF's fsync policy, everysec or always; "" for
+	// no persistence.
+	appendfsync string
+	cmd         *exec.Cmd
+	done        chan struct{} // closed when cmd has exited
 }
 
 // freePort returns a port of 127.0.0.1 that was free a moment ago.
@@ -53,9 +103,16 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// restartRedis returns the start of a fault that kills and restarts one
+// redis-server with the AOF's fsync policy appendfsync ("" for no
+// persistence).
+func restartRedis(appendfsync string) func(ctx context.Context) (rig, error) {
+	return func(ctx context.Context) (rig, error) { return startRedis(ctx, appendfsync) }
+}
+
 // startRedis starts a redis-server on a free port, in a new temporary
 // directory, and waits until it answers.
-func startRedis(ctx context.Context, aof bool) (*redisServer, error) {
+func startRedis(ctx context.Context, appendfsync string) (*redisServer, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("-fault needs redis-server on the PATH: %w", err)
 	}
@@ -71,7 +128,7 @@ func startRedis(ctx context.Context, aof bool) (*redisServer, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &redisServer{dir: dir, port: port, aof: aof}
+	s := &redisServer{dir: dir, port: port, appendfsync: appendfsync}
 	if err := s.start(ctx); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -83,13 +140,13 @@ func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port)
 
 // start starts the server and waits up to 10 s for it to answer PING.
 func (s *redisServer) start(ctx context.Context) error {
-	appendonly := "no"
-	if s.aof {
-		appendonly = "yes"
+	appendonly, appendfsync := "no", "everysec"
+	if s.appendfsync != "" {
+		appendonly, appendfsync = "yes", s.appendfsync
 	}
 	s.cmd = exec.Command("redis-server",
 		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port), "--protected-mode", "yes",
-		"--save", "", "--appendonly", appendonly, "--appendfsync", "everysec",
+		"--save", "", "--appendonly", appendonly, "--appendfsync", appendfsync,
 		"--dir", s.dir, "--logfile", "redis.log", "--daemonize", "no")
 	if err := s.cmd.Start(); err != nil {
 		return err
@@ -149,16 +206,13 @@ func lastLines(s string, n int) string {
 	return s
 }
 
-// runFault kills srv at the run's second at, restarts it on the same port
-// down later, and tells rec when each happened. It returns when the
-// server answers again, or with the error that kept it down.
-func runFault(ctx context.Context, srv *redisServer, rec *recorder, start time.Time, at, down time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-time.After(time.Until(start.Add(at))):
-	}
-	srv.kill()
+// point points the run's Redis at the server.
+func (s *redisServer) point(st *stores) { st.RedisAddr = s.addr() }
+
+// strike kills the server, starts it again on the same port and
+// directory down later, and tells rec when each happened.
+func (s *redisServer) strike(ctx context.Context, rec *recorder, down time.Duration) error {
+	s.kill()
 	rec.note(&rec.killAt, time.Now())
 	select {
 	case <-ctx.Done():
@@ -166,12 +220,26 @@ func runFault(ctx context.Context, srv *redisServer, rec *recorder, start time.T
 	case <-time.After(down):
 	}
 	rec.note(&rec.relaunchAt, time.Now())
-	if err := srv.start(context.WithoutCancel(ctx)); err != nil {
+	if err := s.start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	rec.note(&rec.upAt, time.Now())
 	return nil
 }
 
+// runFault strikes rg at the run's second at, down being how long the
+// store stays away. It returns when the store answers again, or with the
+// error that kept it away.
+func runFault(ctx context.Context, rg rig, rec *recorder, start time.Time, at, down time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(time.Until(start.Add(at))):
+	}
+	return rg.strike(ctx, rec, down)
+}
+
 // errNoServer is the error of -fault on a backend it cannot serve.
-var errNoServer = errors.New("-fault restarts a redis-server the tool starts itself: use it with -backend redis only")
+func errNoServer(kind string) error {
+	return fmt.Errorf("-fault %s strikes servers the tool starts itself: use it with -backend %s only", kind, faults[kind].backend)
+}

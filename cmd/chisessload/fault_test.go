@@ -27,7 +27,8 @@ func requireRedisServer(t *testing.T) {
 // run and restarts it: no resurrection, no wrong data, no loss outside
 // the documented window, no error before the kill, recovery, and the app
 // still up. Without persistence no session survives the restart; with
-// AOF none is lost.
+// AOF sessions are kept, and with appendfsync always none is lost or
+// undone, even inside a window.
 func TestFaultRedisRestart(t *testing.T) {
 	requireRedisServer(t)
 	for _, kind := range faultNames {
@@ -56,6 +57,10 @@ func TestFaultRedisRestart(t *testing.T) {
 				is.Equal(f.Kept, int64(0)) // no persistence keeps nothing
 			case faultRedisRestartAOF:
 				is.True(f.Kept > 0)
+			case faultRedisRestartAlways:
+				is.True(f.Kept > 0)
+				is.Equal(f.LostInWindow, int64(0))   // fsync always: no window
+				is.Equal(f.UndoneInWindow, int64(0)) // nor undone logout
 			}
 			var marked int64
 			for _, s := range res.Series {
@@ -85,6 +90,8 @@ func TestLossWindow(t *testing.T) {
 		{"aof: changed just before the kill", faultRedisRestartAOF, 10, 12, 9.5, 9, 1},
 		{"aof: changed long before the kill", faultRedisRestartAOF, 10, 12, 9.5, 5, 0},
 		{"aof: seen after the restart", faultRedisRestartAOF, 10, 12, 13, 13, 0},
+		{"always: changed just before the kill", faultRedisRestartAlways, 10, 12, 9.9, 9.9, 0},
+		{"always: changed long before the kill", faultRedisRestartAlways, 10, 12, 9.5, 5, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
@@ -103,9 +110,10 @@ func TestLossWindow(t *testing.T) {
 	}
 }
 
-// TestUndoneLogout checks which logouts a restart may undo: with AOF, the
-// ones answered from two seconds before the kill until the store is back,
-// each explaining as many sessions as it ended, once; nothing else.
+// TestUndoneLogout checks which logouts a restart may undo: with AOF
+// everysec, the ones answered from two seconds before the kill until the
+// store is back, each explaining as many sessions as it ended, once;
+// nothing else, and nothing with appendfsync always.
 func TestUndoneLogout(t *testing.T) {
 	start := time.Now()
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
@@ -128,6 +136,8 @@ func TestUndoneLogout(t *testing.T) {
 		{"aof: log out everywhere undone", faultRedisRestartAOF, []ending{{at: at(9.5), sessions: 3}}, 3, 0, 3, 0},
 		{"aof: more back than ended", faultRedisRestartAOF, []ending{one(8.5), one(9)}, 3, 0, 0, 1},
 		{"aof: already found again", faultRedisRestartAOF, []ending{one(9), one(13)}, 1, 1, 0, 1},
+		{"always: just before the kill", faultRedisRestartAlways, []ending{one(9.9)}, 1, 0, 0, 1},
+		{"always: log out everywhere undone", faultRedisRestartAlways, []ending{{at: at(9.5), sessions: 3}}, 3, 0, 0, 1},
 		{"no persistence", faultRedisRestart, []ending{one(9)}, 1, 0, 0, 1},
 		{"no fault", "", []ending{one(9)}, 1, 0, 0, 1},
 	} {

@@ -116,7 +116,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
 	fs.StringVar(&cfg.Report, "report", "", "write a markdown summary to `file`")
 	fs.StringVar(&cfg.SVG, "svg", "", "write each run's charts (latency, errors, goroutines, heap over time) as SVG files into `dir`")
-	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run: "+strings.Join(faultNames, ", ")+" (a redis-server of the tool's own, killed with SIGKILL and restarted on the same port)")
+	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run, on servers the tool starts itself: "+strings.Join(faultNames, ", "))
 	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
 	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
@@ -151,8 +151,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, fmt.Errorf("-break %q: choose from %s", cfg.Break, strings.Join(breaks, ", "))
 	case cfg.Fault != "" && !slices.Contains(faultNames, cfg.Fault):
 		return cfg, fmt.Errorf("-fault %q: choose from %s", cfg.Fault, strings.Join(faultNames, ", "))
-	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return b != "redis" }):
-		return cfg, errNoServer
+	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return b != faults[cfg.Fault].backend }):
+		return cfg, errNoServer(cfg.Fault)
 	case cfg.Fault != "" && (cfg.FaultAt <= 0 || cfg.FaultAt >= cfg.Duration):
 		return cfg, fmt.Errorf("-fault-at %v: want a time inside the run's -duration %v", cfg.FaultAt, cfg.Duration)
 	case cfg.Fault != "" && cfg.FaultDown < 0:
@@ -241,18 +241,18 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	res := Result{Backend: name, VUs: cfg.VUs, Duration: cfg.Duration.String(), MaxRequests: cfg.Requests, Seed: seed, Break: cfg.Break}
 
 	st := cfg.Stores
-	var redisSrv *redisServer
+	var rg rig
 	if cfg.Fault != "" {
-		if name != "redis" {
-			return res, errNoServer
+		f := faults[cfg.Fault]
+		if name != f.backend {
+			return res, errNoServer(cfg.Fault)
 		}
 		var err error
-		redisSrv, err = startRedis(ctx, cfg.Fault == faultRedisRestartAOF)
-		if err != nil {
+		if rg, err = f.start(ctx); err != nil {
 			return res, err
 		}
-		defer redisSrv.close()
-		st.RedisAddr = redisSrv.addr()
+		defer rg.close()
+		rg.point(&st)
 	}
 	store, closeStore, err := openStore(ctx, name, st)
 	if err != nil {
@@ -294,8 +294,8 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	stopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	faulted := make(chan error, 1)
-	if redisSrv != nil {
-		go func() { faulted <- runFault(stopCtx, redisSrv, rec, start, cfg.FaultAt, cfg.FaultDown) }()
+	if rg != nil {
+		go func() { faulted <- runFault(stopCtx, rg, rec, start, cfg.FaultAt, cfg.FaultDown) }()
 	} else {
 		faulted <- nil
 	}

@@ -240,7 +240,7 @@ func (r *recorder) note(t *time.Time, at time.Time) {
 func (r *recorder) away(start, end time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
+	return faults[r.fault].gone && !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
 }
 
 // kept records a session found intact that the store last answered with
@@ -261,19 +261,20 @@ type ending struct {
 }
 
 // undone records "log out everywhere" ending extra sessions the user does
-// not know of: sessions its logouts ended came back. With AOF everysec
-// that is inside the documented window for the sessions of the endings
-// answered from two seconds before the kill until the store was back (the
-// store replays a file without their deletes), less the explained ones an
+// not know of: sessions its logouts ended came back. When the store's
+// window has a span before the kill (AOF everysec: two seconds), that is
+// inside the window for the sessions of the endings answered from that
+// span before the kill until the store was back (the store replays a file
+// without their deletes), less the explained ones an
 // earlier "log out everywhere" already found again; anything more is
 // wrong data. It returns how many of the extra sessions the window
 // explains.
 func (r *recorder) undone(detail string, extra int, endings []ending, explained int) int {
 	r.mu.Lock()
 	could := 0
-	if r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() {
+	if w := faults[r.fault].window; w.before > 0 && !r.killAt.IsZero() && !r.upAt.IsZero() {
 		for _, e := range endings {
-			if !e.at.Before(r.killAt.Add(-aofWindow)) && e.at.Before(r.upAt) {
+			if !e.at.Before(r.killAt.Add(-w.before)) && e.at.Before(r.upAt) {
 				could += e.sessions
 			}
 		}
@@ -295,20 +296,16 @@ func (r *recorder) undone(detail string, extra int, endings []ending, explained 
 
 // lostSession records a session found gone while not logged out: seen is
 // when the store last answered with it, changed when it last changed it.
-// The loss is inside the store's documented window when a restart came
-// after seen and the store's persistence may drop it: without persistence
-// every session stored before the restart; with AOF everysec the sessions
-// changed in the last two seconds before the kill.
+// The loss is inside the store's documented window when the fault came
+// after seen and the store may drop it: without persistence every session
+// stored before the restart; with AOF everysec the sessions changed in
+// the last two seconds before the kill; with AOF always none.
 func (r *recorder) lostSession(detail string, seen, changed time.Time) {
 	r.mu.Lock()
 	inWindow := false
 	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.upAt) {
-		switch r.fault {
-		case faultRedisRestart:
-			inWindow = true
-		case faultRedisRestartAOF:
-			inWindow = !changed.Before(r.killAt.Add(-aofWindow))
-		}
+		w := faults[r.fault].window
+		inWindow = w.all || w.before > 0 && !changed.Before(r.killAt.Add(-w.before))
 	}
 	if inWindow {
 		r.lostInWindow++
