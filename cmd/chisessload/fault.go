@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,16 +22,17 @@ const (
 	faultRedisRestartAlways = "redis-restart-always" // AOF, appendfsync always: nothing is lost
 )
 
-// faultNames lists the -fault values, in the order -help shows them.
-var faultNames = []string{faultRedisRestart, faultRedisRestartAOF, faultRedisRestartAlways}
+// faultNames lists the -fault values, sorted.
+func faultNames() []string { return slices.Sorted(maps.Keys(faults)) }
 
 // fault is what one -fault value does: the backend it runs with, the
 // servers it starts, and the loss window its store documents.
 type fault struct {
 	backend string // the -backend it runs with
-	// gone is true when the fault takes the store's only process away,
-	// from the kill until its restart begins: a request that ran entirely
-	// in between changed nothing.
+	// gone is true when the fault leaves no server that takes writes,
+	// from the kill until the store's restart or promotion begins
+	// (rec.relaunchAt): a request that ran entirely in between changed
+	// nothing.
 	gone   bool
 	window lossWindow
 	// start starts the servers the run's store lives on, and the fault
@@ -57,6 +61,12 @@ var faults = map[string]fault{
 		window: lossWindow{before: aofWindow, desc: "AOF with appendfsync everysec: sessions last changed in the 2 s before the kill"}},
 	faultRedisRestartAlways: {backend: "redis", gone: true, start: restartRedis("always"),
 		window: lossWindow{desc: "AOF with appendfsync always: none, every answered write is on disk"}},
+	faultClusterFailover: {backend: "cluster", window: replicatedWindow,
+		start: func(ctx context.Context) (rig, error) { return startCluster(ctx) }},
+	// The Sentinels' clients write to the primary only, and a replica
+	// takes no writes: until its promotion, no server took any.
+	faultSentinelFailover: {backend: "sentinel", gone: true, window: replicatedWindow,
+		start: func(ctx context.Context) (rig, error) { return startSentinel(ctx) }},
 }
 
 // rig is the servers a fault starts for the run's store, and strikes.
@@ -86,11 +96,11 @@ func documentedWindow(kind string) string {
 type redisServer struct {
 	dir  string
 	port int
-	// appendfsync is the AOF's fsync policy, everysec or always; "" for
-	// no persistence.
-	appendfsync string
-	cmd         *exec.Cmd
-	done        chan struct{} // closed when cmd has exited
+	bin  string   // redis-server or redis-sentinel
+	conf string   // the config file in dir, passed first; "" for none
+	args []string // options after the port, directory and log file
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
 }
 
 // freePort returns a port of 127.0.0.1 that was free a moment ago.
@@ -111,10 +121,21 @@ func restartRedis(appendfsync string) func(ctx context.Context) (rig, error) {
 }
 
 // startRedis starts a redis-server on a free port, in a new temporary
-// directory, and waits until it answers.
+// directory, with the AOF's fsync policy appendfsync ("" for no
+// persistence), and waits until it answers.
 func startRedis(ctx context.Context, appendfsync string) (*redisServer, error) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return nil, fmt.Errorf("-fault needs redis-server on the PATH: %w", err)
+	if appendfsync == "" {
+		return launchRedis(ctx, "redis-server", "", "--save", "", "--appendonly", "no")
+	}
+	return launchRedis(ctx, "redis-server", "", "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync)
+}
+
+// launchRedis starts bin, redis-server or redis-sentinel, on a free port
+// of 127.0.0.1, in a new temporary directory, with the config file conf
+// ("" for none) and the options args, and waits until it answers.
+func launchRedis(ctx context.Context, bin, conf string, args ...string) (*redisServer, error) {
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("-fault needs %s on the PATH: %w", bin, err)
 	}
 	// go-redis logs each failed dial while the server is away; the
 	// results count those requests as errors already.
@@ -123,13 +144,19 @@ func startRedis(ctx context.Context, appendfsync string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	s := &redisServer{dir: dir, bin: bin, args: args}
+	if conf != "" {
+		// Sentinel rewrites its config file: it lives in dir.
+		s.conf = filepath.Join(dir, bin+".conf")
+		err = os.WriteFile(s.conf, []byte(conf), 0o600)
 	}
-	s := &redisServer{dir: dir, port: port, appendfsync: appendfsync}
-	if err := s.start(ctx); err != nil {
+	if err == nil {
+		s.port, err = freePort()
+	}
+	if err == nil {
+		err = s.start(ctx)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -140,14 +167,13 @@ func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port)
 
 // start starts the server and waits up to 10 s for it to answer PING.
 func (s *redisServer) start(ctx context.Context) error {
-	appendonly, appendfsync := "no", "everysec"
-	if s.appendfsync != "" {
-		appendonly, appendfsync = "yes", s.appendfsync
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
 	}
-	s.cmd = exec.Command("redis-server",
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port), "--protected-mode", "yes",
-		"--save", "", "--appendonly", appendonly, "--appendfsync", appendfsync,
+	args = append(args, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port), "--protected-mode", "yes",
 		"--dir", s.dir, "--logfile", "redis.log", "--daemonize", "no")
+	s.cmd = exec.Command(s.bin, append(args, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -165,7 +191,7 @@ func (s *redisServer) start(ctx context.Context) error {
 		select {
 		case <-s.done:
 			log, _ := os.ReadFile(s.dir + "/redis.log")
-			return fmt.Errorf("redis-server on port %d exited: %s", s.port, lastLines(string(log), 5))
+			return fmt.Errorf("%s on port %d exited: %s", s.bin, s.port, lastLines(string(log), 5))
 		case <-ctx.Done():
 			s.kill()
 			return ctx.Err()
@@ -173,7 +199,7 @@ func (s *redisServer) start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			s.kill()
-			return fmt.Errorf("redis-server on port %d did not answer in 10s: %w", s.port, err)
+			return fmt.Errorf("%s on port %d did not answer in 10s: %w", s.bin, s.port, err)
 		}
 	}
 }

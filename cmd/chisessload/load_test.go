@@ -41,6 +41,8 @@ func storesFor(t *testing.T, name string) stores {
 		st.PostgresURL = requireService(t, "CHISESS_POSTGRES_URL")
 	case "bolt":
 		st.BoltDir = t.TempDir()
+	case "sentinel": // the tool starts its own
+		requireCommands(t, "redis-server", "redis-sentinel")
 	}
 	return st
 }

@@ -88,9 +88,12 @@ type Fault struct {
 	// UndoneInWindow counts logouts the restart undid inside the
 	// documented window: "log out everywhere" found a session its logout
 	// had ended. Only AOF everysec allows it.
-	UndoneInWindow int64  `json:"logouts_undone_in_documented_window"`
-	AppUp          bool   `json:"app_up"` // the app answered after the run
-	Window         string `json:"documented_window"`
+	UndoneInWindow int64 `json:"logouts_undone_in_documented_window"`
+	// RejoinedAt is when a failover's killed primary, started again,
+	// replicated the new one; 0 if it did not within the run.
+	RejoinedAt float64 `json:"rejoined_at_s,omitempty"`
+	AppUp      bool    `json:"app_up"` // the app answered after the run
+	Window     string  `json:"documented_window"`
 }
 
 // Latency is a latency distribution, in milliseconds.
@@ -141,6 +144,7 @@ type recorder struct {
 	fault        string
 	killAt, upAt time.Time
 	relaunchAt   time.Time // the restart began: the store may answer from then on
+	rejoinAt     time.Time // a failover's killed primary replicates the new one
 	lostInWindow int64
 	keptCount    int64
 	undoneCount  int64
@@ -435,6 +439,9 @@ func (r *recorder) faultResult(res *Result) *Fault {
 	f.KilledAt = secs(r.killAt)
 	if !r.upAt.IsZero() {
 		f.UpAt = secs(r.upAt)
+	}
+	if !r.rejoinAt.IsZero() {
+		f.RejoinedAt = secs(r.rejoinAt)
 	}
 	end := r.upAt
 	if !r.lastErr.IsZero() {
