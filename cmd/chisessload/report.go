@@ -43,6 +43,9 @@ func markdown(rep Report) string {
 				f.KilledAt, f.UpAt, f.Errors, f.Requests, f.ErrorRate*100, f.ErrorSpan, f.TimeToRecover,
 				f.Kept, f.LostInWindow, f.LostUnexpected, f.UndoneInWindow, f.ErrorsBefore, f.AppUp)
 			fmt.Fprintf(&b, "\nDocumented loss window: %s.\n", f.Window)
+			if f.RejoinedAt > 0 {
+				fmt.Fprintf(&b, "\nThe killed primary, started again, replicated the new one at %.2f s.\n", f.RejoinedAt)
+			}
 		}
 		if len(r.Errors) > 0 {
 			b.WriteString("\nErrors by class:")
