@@ -104,10 +104,14 @@ type failoverRig struct {
 	switched func(context.Context) (bool, error)
 }
 
-// strike kills the primary, notes when the replica answers as a primary
-// (rec.upAt) and when it was last seen a replica (rec.relaunchAt), then, once down has passed since the kill, starts the
-// killed server again on its port and directory, and notes when it
-// replicates the new primary (rec.rejoinAt).
+// strike kills the primary, notes when the replica was last seen a
+// replica (rec.relaunchAt), and when it answers as the primary and every
+// server clients ask names it (rec.upAt). Then, once down has passed
+// since the kill, it starts the killed server again on its port and
+// directory, as a replica, and notes when it replicates the new primary
+// (rec.rejoinAt). It restarts it only once the switch is known
+// everywhere: a client that still found it named would read its data
+// before the resync, which are stale.
 func (f failoverRig) strike(ctx context.Context, rec *recorder, down time.Duration) error {
 	f.primary.kill()
 	killed := time.Now()
@@ -137,7 +141,7 @@ func (f failoverRig) strike(ctx context.Context, rec *recorder, down time.Durati
 		return nil
 	case <-time.After(time.Until(killed.Add(down))):
 	}
-	f.primary.args = append(f.primary.args, f.rejoin...)
+	f.primary.args = slices.Concat(f.primary.args, f.rejoin)
 	if err := f.primary.start(ctx); err != nil {
 		return fmt.Errorf("restart the killed primary: %w", err)
 	}

@@ -33,8 +33,13 @@ type fault struct {
 	// from the kill until the store's restart or promotion begins
 	// (rec.relaunchAt): a request that ran entirely in between changed
 	// nothing.
-	gone   bool
-	window lossWindow
+	gone bool
+	// restarts is true when the store is one server the fault restarts
+	// on its port: once it listens again it stays up, so a connection
+	// refused after the kill means no call of that request had reached
+	// it.
+	restarts bool
+	window   lossWindow
 	// start starts the servers the run's store lives on, and the fault
 	// strikes them.
 	start func(ctx context.Context) (rig, error)
@@ -55,11 +60,11 @@ type lossWindow struct {
 
 // faults holds each -fault value's fault.
 var faults = map[string]fault{
-	faultRedisRestart: {backend: "redis", gone: true, start: restartRedis(""),
+	faultRedisRestart: {backend: "redis", gone: true, restarts: true, start: restartRedis(""),
 		window: lossWindow{all: true, desc: "no persistence: every session stored before the restart"}},
-	faultRedisRestartAOF: {backend: "redis", gone: true, start: restartRedis("everysec"),
+	faultRedisRestartAOF: {backend: "redis", gone: true, restarts: true, start: restartRedis("everysec"),
 		window: lossWindow{before: aofWindow, desc: "AOF with appendfsync everysec: sessions last changed in the 2 s before the kill"}},
-	faultRedisRestartAlways: {backend: "redis", gone: true, start: restartRedis("always"),
+	faultRedisRestartAlways: {backend: "redis", gone: true, restarts: true, start: restartRedis("always"),
 		window: lossWindow{desc: "AOF with appendfsync always: none, every answered write is on disk"}},
 	faultClusterFailover: {backend: "cluster", window: replicatedWindow,
 		start: func(ctx context.Context) (rig, error) { return startCluster(ctx) }},

@@ -214,24 +214,26 @@ func TestAway(t *testing.T) {
 	start := time.Now() // problems are filed in the series by the clock
 	at := func(s float64) time.Time { return start.Add(time.Duration(s * float64(time.Second))) }
 	for _, tc := range []struct {
-		fault string
-		gone  bool
+		fault   string
+		gone    bool
+		refused bool // a refused request after the restart began changed nothing
 	}{
-		{faultRedisRestart, true},
-		{faultSentinelFailover, true},
-		{faultClusterFailover, false}, // the other primaries take writes
+		{faultRedisRestart, true, true},
+		{faultSentinelFailover, true, false}, // the clients may have reached the new primary first
+		{faultClusterFailover, false, false}, // the other primaries take writes
 	} {
 		t.Run(tc.fault, func(t *testing.T) {
 			is := is.New(t)
 			r := newRecorder(start)
 			r.fault = tc.fault
-			is.True(!r.away(at(1), at(2))) // no kill yet
+			is.True(!r.away(at(1), at(2), true)) // no kill yet
 			r.note(&r.killAt, at(10))
-			is.True(!r.away(at(9.9), at(10.5)))         // began before the kill
-			is.Equal(r.away(at(10.1), at(11)), tc.gone) // not restarted or promoted yet
+			is.True(!r.away(at(9.9), at(10.5), true))          // began before the kill
+			is.Equal(r.away(at(10.1), at(11), false), tc.gone) // not restarted or promoted yet
 			r.note(&r.relaunchAt, at(12))
-			is.Equal(r.away(at(10.1), at(11.9)), tc.gone)
-			is.True(!r.away(at(11.5), at(12.1))) // ended after the restart or promotion began
+			is.Equal(r.away(at(10.1), at(11.9), false), tc.gone)
+			is.True(!r.away(at(11.5), at(12.1), false))            // ended after the restart or promotion began
+			is.Equal(r.away(at(11.5), at(12.1), true), tc.refused) // refused
 		})
 	}
 }

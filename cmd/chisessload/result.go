@@ -237,14 +237,20 @@ func (r *recorder) note(t *time.Time, at time.Time) {
 	*t = at
 }
 
-// away reports whether a request that ran from start to end ran entirely
-// while the store's process was gone: killed before it started and not
-// started again before it ended. Such a request changed nothing in the
-// store, whatever its answer.
-func (r *recorder) away(start, end time.Time) bool {
+// away reports whether a request that ran from start to end, and failed,
+// ran while the store's process was gone, and so changed nothing in the
+// store, whatever its answer: killed before it started, and not started
+// again before it ended; or, when the fault restarts one server on its
+// port, refused (nothing listened on the port when the request failed,
+// and nothing had since the kill: no call of the request reached it).
+func (r *recorder) away(start, end time.Time, refused bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return faults[r.fault].gone && !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
+	f := faults[r.fault]
+	if !f.gone || r.killAt.IsZero() || start.Before(r.killAt) {
+		return false
+	}
+	return r.relaunchAt.IsZero() || end.Before(r.relaunchAt) || refused && f.restarts
 }
 
 // kept records a session found intact that the store last answered with
