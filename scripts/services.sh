@@ -7,7 +7,7 @@
 #                      apt-get install whichever of the packages the named
 #                      services need are missing (Debian; needs root).
 #                      Idempotent. SERVICE is one of
-#                        redis     redis-server, redis-tools
+#                        redis     redis-server, redis-tools, redis-sentinel
 #                        cluster   redis-server, redis-tools
 #                        postgres  postgresql, postgresql-contrib
 #                        chromium  chromium (the demo's browser test)
@@ -140,6 +140,8 @@ services_install() {
 		redis | cluster)
 			command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 			command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+			# chisessload's sentinel-failover fault starts its own sentinels.
+			[[ $name != redis ]] || command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 			;;
 		postgres)
 			if [[ -z $(_svc_pg_bindir) ]]; then
@@ -219,6 +221,7 @@ services_install() {
 		case $name in
 		redis-server) command -v redis-server >/dev/null 2>&1 || bad+=(redis-server) ;;
 		redis-tools) command -v redis-cli >/dev/null 2>&1 || bad+=(redis-cli) ;;
+		redis-sentinel) command -v redis-sentinel >/dev/null 2>&1 || bad+=(redis-sentinel) ;;
 		postgresql) [[ -n $(_svc_pg_bindir) ]] || bad+=("postgres (/usr/lib/postgresql/*/bin)") ;;
 		chromium) [[ -x /usr/bin/chromium ]] || bad+=(/usr/bin/chromium) ;;
 		esac

@@ -22,7 +22,7 @@ import (
 )
 
 // backendNames lists the -backend values.
-var backendNames = []string{"memory", "bolt", "redis", "cluster", "postgres"}
+var backendNames = []string{"memory", "bolt", "redis", "cluster", "postgres", "sentinel"}
 
 // stores says where the stores on a server are.
 type stores struct {
@@ -30,6 +30,10 @@ type stores struct {
 	ClusterAddrs []string // -redis-cluster-addrs
 	PostgresURL  string   // -postgres-url
 	BoltDir      string   // -bolt-dir; "" for a temporary directory
+	// SentinelAddrs are the Sentinels of -backend sentinel, which know
+	// its primary as MasterName; none: the tool starts its own.
+	SentinelAddrs []string
+	MasterName    string
 }
 
 // openStore opens the store name on a fresh namespace of its own (a Redis
@@ -55,9 +59,15 @@ func openStore(ctx context.Context, name string, st stores) (backend.Backend, fu
 		}
 		return s, func() error { return errors.Join(s.Close(), os.RemoveAll(dir)) }, nil
 
-	case "redis", "cluster":
+	case "redis", "cluster", "sentinel":
 		var client redis.UniversalClient
 		switch {
+		case name == "sentinel" && len(st.SentinelAddrs) == 0:
+			return nil, nil, errors.New("-backend sentinel needs the Sentinels' addresses")
+		case name == "sentinel":
+			// With MasterName, the universal client asks the Sentinels for
+			// the primary, and for the new one after a failover.
+			client = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: st.SentinelAddrs, MasterName: st.MasterName, ContextTimeoutEnabled: true})
 		case name == "cluster" && len(st.ClusterAddrs) == 0:
 			return nil, nil, errors.New("-backend cluster needs -redis-cluster-addrs or CHISESS_REDIS_CLUSTER_ADDRS (host:port,host:port,...)")
 		case name == "cluster":

@@ -260,7 +260,7 @@ func measureCapacity(ctx context.Context, cfg config, progress io.Writer) (Capac
 	rep := CapacityReport{Machine: thisMachine(), SessionsPerOwner: sessionsPerOwner}
 	st := cfg.Stores
 	if slices.Contains(cfg.Backends, "redis") {
-		srv, err := startRedis(ctx, false)
+		srv, err := startRedis(ctx, "")
 		if err != nil {
 			return rep, err
 		}

@@ -22,63 +22,52 @@ const (
 // slowDelay is the latency -fault slow adds to the link, each way.
 const slowDelay = 50 * time.Millisecond
 
-// setUpFault starts what the fault kind needs for a run on the backend
-// name, and points st at it: a server of the tool's own for a restart; a
-// server and a proxy in front of it for the network faults; the app as a
-// process of its own, on a bbolt file, for bolt-kill. The caller closes
-// the fault.
-func setUpFault(ctx context.Context, cfg config, name string, st *stores) (fault, error) {
-	switch cfg.Fault {
-	case faultRedisRestart, faultRedisRestartAOF:
-		srv, err := startRedis(ctx, cfg.Fault == faultRedisRestartAOF)
+// setUpProxy starts, for a run on the backend name, a server of the
+// tool's own (redis or postgres) and a proxy in front of it, and points
+// st at the proxy: the network faults and postgres-restart strike there.
+func setUpProxy(ctx context.Context, cfg config, name string, st *stores) (rig, error) {
+	var (
+		srv    interface{ close() error }
+		target string
+	)
+	if name == "redis" {
+		r, err := startRedis(ctx, "")
 		if err != nil {
 			return nil, err
 		}
-		st.RedisAddr = srv.addr()
-		return srv, nil
-
-	case faultPostgresRestart, faultPostgresDrop, faultPartition, faultSlow:
-		var (
-			srv    interface{ close() error }
-			target string
-		)
-		if name == "redis" {
-			r, err := startRedis(ctx, false)
-			if err != nil {
-				return nil, err
-			}
-			srv, target = r, r.addr()
-		} else {
-			pg, err := startPostgres(ctx)
-			if err != nil {
-				return nil, err
-			}
-			srv, target = pg, pg.addr()
-		}
-		p, err := netfault.Start(target)
-		if err != nil {
-			return nil, errors.Join(err, srv.close())
-		}
-		if name == "redis" {
-			st.RedisAddr = p.Addr()
-		} else {
-			st.PostgresURL = postgresURL(p.Addr())
-		}
-		return &proxyFault{kind: cfg.Fault, proxy: p, server: srv}, nil
-
-	case faultBoltKill:
-		dir, err := os.MkdirTemp(st.BoltDir, "chisessload_")
+		srv, target = r, r.addr()
+	} else {
+		pg, err := startPostgres(ctx)
 		if err != nil {
 			return nil, err
 		}
-		a, err := startApp(ctx, filepath.Join(dir, "sessions.db"), cfg.StoreTimeout)
-		if err != nil {
-			return nil, errors.Join(err, os.RemoveAll(dir))
-		}
-		a.dir = dir
-		return a, nil
+		srv, target = pg, pg.addr()
 	}
-	return nil, errFaultBackend(cfg.Fault)
+	p, err := netfault.Start(target)
+	if err != nil {
+		return nil, errors.Join(err, srv.close())
+	}
+	if name == "redis" {
+		st.RedisAddr = p.Addr()
+	} else {
+		st.PostgresURL = postgresURL(p.Addr())
+	}
+	return &proxyFault{kind: cfg.Fault, proxy: p, server: srv}, nil
+}
+
+// setUpBoltKill starts the app as a process of its own, on a bbolt file
+// in a new directory under st.BoltDir, for bolt-kill to kill.
+func setUpBoltKill(ctx context.Context, cfg config, _ string, st *stores) (rig, error) {
+	dir, err := os.MkdirTemp(st.BoltDir, "chisessload_")
+	if err != nil {
+		return nil, err
+	}
+	a, err := startApp(ctx, filepath.Join(dir, "sessions.db"), cfg.StoreTimeout)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	a.dir = dir
+	return a, nil
 }
 
 // proxyFault is a fault at a proxy between the app and its store's
@@ -89,11 +78,17 @@ type proxyFault struct {
 	server interface{ close() error }
 }
 
-// strike stops the server as a crash would, with pg_ctl stop -m immediate,
+// strike takes the proxy's link (or the server behind it) away and, down
+// later, brings it back.
+func (f *proxyFault) strike(ctx context.Context, rec *recorder, down time.Duration) error {
+	return strikeOutage(ctx, f, rec, down)
+}
+
+// takeAway stops the server as a crash would, with pg_ctl stop -m immediate,
 // and keeps the proxy down until the restore (postgres-restart); resets
 // every connection (postgres-drop: new ones are closed until the restore);
 // cuts the link (partition); or slows it down (slow).
-func (f *proxyFault) strike() error {
+func (f *proxyFault) takeAway() error {
 	switch f.kind {
 	case faultPostgresRestart:
 		err := f.server.(*pgServer).stop("immediate")
@@ -109,12 +104,12 @@ func (f *proxyFault) strike() error {
 	return nil
 }
 
-// restore undoes the strike. After postgres-restart it opens the proxy
+// bringBack undoes takeAway. After postgres-restart it opens the proxy
 // only once the server accepts connections (pg_ctl start -w), so that
 // the app can reach nothing before: a request that failed until then
 // changed nothing. (PostgreSQL itself runs no statement until its
 // recovery ends, but pg_ctl notices the end a moment late.)
-func (f *proxyFault) restore(ctx context.Context, relaunch func()) error {
+func (f *proxyFault) bringBack(ctx context.Context, relaunch func()) error {
 	if f.kind == faultPostgresRestart {
 		if err := f.server.(*pgServer).start(ctx); err != nil {
 			return err

@@ -41,6 +41,8 @@ func storesFor(t *testing.T, name string) stores {
 		st.PostgresURL = requireService(t, "CHISESS_POSTGRES_URL")
 	case "bolt":
 		st.BoltDir = t.TempDir()
+	case "sentinel": // the tool starts its own
+		requireCommands(t, "redis-server", "redis-sentinel")
 	}
 	return st
 }
@@ -135,6 +137,7 @@ func TestRun(t *testing.T) {
 		{"argument", []string{"now"}, 2, `unexpected argument "now"`},
 		{"unknown fault", []string{"-backend", "redis", "-fault", "flood"}, 2, `-fault "flood"`},
 		{"fault without its server", []string{"-fault", "redis-restart"}, 2, "-backend redis only"},
+		{"failover on another backend", []string{"-backend", "redis", "-fault", "sentinel-failover"}, 2, "-backend sentinel only"},
 		{"fault after the end", []string{"-backend", "redis", "-fault", "redis-restart", "-fault-at", "2m"}, 2, "-fault-at 2m0s"},
 		{"help", []string{"-h"}, 0, "Usage: chisessload"},
 	} {

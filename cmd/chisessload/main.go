@@ -34,7 +34,9 @@
 // The Redis, Cluster and PostgreSQL backends take their servers from
 // -redis-addr, -redis-cluster-addrs and -postgres-url, or from
 // CHISESS_REDIS_ADDR, CHISESS_REDIS_CLUSTER_ADDRS and CHISESS_POSTGRES_URL
-// (scripts/services.sh exports them). Each run uses a key prefix, table or
+// (scripts/services.sh exports them). The Sentinel backend asks
+// -redis-sentinel-addrs for its primary, or starts a primary, a replica
+// and three Sentinels of its own. Each run uses a key prefix, table or
 // file of its own and removes it at the end.
 //
 // A progress line goes to stderr, the JSON result to stdout (or -json),
@@ -130,12 +132,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.Break, "break", "", "run a deliberately broken app, to see the checker catch it: "+strings.Join(breaks, ", "))
 	fs.StringVar(&cfg.Stores.RedisAddr, "redis-addr", getenv("CHISESS_REDIS_ADDR"), "Redis `host:port` or redis:// URL for -backend redis (env CHISESS_REDIS_ADDR)")
 	cluster := fs.String("redis-cluster-addrs", getenv("CHISESS_REDIS_CLUSTER_ADDRS"), "Redis Cluster `nodes`, host:port,... for -backend cluster (env CHISESS_REDIS_CLUSTER_ADDRS)")
+	sentinels := fs.String("redis-sentinel-addrs", getenv("CHISESS_REDIS_SENTINEL_ADDRS"), "Redis Sentinel `addresses`, host:port,... for -backend sentinel (env CHISESS_REDIS_SENTINEL_ADDRS); none: the tool starts a primary, a replica and three Sentinels itself")
+	fs.StringVar(&cfg.Stores.MasterName, "redis-master-name", "mymaster", "the `name` the Sentinels know the primary by")
 	fs.StringVar(&cfg.Stores.PostgresURL, "postgres-url", getenv("CHISESS_POSTGRES_URL"), "PostgreSQL connection `URL` for -backend postgres (env CHISESS_POSTGRES_URL)")
 	fs.StringVar(&cfg.Stores.BoltDir, "bolt-dir", "", "`directory` for the bbolt file of -backend bolt; default the system's temporary directory")
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
 	fs.StringVar(&cfg.Report, "report", "", "write a markdown summary to `file`")
 	fs.StringVar(&cfg.SVG, "svg", "", "write each run's charts (latency, errors, goroutines, heap over time) as SVG files into `dir`")
-	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run: "+strings.Join(faultNames, ", ")+" (see docs/reliability.md)")
+	fs.StringVar(&cfg.Fault, "fault", "", "inject a `fault` into each run, on what the tool starts itself: "+strings.Join(faultNames(), ", ")+" (see docs/reliability.md)")
 	fs.DurationVar(&cfg.FaultAt, "fault-at", 3*time.Second, "when the fault strikes, from the start of the run")
 	fs.DurationVar(&cfg.FaultDown, "fault-down", 2*time.Second, "how long the store stays away")
 	fs.BoolVar(&cfg.Quiet, "quiet", false, "no progress line on stderr")
@@ -156,6 +160,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if *cluster != "" {
 		cfg.Stores.ClusterAddrs = strings.Split(*cluster, ",")
 	}
+	if *sentinels != "" {
+		cfg.Stores.SentinelAddrs = strings.Split(*sentinels, ",")
+	}
 	if err := checkCapacity(cfg); err != nil {
 		return cfg, err
 	}
@@ -174,9 +181,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, fmt.Errorf("-think %v: want 0 or more", cfg.Think)
 	case cfg.Break != "" && !slices.Contains(breaks, cfg.Break):
 		return cfg, fmt.Errorf("-break %q: choose from %s", cfg.Break, strings.Join(breaks, ", "))
-	case cfg.Fault != "" && !slices.Contains(faultNames, cfg.Fault):
-		return cfg, fmt.Errorf("-fault %q: choose from %s", cfg.Fault, strings.Join(faultNames, ", "))
-	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return !slices.Contains(faultSpecs[cfg.Fault].backends, b) }):
+	case cfg.Fault != "" && !slices.Contains(faultNames(), cfg.Fault):
+		return cfg, fmt.Errorf("-fault %q: choose from %s", cfg.Fault, strings.Join(faultNames(), ", "))
+	case cfg.Fault != "" && slices.ContainsFunc(cfg.Backends, func(b string) bool { return !slices.Contains(faults[cfg.Fault].backends, b) }):
 		return cfg, errFaultBackend(cfg.Fault)
 	case cfg.Fault != "" && (cfg.FaultAt <= 0 || cfg.FaultAt >= cfg.Duration):
 		return cfg, fmt.Errorf("-fault-at %v: want a time inside the run's -duration %v", cfg.FaultAt, cfg.Duration)
@@ -275,22 +282,28 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	res := Result{Backend: name, VUs: cfg.VUs, Duration: cfg.Duration.String(), MaxRequests: cfg.Requests, Seed: seed, Break: cfg.Break}
 
 	st := cfg.Stores
-	var flt fault
+	var rg rig
 	if cfg.Fault != "" {
-		if !slices.Contains(faultSpecs[cfg.Fault].backends, name) {
-			return res, errFaultBackend(cfg.Fault)
-		}
 		var err error
-		if flt, err = setUpFault(ctx, cfg, name, &st); err != nil {
+		if rg, err = setUpFault(ctx, cfg, name, &st); err != nil {
 			return res, err
 		}
-		defer flt.close()
+		defer rg.close()
+	}
+	if name == "sentinel" && len(st.SentinelAddrs) == 0 {
+		// No Sentinels of the user's: the tool starts its own.
+		own, err := startSentinel(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer own.close()
+		own.point(&st)
 	}
 	var (
 		base    *url.URL
 		appErrs func(http.RoundTripper) int64
 	)
-	if child, ok := flt.(*appProcess); ok {
+	if child, ok := rg.(*appProcess); ok {
 		base, appErrs = child.base(), child.sessionErrors
 	} else {
 		store, closeStore, err := openStore(ctx, name, st)
@@ -336,8 +349,8 @@ func runLoad(ctx context.Context, cfg config, name string, progress io.Writer) (
 	stopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	faulted := make(chan error, 1)
-	if flt != nil {
-		go func() { faulted <- runFault(stopCtx, flt, rec, start, cfg.FaultAt, cfg.FaultDown) }()
+	if rg != nil {
+		go func() { faulted <- runFault(stopCtx, rg, rec, start, cfg.FaultAt, cfg.FaultDown) }()
 	} else {
 		faulted <- nil
 	}

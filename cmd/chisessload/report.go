@@ -48,6 +48,9 @@ func markdown(rep Report) string {
 				f.Kept, f.LostInWindow, f.LostUnexpected, f.UndoneInWindow, f.ErrorsBefore, f.AppUp)
 			fmt.Fprintf(&b, "\nDocumented loss window: %s.\n", f.Window)
 			fmt.Fprintf(&b, "\nRequests begun during the fault: p50 %.2f ms, p99 %.2f ms, max %.2f ms.\n", f.Latency.P50, f.Latency.P99, f.Latency.Max)
+			if f.RejoinedAt > 0 {
+				fmt.Fprintf(&b, "\nThe killed primary, started again, replicated the new one at %.2f s.\n", f.RejoinedAt)
+			}
 		}
 		if len(r.Errors) > 0 {
 			b.WriteString("\nErrors by class:")

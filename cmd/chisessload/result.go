@@ -96,10 +96,13 @@ type Fault struct {
 	Kept int64 `json:"sessions_kept"`
 	// UndoneInWindow counts logouts the restart undid inside the
 	// documented window: "log out everywhere" found a session its logout
-	// had ended. Only AOF everysec allows it.
-	UndoneInWindow int64  `json:"logouts_undone_in_documented_window"`
-	AppUp          bool   `json:"app_up"` // the app answered after the run
-	Window         string `json:"documented_window"`
+	// had ended. AOF everysec and the failovers allow it.
+	UndoneInWindow int64 `json:"logouts_undone_in_documented_window"`
+	// RejoinedAt is when a failover's killed primary, started again,
+	// replicated the new one; 0 if it did not within the run.
+	RejoinedAt float64 `json:"rejoined_at_s,omitempty"`
+	AppUp      bool    `json:"app_up"` // the app answered after the run
+	Window     string  `json:"documented_window"`
 	// Latency is that of the requests begun from the strike until the
 	// store could answer again: what a slow link costs.
 	Latency Latency `json:"latency_during_ms"`
@@ -153,8 +156,9 @@ type recorder struct {
 	// allows, and when requests failed and succeeded.
 	fault        string
 	killAt, upAt time.Time
-	relaunchAt   time.Time       // the restart began: the store may answer from then on
+	relaunchAt   time.Time       // the restart or promotion began: the store may answer from then on
 	struckAt     time.Time       // the strike began (killAt is when it was done)
+	rejoinAt     time.Time       // a failover's killed primary replicates the new one
 	during       []time.Duration // latencies of the requests begun during the fault
 	lostInWindow int64
 	keptCount    int64
@@ -261,14 +265,22 @@ func (r *recorder) note(t *time.Time, at time.Time) {
 	*t = at
 }
 
-// away reports whether a request that ran from start to end ran entirely
-// while the store's process was gone: killed before it started and not
-// started again before it ended. Such a request changed nothing in the
-// store, whatever its answer.
-func (r *recorder) away(start, end time.Time) bool {
+// away reports whether a request that ran from start to end, and failed,
+// changed nothing in the store, whatever its answer, as the fault's row
+// says: when the fault leaves no server that takes writes (gone), the
+// request began after the kill and ended before the restart or promotion
+// began; or, when the fault restarts one server on its port
+// (refusedUnchanged), it was refused after the kill (nothing listened on
+// the port when the request failed, and nothing had since the kill: no
+// call of the request reached it).
+func (r *recorder) away(start, end time.Time, refused bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !faultSpecs[r.fault].reachable && !r.killAt.IsZero() && !start.Before(r.killAt) && (r.relaunchAt.IsZero() || end.Before(r.relaunchAt))
+	f := faults[r.fault]
+	if !f.gone || r.killAt.IsZero() || start.Before(r.killAt) {
+		return false
+	}
+	return r.relaunchAt.IsZero() || end.Before(r.relaunchAt) || refused && f.refusedUnchanged
 }
 
 // kept records a session found intact that the store last answered with
@@ -296,19 +308,20 @@ type ending struct {
 }
 
 // undone records "log out everywhere" ending extra sessions the user does
-// not know of: sessions its logouts ended came back. With AOF everysec
-// that is inside the documented window for the sessions of the endings
-// answered from two seconds before the kill until the store was back (the
-// store replays a file without their deletes), less the explained ones an
+// not know of: sessions its logouts ended came back. When the store's
+// window has a span before the kill (AOF everysec: two seconds), that is
+// inside the window for the sessions of the endings answered from that
+// span before the kill until the store was back (the store replays a file
+// without their deletes), less the explained ones an
 // earlier "log out everywhere" already found again; anything more is
 // wrong data. It returns how many of the extra sessions the window
 // explains.
 func (r *recorder) undone(detail string, extra int, endings []ending, explained int) int {
 	r.mu.Lock()
 	could := 0
-	if r.fault == faultRedisRestartAOF && !r.killAt.IsZero() && !r.upAt.IsZero() {
+	if w := faults[r.fault].window; w.before > 0 && !r.killAt.IsZero() && !r.upAt.IsZero() {
 		for _, e := range endings {
-			if !e.at.Before(r.killAt.Add(-aofWindow)) && e.at.Before(r.upAt) {
+			if !e.at.Before(r.killAt.Add(-w.before)) && e.at.Before(r.upAt) {
 				could += e.sessions
 			}
 		}
@@ -330,20 +343,16 @@ func (r *recorder) undone(detail string, extra int, endings []ending, explained 
 
 // lostSession records a session found gone while not logged out: seen is
 // when the store last answered with it, changed when it last changed it.
-// The loss is inside the store's documented window when a restart came
-// after seen and the store's persistence may drop it: without persistence
-// every session stored before the restart; with AOF everysec the sessions
-// changed in the last two seconds before the kill.
+// The loss is inside the store's documented window when the fault came
+// after seen and the store may drop it: without persistence every session
+// stored before the restart; with AOF everysec the sessions changed in
+// the last two seconds before the kill; with AOF always none.
 func (r *recorder) lostSession(detail string, seen, changed time.Time) {
 	r.mu.Lock()
 	inWindow := false
 	if !r.killAt.IsZero() && !r.upAt.IsZero() && seen.Before(r.upAt) {
-		switch r.fault {
-		case faultRedisRestart:
-			inWindow = true
-		case faultRedisRestartAOF:
-			inWindow = !changed.Before(r.killAt.Add(-aofWindow))
-		}
+		w := faults[r.fault].window
+		inWindow = w.all || w.before > 0 && !changed.Before(r.killAt.Add(-w.before))
 	}
 	if inWindow {
 		r.lostInWindow++
@@ -473,6 +482,9 @@ func (r *recorder) faultResult(res *Result) *Fault {
 	f.KilledAt = secs(r.struck())
 	if !r.upAt.IsZero() {
 		f.UpAt = secs(r.upAt)
+	}
+	if !r.rejoinAt.IsZero() {
+		f.RejoinedAt = secs(r.rejoinAt)
 	}
 	end := r.upAt
 	if !r.lastErr.IsZero() {

@@ -186,8 +186,14 @@ func (a *appProcess) kill() {
 	<-a.done
 }
 
-func (a *appProcess) strike() error { a.kill(); return nil }
-func (a *appProcess) restore(ctx context.Context, relaunch func()) error {
+// strike kills the app's process and, down later, starts it again on the
+// same file and address.
+func (a *appProcess) strike(ctx context.Context, rec *recorder, down time.Duration) error {
+	return strikeOutage(ctx, a, rec, down)
+}
+
+func (a *appProcess) takeAway() error { a.kill(); return nil }
+func (a *appProcess) bringBack(ctx context.Context, relaunch func()) error {
 	return a.start(ctx, relaunch)
 }
 

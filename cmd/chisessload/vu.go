@@ -258,7 +258,7 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 		if notSent(err) {
 			return nil, nil, failedAway
 		}
-		return nil, nil, v.failure(start)
+		return nil, nil, v.failure(start, false)
 	}
 	if resp.StatusCode != ok && !slices.Contains(allowed, resp.StatusCode) {
 		if kind == kStream {
@@ -267,7 +267,9 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 		}
 		v.t.rec.request(kind, start, time.Since(start), fmt.Sprintf("status_%dxx", resp.StatusCode/100))
 		v.t.rec.errorDetail(fmt.Sprintf("%s: status %d: %s", kind, resp.StatusCode, strings.TrimSpace(string(body))))
-		return nil, nil, v.failure(start)
+		// The app's answer names the store error that failed the request.
+		refused := strings.Contains(string(body), "connect: connection refused")
+		return nil, nil, v.failure(start, refused)
 	}
 	if kind != kStream {
 		v.t.rec.request(kind, start, time.Since(start), "")
@@ -276,9 +278,10 @@ func (v *vu) send(kind string, client *http.Client, req *http.Request, ok int, a
 }
 
 // failure tells a request that failed while the store's process was gone,
-// which changed nothing, from another failure.
-func (v *vu) failure(start time.Time) outcome {
-	if v.t.rec.away(start, time.Now()) {
+// which changed nothing, from another failure. refused is true when the
+// store's connection was refused.
+func (v *vu) failure(start time.Time, refused bool) outcome {
+	if v.t.rec.away(start, time.Now(), refused) {
 		return failedAway
 	}
 	return failed
