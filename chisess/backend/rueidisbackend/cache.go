@@ -188,9 +188,11 @@ func (c *cache) invalidate(key string) {
 	sh.mu.Unlock()
 }
 
-// flush drops every value: invalidations may have been lost.
+// flush drops every value: invalidations may have been lost. It counts
+// the flush once every shard is empty, so that Stats never shows the
+// flush with values still in the cache.
 func (c *cache) flush() {
-	c.flushes.Add(1)
+	defer c.flushes.Add(1)
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
