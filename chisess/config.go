@@ -186,7 +186,12 @@ type Config struct {
 
 	// Timeout bounds each backend call made to load or commit a session.
 	// The commit also runs detached from the request's context, so a client
-	// that hangs up cannot stop a logout half-way. Default: 5 seconds.
+	// that hangs up cannot stop a logout half-way. When a commit fails
+	// after it stored something (the owner index could not be updated, a
+	// renewal could not retire the old token), undoing it gets one more
+	// Timeout of its own, so that a backend slow enough to spend the first
+	// cannot leave a session out of its owner's index: such a failing
+	// commit can take twice Timeout. Default: 5 seconds.
 	Timeout time.Duration
 
 	// KeepChangesOnServerError saves session changes even when the response

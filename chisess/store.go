@@ -266,7 +266,9 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		}
 		ok, err := s.retire(ctx, sw, at, fwd)
 		if err != nil {
-			s.m.discard(ctx, newKey) // nobody holds its token
+			if !s.m.retired(ctx, at.key, fwd) {
+				s.m.discard(ctx, newKey) // nobody holds its token
+			}
 			return outcome{}, err
 		}
 		if ok {
@@ -331,6 +333,28 @@ func (s *Session) reloadRenewal(ctx context.Context, at position, periodic bool,
 		s.m.discard(ctx, newKey)
 	}
 	return next, err
+}
+
+// retired reports whether the old key of a renewal whose retire call
+// failed may hold fwd after all: a write can land and still answer with an
+// error (a reply that came after the deadline, a connection lost after the
+// server ran it). Then the forward record leads a client holding the old
+// token to the copy, which must stay. It reads the old key with a
+// Config.Timeout of its own, and answers true when it cannot tell.
+func (m *Manager) retired(ctx context.Context, oldKey string, fwd []byte) bool {
+	if fwd == nil {
+		return false // no forward record to lead anywhere
+	}
+	rctx, cancel := m.commitCtx(ctx)
+	defer cancel()
+	got, err := m.backend.Read(rctx, oldKey)
+	switch {
+	case errors.Is(err, backend.ErrNotFound):
+		return false
+	case err != nil:
+		return true // unknown: the copy stays, until its TTL, unreachable or not
+	}
+	return bytes.Equal(got, fwd)
 }
 
 // discard deletes the copy a renewal wrote under key when the renewal
