@@ -34,6 +34,9 @@ type stores struct {
 	// its primary as MasterName; none: the tool starts its own.
 	SentinelAddrs []string
 	MasterName    string
+	// ClusterReload is the Cluster client's ClusterStateReloadInterval
+	// (-cluster-state-reload); 0 keeps go-redis's default, 60 s.
+	ClusterReload time.Duration
 }
 
 // openStore opens the store name on a fresh namespace of its own (a Redis
@@ -71,7 +74,7 @@ func openStore(ctx context.Context, name string, st stores) (backend.Backend, fu
 		case name == "cluster" && len(st.ClusterAddrs) == 0:
 			return nil, nil, errors.New("-backend cluster needs -redis-cluster-addrs or CHISESS_REDIS_CLUSTER_ADDRS (host:port,host:port,...)")
 		case name == "cluster":
-			client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: st.ClusterAddrs, ContextTimeoutEnabled: true})
+			client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: st.ClusterAddrs, ContextTimeoutEnabled: true, ClusterStateReloadInterval: st.ClusterReload})
 		case st.RedisAddr == "":
 			return nil, nil, errors.New("-backend redis needs -redis-addr or CHISESS_REDIS_ADDR (host:port or redis://...)")
 		case strings.Contains(st.RedisAddr, "://"):

@@ -134,6 +134,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	cluster := fs.String("redis-cluster-addrs", getenv("CHISESS_REDIS_CLUSTER_ADDRS"), "Redis Cluster `nodes`, host:port,... for -backend cluster (env CHISESS_REDIS_CLUSTER_ADDRS)")
 	sentinels := fs.String("redis-sentinel-addrs", getenv("CHISESS_REDIS_SENTINEL_ADDRS"), "Redis Sentinel `addresses`, host:port,... for -backend sentinel (env CHISESS_REDIS_SENTINEL_ADDRS); none: the tool starts a primary, a replica and three Sentinels itself")
 	fs.StringVar(&cfg.Stores.MasterName, "redis-master-name", "mymaster", "the `name` the Sentinels know the primary by")
+	fs.DurationVar(&cfg.Stores.ClusterReload, "cluster-state-reload", time.Second, "the Cluster client's ClusterStateReloadInterval, which bounds how long it dials a dead primary after a failover (go-redis#3979); 0 keeps go-redis's 60 s")
 	fs.StringVar(&cfg.Stores.PostgresURL, "postgres-url", getenv("CHISESS_POSTGRES_URL"), "PostgreSQL connection `URL` for -backend postgres (env CHISESS_POSTGRES_URL)")
 	fs.StringVar(&cfg.Stores.BoltDir, "bolt-dir", "", "`directory` for the bbolt file of -backend bolt; default the system's temporary directory")
 	fs.StringVar(&cfg.JSON, "json", "", "write the JSON result to `file` instead of stdout")
