@@ -268,8 +268,12 @@ func (s *Session) renew(ctx context.Context, periodic bool, now time.Time) (outc
 		if err != nil {
 			if !s.m.retired(ctx, at.key, fwd) {
 				s.m.discard(ctx, newKey) // nobody holds its token
+				return outcome{}, err
 			}
-			return outcome{}, err
+			// The retire landed and only its answer was lost: the
+			// renewal stands, and goes on as one that succeeded (its
+			// owner index entry included).
+			ok = true
 		}
 		if ok {
 			at.rec = next
@@ -336,11 +340,13 @@ func (s *Session) reloadRenewal(ctx context.Context, at position, periodic bool,
 }
 
 // retired reports whether the old key of a renewal whose retire call
-// failed may hold fwd after all: a write can land and still answer with an
+// failed holds fwd after all: a write can land and still answer with an
 // error (a reply that came after the deadline, a connection lost after the
-// server ran it). Then the forward record leads a client holding the old
-// token to the copy, which must stay. It reads the old key with a
-// Config.Timeout of its own, and answers true when it cannot tell.
+// server ran it), and the forward record then leads a client holding the
+// old token to the copy. It reads the old key with a Config.Timeout of its
+// own. When it cannot tell, it answers false: the renewal fails and its
+// copy is discarded, which at worst logs the user out, rather than leave a
+// copy that a client could reach and that no owner index lists.
 func (m *Manager) retired(ctx context.Context, oldKey string, fwd []byte) bool {
 	if fwd == nil {
 		return false // no forward record to lead anywhere
@@ -348,13 +354,7 @@ func (m *Manager) retired(ctx context.Context, oldKey string, fwd []byte) bool {
 	rctx, cancel := m.commitCtx(ctx)
 	defer cancel()
 	got, err := m.backend.Read(rctx, oldKey)
-	switch {
-	case errors.Is(err, backend.ErrNotFound):
-		return false
-	case err != nil:
-		return true // unknown: the copy stays, until its TTL, unreachable or not
-	}
-	return bytes.Equal(got, fwd)
+	return err == nil && bytes.Equal(got, fwd)
 }
 
 // discard deletes the copy a renewal wrote under key when the renewal
