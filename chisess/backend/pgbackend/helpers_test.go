@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/testenv"
@@ -120,19 +119,6 @@ func (d testDB) sweepsOnServer(t testing.TB) (running, waiting int) {
 		d.quoted()).Scan(&running, &waiting)
 	is.NoErr(err) // read pg_stat_activity
 	return running, waiting
-}
-
-// await checks cond every millisecond until it holds, and fails t if it
-// does not within 10 seconds. what says what the test waits for.
-func await(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 10s for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // deadPool returns a pool aimed at a loopback port that nothing listens on:

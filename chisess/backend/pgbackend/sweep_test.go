@@ -8,6 +8,7 @@ import (
 
 	"github.com/chisess/kit/chisess/backend/pgbackend"
 	"github.com/chisess/kit/chisess/internal/testclock"
+	"github.com/chisess/kit/chisess/internal/testenv"
 	"github.com/chisess/kit/chisess/internal/testkey"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -160,7 +161,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
 	_, err = tx.Exec(ctx, "LOCK TABLE "+d.quoted()+" IN ACCESS EXCLUSIVE MODE")
 	is.NoErr(err) // hold the table
-	await(t, "a sweep waiting for the table", func() bool { _, waiting := d.sweepsOnServer(t); return waiting > 0 })
+	testenv.Await(t, 10*time.Second, "a sweep waiting for the table", func() bool { _, waiting := d.sweepsOnServer(t); return waiting > 0 })
 
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
@@ -178,7 +179,7 @@ func TestCloseStopsSweeper(t *testing.T) {
 	d.insertExpiredIn(t, tx, 3, clk.Now())
 	is.NoErr(tx.Commit(ctx)) // free the table: the interrupted statement runs now
 	is.NoErr(s.Close())      // a second Close is harmless
-	await(t, "the interrupted sweep's statement to end", func() bool { running, _ := d.sweepsOnServer(t); return running == 0 })
+	testenv.Await(t, 10*time.Second, "the interrupted sweep's statement to end", func() bool { running, _ := d.sweepsOnServer(t); return running == 0 })
 
 	select {
 	case <-ticks:

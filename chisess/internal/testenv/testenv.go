@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The variables, as scripts/services.sh exports them. The CHISESS_ prefix
@@ -77,4 +78,20 @@ func DeadAddr(tb testing.TB) string {
 		tb.Fatalf("close listener: %v", err)
 	}
 	return addr
+}
+
+// Await checks cond every millisecond until it holds, and fails tb if it
+// does not within the given time: for a test that waits on something that
+// happens when it happens (a server's push, a statement ending on the
+// server), bounded above, never a sleep that stands for an order of
+// events. what says what the test waits for.
+func Await(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
