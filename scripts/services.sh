@@ -464,21 +464,18 @@ _svc_redis_start() {
 	return 1
 }
 
-_svc_start_redis_standalone() {
-	local port
-	# Not in a $(...) subshell: _SVC_REDIS must be updated in this shell.
-	_svc_redis_start redis "" >"$SERVICES_TMPDIR/.port" || return 1
-	port=$(<"$SERVICES_TMPDIR/.port")
-	export CHISESS_REDIS_ADDR="127.0.0.1:$port"
-	_svc_log "redis: standalone on $CHISESS_REDIS_ADDR"
-}
+_svc_start_redis_standalone() { _svc_standalone redis redis-server CHISESS_REDIS_ADDR; }
+_svc_start_valkey_standalone() { _svc_standalone valkey "$_SVC_VALKEY_DIR/valkey-server" CHISESS_VALKEY_ADDR; }
 
-_svc_start_valkey_standalone() {
-	local port
-	_SVC_REDIS_BIN=$_SVC_VALKEY_DIR/valkey-server _svc_redis_start valkey "" >"$SERVICES_TMPDIR/.port" || return 1
+# _svc_standalone NAME SERVER VAR — starts one SERVER (redis-server or
+# Valkey's) and exports its address as VAR.
+_svc_standalone() {
+	local name=$1 bin=$2 var=$3 port
+	# Not in a $(...) subshell: _SVC_REDIS must be updated in this shell.
+	_SVC_REDIS_BIN=$bin _svc_redis_start "$name" "" >"$SERVICES_TMPDIR/.port" || return 1
 	port=$(<"$SERVICES_TMPDIR/.port")
-	export CHISESS_VALKEY_ADDR="127.0.0.1:$port"
-	_svc_log "valkey: standalone on $CHISESS_VALKEY_ADDR"
+	export "$var=127.0.0.1:$port"
+	_svc_log "$name: standalone on ${!var}"
 }
 
 _svc_start_redis_cluster() { _svc_cluster redis redis-server CHISESS_REDIS_CLUSTER_ADDRS; }
