@@ -312,7 +312,7 @@ func TestFaultNoLoss(t *testing.T) {
 		duration               time.Duration
 		check                  func(is *is.I, res Result)
 	}{
-		{"postgres-restart", "postgres", faultPostgresRestart, 3 * time.Second, time.Second, 0, 10 * time.Second, func(is *is.I, res Result) {
+		{"postgres-restart", "postgres", faultPostgresRestart, 3 * time.Second, time.Second, 0, 14 * time.Second, func(is *is.I, res Result) {
 			is.True(res.Fault.Errors > 0)                   // the server was away
 			is.True(res.Fault.UpAt-res.Fault.KilledAt >= 1) // for -fault-down at least
 			is.True(res.Fault.Kept > 0)                     // sessions were checked across the restart
