@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -87,22 +88,29 @@ var whoami = chisess.Autoload(http.HandlerFunc(func(w http.ResponseWriter, r *ht
 }))
 
 // Two requests that bring the same old cookie at once, such as a page's
-// parallel requests after the switch. Served by one process, they share
+// parallel requests after the switch. From one client (one address, over
+// two connections, and one User-Agent) served by one process, they share
 // one migration: the old session is read once, and both responses carry
 // the one chisess session it became. Served by two processes, each reads
 // the old session before the other deletes it: each makes a chisess
 // session, the browser keeps the one it receives last, and the other,
 // whose token only this browser ever received, is never used again and
 // expires (the documented limit: scs's Store has no read-and-delete).
+// From two clients, as when an attacker planted the old cookie in the
+// victim's browser and races the victim's first request with it, each
+// gets a session of its own: the victim's is never one the attacker holds.
 func TestParallelRequestsWithOneOldCookie(t *testing.T) {
 	tests := []struct {
 		name      string
 		processes int
-		finds     int32 // reads of the old session
-		sessions  int   // chisess sessions made
+		clients   [2]string // each request's RemoteAddr and User-Agent
+		finds     int32     // reads of the old session
+		sessions  int       // chisess sessions made
 	}{
-		{"one process", 1, 1, 1},
-		{"two processes", 2, 2, 2},
+		{"one process", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, 1, 1},
+		{"two processes", 2, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, 2, 2},
+		{"two addresses", 1, [2]string{"192.0.2.1:1234 Firefox", "198.51.100.7:1234 Firefox"}, 2, 2},
+		{"two user agents", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:1234 curl"}, 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,6 +133,9 @@ func TestParallelRequestsWithOneOldCookie(t *testing.T) {
 				for i := range recs {
 					recs[i] = httptest.NewRecorder()
 					req := httptest.NewRequest("GET", "/", nil)
+					req.RemoteAddr, _, _ = strings.Cut(tt.clients[i], " ")
+					_, ua, _ := strings.Cut(tt.clients[i], " ")
+					req.Header.Set("User-Agent", ua)
 					req.AddCookie(&http.Cookie{Name: "session", Value: token})
 					go func() {
 						apps[i%len(apps)].ServeHTTP(recs[i], req)

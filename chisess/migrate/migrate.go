@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -47,7 +48,9 @@ type Options struct {
 // for the weeks after a switch from scs or gorilla/sessions. A request
 // that carries the cookies of several sources has them all taken over into
 // one chisess session; a key two of them hold keeps the value of the
-// source listed first.
+// source listed first. Parallel requests from one client (one address, the
+// port aside, and one User-Agent) that bring the same old cookies share one
+// migration in this process; requests from two clients never share one.
 //
 // Load panics if m is nil, if Options.Until is the zero time, if no source
 // is given, or if a source's cookie has the name of m's cookie (give the
@@ -94,11 +97,11 @@ type migrator struct {
 	conv    converter
 
 	mu      sync.Mutex
-	flights map[string]*flight // by source and old cookie value
+	flights map[string]*flight // by client, source and old cookie value
 }
 
-// A flight is one migration of an old session, shared by the requests that
-// bring the same old cookie while it runs.
+// A flight is one migration of an old session, shared by the requests
+// from one client that bring the same old cookie while it runs.
 type flight struct {
 	done chan struct{}
 	res  result
@@ -119,6 +122,7 @@ type result struct {
 func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(http.Handler) http.Handler) *http.Request {
 	var found []oldCookie
 	var key strings.Builder
+	key.WriteString(client(r))
 	for i := range mg.sources {
 		if c, err := r.Cookie(mg.sources[i].cookie); err == nil {
 			found = append(found, oldCookie{src: &mg.sources[i], value: c.Value})
@@ -187,9 +191,22 @@ func (mg *migrator) live(ctx context.Context, r *http.Request) (bool, error) {
 	return false, nil
 }
 
-// share runs migrate once for the requests that bring the same old cookie
-// at the same time, in this process: each gets the one chisess session it
-// made.
+// client names the client behind r as far as the server can tell: the
+// address it connects from, without the port (a browser opens several
+// connections), and its User-Agent. Requests from two clients never share
+// a migration, so a client that brings an old cookie planted in another's
+// browser at the same moment never gets the session the other is given.
+func client(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return host + "\x00" + r.UserAgent() + "\x00"
+}
+
+// share runs migrate once for the requests that bring the same old cookies
+// from one client at the same time, in this process: each gets the one
+// chisess session it made.
 func (mg *migrator) share(key string, migrate func() result) result {
 	mg.mu.Lock()
 	if f, ok := mg.flights[key]; ok {
