@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -234,6 +236,7 @@ func (mg *migrator) share(key string, migrate func() result) result {
 func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCookie) result {
 	olds := make([]oldSession, len(found))
 	values := map[string]any{}
+	var remember bool
 	var names []string
 	for i, f := range found {
 		old, err := f.src.open(ctx, r, f.value)
@@ -245,6 +248,7 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 			continue
 		}
 		names = append(names, f.src.name)
+		remember = remember || old.remember
 		for k, v := range mg.conv.convert(f.src.name, old.values) {
 			if _, ok := values[k]; !ok {
 				values[k] = v
@@ -276,6 +280,13 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 		}
 		break
 	}
+	if remember && res.cookie != nil {
+		if c, err := mg.remember(ctx, r, res.cookie); err != nil {
+			mg.conv.log.Warn("migrate: the old session's RememberMe could not be kept; the new session is not remembered", "source", source, "err", err)
+		} else {
+			res.cookie = c
+		}
+	}
 	for _, old := range olds {
 		expire, err := old.end(ctx)
 		if err != nil {
@@ -284,4 +295,59 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 		res.expire = append(res.expire, expire...)
 	}
 	return res
+}
+
+// remember turns on RememberMe for the new session that cookie carries, as
+// the user asked the old library, and returns the cookie that carries it
+// now. chisess changes a session only inside a request: this one is r
+// with the new cookie alone, at the cookie's Path, served through
+// chisess.Load to a writer that keeps only the headers.
+func (mg *migrator) remember(ctx context.Context, r *http.Request, cookie *http.Cookie) (*http.Cookie, error) {
+	r = r.Clone(ctx)
+	r.URL = &url.URL{Path: cmp.Or(cookie.Path, "/")} // inside the cookie's Path, where the session can change
+	r.Header = http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
+	r.Body, r.ContentLength = http.NoBody, 0
+	var err error
+	w := &headersOnly{header: http.Header{}}
+	chisess.Load(mg.m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := mg.m.From(r.Context())
+		if err = s.Load(r.Context()); err == nil {
+			err = s.RememberMe(true)
+		}
+		if err == nil {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})).ServeHTTP(w, r)
+	switch {
+	case err != nil:
+		return nil, err
+	case w.status != http.StatusNoContent:
+		return nil, fmt.Errorf("migrate: saving RememberMe answered %d", w.status)
+	}
+	for _, c := range (&http.Response{Header: w.header}).Cookies() {
+		if c.Name == cookie.Name {
+			return c, nil
+		}
+	}
+	return nil, errors.New("migrate: saving RememberMe sent no cookie")
+}
+
+// headersOnly is a ResponseWriter that keeps the status and the headers,
+// and drops the body.
+type headersOnly struct {
+	header http.Header
+	status int
+}
+
+func (w *headersOnly) Header() http.Header { return w.header }
+
+func (w *headersOnly) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *headersOnly) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
 }

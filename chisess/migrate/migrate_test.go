@@ -389,3 +389,66 @@ func randomName(t *testing.T, prefix string) string {
 	rand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
+
+// A user who ticked "keep me signed in" under scs (RememberMe, with
+// Cookie.Persist off) is remembered in chisess too: the chisess cookie
+// lasts Config.RememberFor, not the browser session, even when the handler
+// of the request that migrates fails, and scs's own "__rememberMe" key is
+// not carried over as a value. A user who did not tick it gets the
+// browser-session cookie the Config gives. On a server-side backend and
+// on the sealed cookie. Modelled on scs v2.9.0's TestRememberMe.
+func TestSCSRememberMeIsKept(t *testing.T) {
+	tests := []struct {
+		name       string
+		backend    func() backend.Backend // nil: the sealed cookie
+		remember   bool
+		wantMaxAge int
+	}{
+		{"memory, remembered", func() backend.Backend { return backend.NewMemory() }, true, int(chisess.DefaultRememberFor / time.Second)},
+		{"memory, not remembered", func() backend.Backend { return backend.NewMemory() }, false, 0},
+		{"cookie, remembered", nil, true, int(chisess.DefaultRememberFor / time.Second)},
+		{"cookie, not remembered", nil, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			sm := scs.New()
+			sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
+			sm.Cookie.Persist = false
+			old := http.NewServeMux()
+			old.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+				sm.Put(r.Context(), "user_id", 42)
+				sm.RememberMe(r.Context(), tt.remember)
+			})
+			cfg := chisess.Config{Secret: "a secret of at least thirty-two bytes, for the test"}
+			if tt.backend != nil {
+				cfg.Backend = tt.backend()
+			}
+			m, err := chisess.New(cfg)
+			is.NoErr(err)
+			failing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "down for a moment", http.StatusInternalServerError)
+			})
+			var srv switchable
+			srv.set(sm.LoadAndSave(old))
+			c := sessiontest.NewClient(t, &srv)
+			is.Equal(c.Get("/login").StatusCode, http.StatusOK)
+
+			srv.set(migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour)}, migrate.SCS(sm))(failing)) // the switch
+			resp := c.Get("/")
+			is.Equal(resp.StatusCode, http.StatusInternalServerError)
+			var sent []*http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == m.CookieName() {
+					sent = append(sent, c)
+				}
+			}
+			is.Equal(len(sent), 1)
+			is.True(sent[0].MaxAge >= tt.wantMaxAge-1 && sent[0].MaxAge <= tt.wantMaxAge+1) // RememberFor, or a browser-session cookie
+			s, err := m.Inspect(context.Background(), c.Cookie(m.CookieName()).Value)
+			is.NoErr(err)
+			is.Equal(s.Remembered(), tt.remember)
+			is.Equal(s.Keys(), []string{"user_id"}) // scs's __rememberMe is not a value
+		})
+	}
+}

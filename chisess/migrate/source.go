@@ -26,8 +26,9 @@ type Source struct {
 
 // oldSession is what a Source found behind an old cookie.
 type oldSession struct {
-	found  bool    // false: the cookie leads to no session, or does not verify
-	values []entry // when found
+	found    bool    // false: the cookie leads to no session, or does not verify
+	values   []entry // when found
+	remember bool    // the user asked the old library to keep them signed in
 	// end ends the old session where it is stored, if it is stored
 	// anywhere, and returns the Set-Cookie values that expire its cookie.
 	end func(ctx context.Context) ([]string, error)
@@ -42,6 +43,8 @@ type oldSession struct {
 // The token in the old cookie is looked up through old's Store: a token the
 // store does not know, or holds as expired, is never adopted. A session
 // found is deleted from the store once its values are stored in chisess.
+// A session scs remembered (SessionManager.RememberMe) gets
+// Session.RememberMe(true) in chisess, and scs's key for it is not a value.
 //
 // SCS panics if old is nil.
 func SCS(old *scs.SessionManager) Source {
@@ -63,12 +66,13 @@ func SCS(old *scs.SessionManager) Source {
 		if old.Token(ctx) == "" {
 			return oldSession{end: expire}, nil // unknown or expired token
 		}
-		keys := old.Keys(ctx)
-		values := make([]entry, len(keys))
-		for i, k := range keys {
-			values[i] = entry{key: k, value: old.Get(ctx, k)}
+		var values []entry
+		for _, k := range old.Keys(ctx) {
+			if k != scsRememberKey {
+				values = append(values, entry{key: k, value: old.Get(ctx, k)})
+			}
 		}
-		return oldSession{found: true, values: values, end: func(context.Context) ([]string, error) {
+		return oldSession{found: true, values: values, remember: old.GetBool(ctx, scsRememberKey), end: func(context.Context) ([]string, error) {
 			if err := old.Destroy(ctx); err != nil { // Store.Delete
 				return nil, fmt.Errorf("migrate: delete the scs session: %w", err)
 			}
@@ -76,6 +80,10 @@ func SCS(old *scs.SessionManager) Source {
 		}}, nil
 	}}
 }
+
+// scsRememberKey is the key under which scs keeps a session's RememberMe
+// (scs v2.9.0's SessionManager.RememberMe).
+const scsRememberKey = "__rememberMe"
 
 // Gorilla returns the [Source] for the sessions called name in store, a
 // gorilla/sessions store configured as it was before the switch: a
