@@ -16,6 +16,7 @@ import (
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/migrate"
+	"github.com/chisess/kit/chisess/sessiontest"
 	"github.com/matryer/is"
 )
 
@@ -214,4 +215,50 @@ func TestOldStoreFailureLosesNothing(t *testing.T) {
 			is.Equal(rec.Body.String(), "42")
 		})
 	}
+}
+
+// When the owner cannot be indexed, the migration fails as a failing
+// chisess backend does: the request is answered by the ErrorHandler, no
+// chisess cookie is sent, and the old session is still there for the
+// next request, which migrates it.
+func TestOwnerIndexFailureLosesNothing(t *testing.T) {
+	is := is.New(t)
+	old := &gatedStore{Store: memstore.NewWithCleanupInterval(0)}
+	sm := newSCS(old, false)
+	token := signIn(t, sm)
+	b := sessiontest.NewBackend()
+	broken := errors.New("index down")
+	b.FailNext("index", 1, broken)
+	var got []error
+	m, err := chisess.New(chisess.Config{Backend: b, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		got = append(got, err)
+		http.Error(w, "sorry", http.StatusInternalServerError)
+	}})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{
+		Until: time.Now().Add(time.Hour),
+		Owner: func(*chisess.Session) string { return "42" },
+	}, migrate.SCS(sm))(whoami)
+
+	serve := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "session", Value: token})
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := serve()
+	is.Equal(rec.Code, http.StatusInternalServerError)
+	is.True(len(got) > 0 && errors.Is(got[0], broken)) // the index's error reaches the ErrorHandler
+	is.Equal(len(rec.Result().Cookies()), 0)           // no cookie set or expired
+	_, found, err := old.Find(token)
+	is.NoErr(err)
+	is.True(found) // the old session is still there
+
+	rec = serve() // the next request, with the index back
+	is.Equal(rec.Code, http.StatusOK)
+	is.Equal(rec.Body.String(), "42")
+	owned, err := m.Sessions(context.Background(), "42")
+	is.NoErr(err)
+	is.Equal(len(owned), 1)
 }

@@ -38,6 +38,18 @@ type Options struct {
 	// out and its key logged.
 	Converters []Converter
 
+	// Owner, when set, names the owner of a migrated session from its
+	// converted values, as the application's login does with
+	// Session.SetOwner: the session is in the owner index from its first
+	// request, so Manager.Sessions lists it and Manager.DestroyOwner ("log
+	// out everywhere") ends it. Return "" for a session that has no owner,
+	// such as a visitor's who never signed in. Without it, a migrated
+	// session has no owner until the user signs in again, out of reach of
+	// "log out everywhere". When the owner cannot be indexed, the request
+	// is answered by Config.ErrorHandler and the old session is kept for
+	// the next one.
+	Owner func(s *chisess.Session) string
+
 	// Logger receives a warning for each key left out for want of a
 	// conversion (its name and its value's Go type, never the value),
 	// and for each old session that could not be stored in chisess. It
@@ -75,7 +87,7 @@ func Load(m *chisess.Manager, opts Options, sources ...Source) func(http.Handler
 			panic("migrate: the " + s.name + " cookie and the chisess cookie are both called " + s.cookie + ": give chisess's a name of its own (Config.CookieName)")
 		}
 	}
-	mg := &migrator{m: m, sources: sources, until: opts.Until, conv: newConverter(opts), flights: map[string]*flight{}}
+	mg := &migrator{m: m, sources: sources, until: opts.Until, conv: newConverter(opts), owner: opts.Owner, flights: map[string]*flight{}}
 	load := chisess.Load(m)
 	return func(next http.Handler) http.Handler {
 		loaded := load(next)
@@ -97,6 +109,7 @@ type migrator struct {
 	sources []Source
 	until   time.Time
 	conv    converter
+	owner   func(*chisess.Session) string
 
 	mu      sync.Mutex
 	flights map[string]*flight // by client, source and old cookie value
@@ -280,11 +293,10 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 		}
 		break
 	}
-	if remember && res.cookie != nil {
-		if c, err := mg.remember(ctx, r, res.cookie); err != nil {
-			mg.conv.log.Warn("migrate: the old session's RememberMe could not be kept; the new session is not remembered", "source", source, "err", err)
-		} else {
-			res.cookie = c
+	if res.cookie != nil && (remember || mg.owner != nil) {
+		var err error
+		if res.cookie, err = mg.finish(ctx, r, res.cookie, remember); err != nil {
+			return result{err: err} // the old sessions are kept; the new one is never sent
 		}
 	}
 	for _, old := range olds {
@@ -297,39 +309,55 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 	return res
 }
 
-// remember turns on RememberMe for the new session that cookie carries, as
-// the user asked the old library, and returns the cookie that carries it
-// now. chisess changes a session only inside a request: this one is r
-// with the new cookie alone, at the cookie's Path, served through
-// chisess.Load to a writer that keeps only the headers.
-func (mg *migrator) remember(ctx context.Context, r *http.Request, cookie *http.Cookie) (*http.Cookie, error) {
+// finish gives the new session that cookie carries what Issue cannot: the
+// RememberMe the user asked the old library for, and its owner
+// (Options.Owner). It returns the cookie that carries the session now.
+// chisess changes a session only inside a request: this one is r with the
+// new cookie alone, at the cookie's Path, served through chisess.Load to a
+// writer that keeps only the headers.
+func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool) (*http.Cookie, error) {
 	r = r.Clone(ctx)
 	r.URL = &url.URL{Path: cmp.Or(cookie.Path, "/")} // inside the cookie's Path, where the session can change
 	r.Header = http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
 	r.Body, r.ContentLength = http.NoBody, 0
 	var err error
+	changed := false
 	w := &headersOnly{header: http.Header{}}
 	chisess.Load(mg.m)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := mg.m.From(r.Context())
-		if err = s.Load(r.Context()); err == nil {
-			err = s.RememberMe(true)
+		if err = s.Load(r.Context()); err != nil {
+			return
 		}
-		if err == nil {
-			w.WriteHeader(http.StatusNoContent)
+		if remember {
+			if err = s.RememberMe(true); err != nil {
+				return
+			}
+			changed = true
 		}
+		if mg.owner != nil {
+			if owner := mg.owner(s); owner != "" {
+				if err = s.SetOwner(owner); err != nil {
+					return
+				}
+				changed = true
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})).ServeHTTP(w, r)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, fmt.Errorf("migrate: finish the new session: %w", err)
 	case w.status != http.StatusNoContent:
-		return nil, fmt.Errorf("migrate: saving RememberMe answered %d", w.status)
+		return nil, fmt.Errorf("migrate: finish the new session: saving it answered %d", w.status)
+	case !changed:
+		return cookie, nil
 	}
 	for _, c := range (&http.Response{Header: w.header}).Cookies() {
 		if c.Name == cookie.Name {
 			return c, nil
 		}
 	}
-	return nil, errors.New("migrate: saving RememberMe sent no cookie")
+	return cookie, nil // the token and the cookie's lifetime stay
 }
 
 // headersOnly is a ResponseWriter that keeps the status and the headers,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -451,4 +452,58 @@ func TestSCSRememberMeIsKept(t *testing.T) {
 			is.Equal(s.Keys(), []string{"user_id"}) // scs's __rememberMe is not a value
 		})
 	}
+}
+
+// With Options.Owner, a migrated session is in the owner index from its
+// first request, as a login's SetOwner puts it: "your devices" lists the
+// sessions of every device that switched, and "log out everywhere" ends
+// them. A visitor's session, for which Owner answers "", has no owner.
+func TestMigratedSessionsHaveTheirOwner(t *testing.T) {
+	is := is.New(t)
+	sm := scs.New()
+	sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
+	old := http.NewServeMux()
+	old.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) { sm.Put(r.Context(), "user_id", 42) })
+	old.HandleFunc("/visit", func(w http.ResponseWriter, r *http.Request) { sm.Put(r.Context(), "theme", "dark") })
+	store := backend.NewMemory()
+	t.Cleanup(func() { store.Close() })
+	m, err := chisess.New(chisess.Config{Backend: store})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{
+		Until: time.Now().Add(time.Hour),
+		Owner: func(s *chisess.Session) string {
+			id, err := chisess.Get[int](s, "user_id")
+			if err != nil {
+				return ""
+			}
+			return strconv.Itoa(id)
+		},
+	}, migrate.SCS(sm))(chisess.Require("user_id", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "sign in", http.StatusUnauthorized)
+	}))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+
+	var srv switchable
+	srv.set(sm.LoadAndSave(old))
+	laptop, phone, visitor := sessiontest.NewClient(t, &srv), sessiontest.NewClient(t, &srv), sessiontest.NewClient(t, &srv)
+	is.Equal(laptop.Get("/login").StatusCode, http.StatusOK)
+	is.Equal(phone.Get("/login").StatusCode, http.StatusOK)
+	is.Equal(visitor.Get("/visit").StatusCode, http.StatusOK)
+
+	srv.set(app) // the switch
+	is.Equal(laptop.Get("/").StatusCode, http.StatusOK)
+	is.Equal(phone.Get("/").StatusCode, http.StatusOK)
+	is.Equal(visitor.Get("/").StatusCode, http.StatusUnauthorized)
+	ctx := context.Background()
+	devices, err := m.Sessions(ctx, "42")
+	is.NoErr(err)
+	is.Equal(len(devices), 2) // both devices listed
+	s, err := m.Inspect(ctx, visitor.Cookie(m.CookieName()).Value)
+	is.NoErr(err)
+	is.Equal(s.Owner(), "") // the visitor's has no owner
+
+	ended, err := m.DestroyOwner(ctx, "42", nil) // log out everywhere
+	is.NoErr(err)
+	is.Equal(ended, 2)
+	is.Equal(laptop.Get("/").StatusCode, http.StatusUnauthorized)
+	is.Equal(phone.Get("/").StatusCode, http.StatusUnauthorized)
 }
