@@ -1,0 +1,86 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
+	"github.com/chisess/kit/chisess/migrate"
+	"github.com/matryer/is"
+)
+
+// namedSCS returns an scs manager over store whose cookie is called name,
+// with one session holding key=value, and that session's token.
+func namedSCS(t *testing.T, store scs.Store, name, key string, value any) (*scs.SessionManager, string) {
+	t.Helper()
+	sm := scs.New()
+	sm.Store = store
+	sm.Cookie.Name = name
+	ctx, err := sm.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm.Put(ctx, key, value)
+	token, _, err := sm.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sm, token
+}
+
+// A request carries the cookies of two sources; the first old session is
+// deleted, then deleting the second fails. docs/migrating.md: "When the
+// old store or the chisess backend fails, the request is answered by
+// Config.ErrorHandler and nothing is lost: no cookie changes, and the old
+// session is still there for the next request." It failed: the first old
+// session was gone, the chisess session holding its values was never sent,
+// and once the second store was back the user had the second session's
+// values only: user_id, from the first, was lost.
+func TestSecondSourceEndFailingLosesNothing(t *testing.T) {
+	is := is.New(t)
+	storeA := &gatedStore{Store: memstore.NewWithCleanupInterval(0)}
+	storeB := &gatedStore{Store: memstore.NewWithCleanupInterval(0)}
+	smA, tokenA := namedSCS(t, storeA, "a_session", "user_id", 42)
+	smB, tokenB := namedSCS(t, storeB, "b_session", "theme", "dark")
+	storeB.deleteErr = errors.New("store b down")
+
+	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory(), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		http.Error(w, "sorry", http.StatusInternalServerError)
+	}})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: discardLogger()}, migrate.SCS(smA), migrate.SCS(smB))(whoami)
+
+	// A browser: a jar of cookies, updated from each response.
+	jar := map[string]*http.Cookie{
+		"a_session": {Name: "a_session", Value: tokenA},
+		"b_session": {Name: "b_session", Value: tokenB},
+	}
+	send := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/", nil)
+		for _, c := range jar {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		for _, c := range rec.Result().Cookies() {
+			if c.MaxAge < 0 {
+				delete(jar, c.Name)
+			} else {
+				jar[c.Name] = c
+			}
+		}
+		return rec
+	}
+
+	send() // store b fails to delete its session
+	storeB.deleteErr = nil
+	rec := send()
+	is.Equal(rec.Body.String(), "42") // still signed in: user_id was not lost
+}
