@@ -259,11 +259,23 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 		}
 		break
 	}
-	for _, old := range olds {
+	ended := false // an old session found has been ended
+	for i, old := range olds {
 		expire, err := old.end(ctx)
-		if err != nil {
+		switch {
+		case err != nil && !ended:
 			return result{err: err} // the new session, if any, is never sent
+		case err != nil:
+			// An old session before this one is gone, and its values
+			// live only in the new session: it is sent. This one's
+			// cookie is kept, to be expired unread by the next request
+			// (it has a live chisess session then); its session stays
+			// in its store until it expires. The error may name the
+			// token: it is not logged.
+			mg.conv.log.Warn("migrate: an old session could not be ended after another was; it is left in its store", "source", found[i].src.name)
+			continue
 		}
+		ended = ended || old.found
 		res.expire = append(res.expire, expire...)
 	}
 	return res
