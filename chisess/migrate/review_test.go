@@ -13,6 +13,7 @@ import (
 	"github.com/chisess/kit/chisess"
 	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/migrate"
+	"github.com/gorilla/sessions"
 	"github.com/matryer/is"
 )
 
@@ -83,4 +84,60 @@ func TestSecondSourceEndFailingLosesNothing(t *testing.T) {
 	storeB.deleteErr = nil
 	rec := send()
 	is.Equal(rec.Body.String(), "42") // still signed in: user_id was not lost
+}
+
+// gorillaLogin signs user in under store's session called name and
+// returns its cookie.
+func gorillaLogin(t *testing.T, store sessions.Store, name string, user int) *http.Cookie {
+	t.Helper()
+	login := httptest.NewRequest("POST", "/login", nil)
+	rec := httptest.NewRecorder()
+	s, _ := store.Get(login, name)
+	s.Values["user_id"] = user
+	if err := s.Save(login, rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Result().Cookies()[0]
+}
+
+// Cookie tossing through the migration: a sibling subdomain plants the
+// attacker's own old cookie (valid: the attacker signed in before the
+// switch) for a deeper Path, so that the victim's browser sends it first,
+// before the victim's own. docs/security.md promises of several cookies of
+// the session's name that "two that lead to different live sessions ...
+// make the request ambiguous ..., so the victim never lands in the
+// attacker's session". It failed: migrate.Load took over the first old
+// cookie only, put the victim in a chisess session holding the attacker's
+// user_id, and expired the victim's own old cookie.
+func TestTossedOldCookieDoesNotLandVictimInAttackersSession(t *testing.T) {
+	tests := []struct {
+		name string
+		old  func(t *testing.T) (migrate.Source, *http.Cookie, *http.Cookie) // the attacker's, then the victim's
+	}{
+		{"gorilla cookie", func(t *testing.T) (migrate.Source, *http.Cookie, *http.Cookie) {
+			store := sessions.NewCookieStore(gorillaHash, gorillaBlock)
+			return migrate.Gorilla(store, "gsession"), gorillaLogin(t, store, "gsession", 66), gorillaLogin(t, store, "gsession", 42)
+		}},
+		{"scs", func(t *testing.T) (migrate.Source, *http.Cookie, *http.Cookie) {
+			sm, attacker := namedSCS(t, memstore.NewWithCleanupInterval(0), "session", "user_id", 66)
+			victim := signIn(t, sm)
+			return migrate.SCS(sm), &http.Cookie{Name: "session", Value: attacker}, &http.Cookie{Name: "session", Value: victim}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			source, attacker, victim := tt.old(t)
+			m, err := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+			is.NoErr(err)
+			app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: discardLogger()}, source)(whoami)
+
+			req := httptest.NewRequest("GET", "/deeper/page", nil)
+			req.AddCookie(attacker) // the planted one, for /deeper, comes first
+			req.AddCookie(victim)
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, req)
+			is.True(rec.Body.String() != "66") // the victim is not in the attacker's session
+		})
+	}
 }
