@@ -141,3 +141,22 @@ func TestTossedOldCookieDoesNotLandVictimInAttackersSession(t *testing.T) {
 		})
 	}
 }
+
+// A planted old cookie that leads to no session, sent before the user's
+// own, is passed over: the user's old session is taken over (the first
+// cookie alone led to no session, and the user's was expired unread).
+func TestDeadTossedOldCookieIsPassedOver(t *testing.T) {
+	is := is.New(t)
+	store := sessions.NewCookieStore(gorillaHash, gorillaBlock)
+	victim := gorillaLogin(t, store, "gsession", 42)
+	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: discardLogger()}, migrate.Gorilla(store, "gsession"))(whoami)
+
+	req := httptest.NewRequest("GET", "/deeper/page", nil)
+	req.AddCookie(&http.Cookie{Name: "gsession", Value: "forged"})
+	req.AddCookie(victim)
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, req)
+	is.Equal(rec.Body.String(), "42") // the user's own old session was taken over
+}
