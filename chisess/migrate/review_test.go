@@ -2,9 +2,12 @@ package migrate_test
 
 import (
 	"context"
+	"encoding/gob"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +162,36 @@ func TestDeadTossedOldCookieIsPassedOver(t *testing.T) {
 	rec := httptest.NewRecorder()
 	app.ServeHTTP(rec, req)
 	is.Equal(rec.Body.String(), "42") // the user's own old session was taken over
+}
+
+// Values of types nothing converts (a map, a []int, a gob-registered
+// struct) are left out and logged by key and type, never with the value;
+// a cookie signed with the store's second (rotated) key pair opens.
+func TestRotatedKeysAndUnknownTypesHold(t *testing.T) {
+	is := is.New(t)
+	newHash := []byte("new-hash-key-new-hash-key-new-hash-key-new-hash-key-new-hash-ke")
+	newBlock := []byte("new-block-key-32-bytes-long-new!")
+	gob.Register(map[string]string{}) // as the old app registered it
+	before := sessions.NewCookieStore(gorillaHash, gorillaBlock)
+	login := httptest.NewRequest("POST", "/login", nil)
+	rec := httptest.NewRecorder()
+	s, _ := before.Get(login, "gsession")
+	s.Values["user_id"] = 42
+	s.Values["scores"] = []int{7, 8}
+	s.Values["meta"] = map[string]string{"k": secretItem}
+	s.Values["cart"] = legacyCart{Items: []string{secretItem}}
+	is.NoErr(s.Save(login, rec))
+	old := rec.Result().Cookies()[0]
+
+	after := sessions.NewCookieStore(newHash, newBlock, gorillaHash, gorillaBlock) // rotated: the old pair second
+	var logged strings.Builder
+	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: slog.New(slog.NewTextHandler(&logged, nil))}, migrate.Gorilla(after, "gsession"))(whoami)
+	resp := serveWith(app, old)
+	is.Equal(resp.StatusCode, http.StatusOK) // signed in through the second key pair
+	for _, want := range []string{"key=scores type=[]int", "key=meta type=map[string]string", "key=cart type=migrate_test.legacyCart"} {
+		is.True(strings.Contains(logged.String(), want)) // each key left out is logged by name and type
+	}
+	is.True(!strings.Contains(logged.String(), secretItem)) // never with its value
 }
