@@ -93,6 +93,7 @@ func TestRejectReasons(t *testing.T) {
 		is.NoErr(err)
 		token, err := serverM.Issue(ctx, map[string]any{"a": 1})
 		is.NoErr(err)
+		is.Equal(log.take(), []string{"created", "created"}) // each Issue reports the session it created
 
 		read := func(m *chisess.Manager, value string) []string {
 			c := newClient(t, m, newRouter(t, m))

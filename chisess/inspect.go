@@ -12,7 +12,9 @@ import (
 // link handler that must hand out a session before redirecting.
 //
 // Values are encoded as [Session.Set] encodes them and must fit the same
-// limits; an unencodable value is an error and nothing is stored.
+// limits; an unencodable value is an error and nothing is stored. A
+// session with values is reported as an EventCreated, as one a request
+// creates; with no values nothing is stored, and nothing reported.
 func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cookie, error) {
 	now := m.now()
 	rec := newRecord(now)
@@ -48,6 +50,9 @@ func (m *Manager) Issue(ctx context.Context, values map[string]any) (*http.Cooki
 		if err != nil {
 			return nil, wrapBackend("issue session", err)
 		}
+	}
+	if m.events && len(rec.entries) > 0 {
+		m.tell(ctx, Event{Kind: EventCreated, Session: m.eventID(token)})
 	}
 	persist := m.cfg.Lifetime > 0
 	return m.cookie.httpCookie(value, lifeUntil(persist, m.lifetimeEnd(rec.meta), now)), nil

@@ -105,13 +105,17 @@ func TestParallelRequestsWithOneOldCookie(t *testing.T) {
 		name      string
 		processes int
 		clients   [2]string // each request's RemoteAddr and User-Agent
+		planted   string    // a second old cookie the second request carries after the first
 		finds     int32     // reads of the old session
 		sessions  int       // chisess sessions made
 	}{
-		{"one process", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, 1, 1},
-		{"two processes", 2, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, 2, 2},
-		{"two addresses", 1, [2]string{"192.0.2.1:1234 Firefox", "198.51.100.7:1234 Firefox"}, 2, 2},
-		{"two user agents", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:1234 curl"}, 2, 2},
+		{"one process", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, "", 1, 1},
+		{"two processes", 2, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, "", 2, 2},
+		{"two addresses", 1, [2]string{"192.0.2.1:1234 Firefox", "198.51.100.7:1234 Firefox"}, "", 2, 2},
+		{"two user agents", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:1234 curl"}, "", 2, 2},
+		// The second request's cookies differ after the first: it opens
+		// them all, on a migration of its own.
+		{"another cookie beside", 1, [2]string{"192.0.2.1:1234 Firefox", "192.0.2.1:5678 Firefox"}, "planted", 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +142,9 @@ func TestParallelRequestsWithOneOldCookie(t *testing.T) {
 					_, ua, _ := strings.Cut(tt.clients[i], " ")
 					req.Header.Set("User-Agent", ua)
 					req.AddCookie(&http.Cookie{Name: "session", Value: token})
+					if i == 1 && tt.planted != "" {
+						req.AddCookie(&http.Cookie{Name: "session", Value: tt.planted})
+					}
 					go func() {
 						apps[i%len(apps)].ServeHTTP(recs[i], req)
 						done <- struct{}{}

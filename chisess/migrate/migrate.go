@@ -139,9 +139,14 @@ func (mg *migrator) takeOver(w http.ResponseWriter, r *http.Request, load func(h
 	var key strings.Builder
 	key.WriteString(client(r))
 	for i := range mg.sources {
-		if c, err := r.Cookie(mg.sources[i].cookie); err == nil {
-			found = append(found, oldCookie{src: &mg.sources[i], value: c.Value})
-			key.WriteString(mg.sources[i].name + "\x00" + c.Value + "\x00")
+		cs := r.CookiesNamed(mg.sources[i].cookie)
+		if len(cs) == 0 {
+			continue
+		}
+		found = append(found, oldCookie{src: &mg.sources[i], value: cs[0].Value})
+		key.WriteString(mg.sources[i].name + "\x00")
+		for _, c := range cs { // all of them: the source opens each (cookie tossing)
+			key.WriteString(c.Value + "\x00")
 		}
 	}
 	if len(found) == 0 {
@@ -299,11 +304,23 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 			return result{err: err} // the old sessions are kept; the new one is never sent
 		}
 	}
-	for _, old := range olds {
+	ended := false // an old session found has been ended
+	for i, old := range olds {
 		expire, err := old.end(ctx)
-		if err != nil {
+		switch {
+		case err != nil && !ended:
 			return result{err: err} // the new session, if any, is never sent
+		case err != nil:
+			// An old session before this one is gone, and its values
+			// live only in the new session: it is sent. This one's
+			// cookie is kept, to be expired unread by the next request
+			// (it has a live chisess session then); its session stays
+			// in its store until it expires. The error may name the
+			// token: it is not logged.
+			mg.conv.log.Warn("migrate: an old session could not be ended after another was; it is left in its store", "source", found[i].src.name)
+			continue
 		}
+		ended = ended || old.found
 		res.expire = append(res.expire, expire...)
 	}
 	return res

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -58,7 +59,7 @@ func SCS(old *scs.SessionManager) Source {
 		Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite, Partitioned: c.Partitioned,
 	}).String()
 	expire := func(context.Context) ([]string, error) { return []string{line}, nil }
-	return Source{name: "scs", cookie: c.Name, expire: line, open: func(ctx context.Context, _ *http.Request, token string) (oldSession, error) {
+	return Source{name: "scs", cookie: c.Name, expire: line, open: oneLive(c.Name, func(ctx context.Context, _ *http.Request, token string) (oldSession, error) {
 		ctx, err := old.Load(ctx, token) // Store.Find, then Codec.Decode
 		if err != nil {
 			return oldSession{}, fmt.Errorf("migrate: read the scs session: %w", err)
@@ -78,7 +79,7 @@ func SCS(old *scs.SessionManager) Source {
 			}
 			return expire(ctx)
 		}}, nil
-	}}
+	})}
 }
 
 // scsRememberKey is the key under which scs keeps a session's RememberMe
@@ -108,7 +109,8 @@ func Gorilla(store sessions.Store, name string) Source {
 	opts.MaxAge = -1
 	line := sessions.NewCookie(name, "", &opts).String()
 	expire := func(context.Context) ([]string, error) { return []string{line}, nil }
-	return Source{name: "gorilla", cookie: name, expire: line, open: func(_ context.Context, r *http.Request, _ string) (oldSession, error) {
+	return Source{name: "gorilla", cookie: name, expire: line, open: oneLive(name, func(_ context.Context, r *http.Request, value string) (oldSession, error) {
+		r = onlyCookie(r, name, value) // store.New reads the first cookie of the name
 		s, err := store.New(r, name)
 		var scErr securecookie.Error
 		switch {
@@ -140,7 +142,72 @@ func Gorilla(store sessions.Store, name string) Source {
 			}
 			return w.h["Set-Cookie"], nil
 		}}, nil
-	}}
+	})}
+}
+
+// maxOldCookies is how many cookies of an old cookie's name a request may
+// carry for them to be opened, as chisess tries its own.
+const maxOldCookies = 16
+
+// oneLive returns a Source's open that opens, through open, every distinct
+// value of the cookie called name that the request carries, and goes on
+// with the one old session they lead to. This is cookie tossing
+// (docs/security.md): a sibling subdomain, or a page over http, can plant
+// an old cookie of its own (the attacker's, valid until Until) for a
+// deeper Path, which the browser sends before the user's. A value that
+// leads to no session is passed over; two that lead to different
+// sessions, or more values than maxOldCookies, take nothing over and
+// expire nothing, so that the user never lands in another's session.
+func oneLive(name string, open func(ctx context.Context, r *http.Request, value string) (oldSession, error)) func(ctx context.Context, r *http.Request, value string) (oldSession, error) {
+	return func(ctx context.Context, r *http.Request, value string) (oldSession, error) {
+		var values []string
+		for _, c := range r.CookiesNamed(name) {
+			if !slices.Contains(values, c.Value) {
+				values = append(values, c.Value)
+			}
+		}
+		switch {
+		case len(values) <= 1:
+			return open(ctx, r, value)
+		case len(values) > maxOldCookies:
+			return oldSession{end: keepCookies}, nil
+		}
+		var live, dead oldSession
+		n := 0
+		for _, v := range values {
+			s, err := open(ctx, r, v)
+			switch {
+			case err != nil:
+				return oldSession{}, err
+			case s.found:
+				live, n = s, n+1
+			default:
+				dead = s
+			}
+		}
+		switch n {
+		case 0:
+			return dead, nil
+		case 1:
+			return live, nil
+		}
+		return oldSession{end: keepCookies}, nil
+	}
+}
+
+// keepCookies is the end of an old session that is not taken over and
+// whose cookies stay as they are.
+func keepCookies(context.Context) ([]string, error) { return nil, nil }
+
+// onlyCookie returns r, or a copy of r whose Cookie header holds only
+// name=value when r carries several cookies of that name.
+func onlyCookie(r *http.Request, name, value string) *http.Request {
+	if len(r.CookiesNamed(name)) <= 1 {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header["Cookie"] = []string{name + "=" + value}
+	return r
 }
 
 // storeOptions returns the cookie options of store, for the stores

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 // table writes aligned columns.
@@ -16,11 +18,31 @@ func newTable(w io.Writer) *table { return &table{tabwriter.NewWriter(w, 0, 4, 2
 
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
-		// A tab or newline in a value (a description) would break the
-		// columns.
-		cells[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(c)
+		cells[i] = shown(c)
 	}
 	fmt.Fprintln(t.w, strings.Join(cells, "\t"))
+}
+
+// shown returns c as one line of plain text. A description or a value is
+// often the user's choice (a User-Agent, a display name): a tab or a line
+// break in it becomes a space, so as not to break the columns, and any
+// other control character (a terminal escape sequence, a backspace, a
+// bidirectional override) is written as its Go escape, so that it can
+// neither drive the admin's terminal nor hide a line of the listing.
+func shown(c string) string {
+	var b strings.Builder
+	for _, r := range c {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func (t *table) flush() error { return t.w.Flush() }
