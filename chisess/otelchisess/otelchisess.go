@@ -304,7 +304,8 @@ func result(obs chisess.Observation) int {
 }
 
 // errorType is the error.type of a failure: a few kinds of low
-// cardinality, never the error's text.
+// cardinality, never the error's text. (A Save that chisess refuses,
+// ErrHeadersSent, stores nothing and is not observed.)
 func errorType(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -315,8 +316,6 @@ func errorType(err error) string {
 		return "stale_session"
 	case errors.Is(err, chisess.ErrTooLarge), errors.Is(err, chisess.ErrCookieTooLarge):
 		return "too_large"
-	case errors.Is(err, chisess.ErrHeadersSent):
-		return "headers_sent"
 	}
 	return semconv.ErrorTypeOther.Value.AsString()
 }
