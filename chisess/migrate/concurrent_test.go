@@ -3,6 +3,7 @@ package migrate_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -247,14 +248,7 @@ func TestOwnerIndexFailureLosesNothing(t *testing.T) {
 		Owner: func(*chisess.Session) string { return "42" },
 	}, migrate.SCS(sm))(whoami)
 
-	serve := func() *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.AddCookie(&http.Cookie{Name: "session", Value: token})
-		rec := httptest.NewRecorder()
-		app.ServeHTTP(rec, req)
-		return rec
-	}
-	rec := serve()
+	rec := getWithOld(app, token)
 	is.Equal(rec.Code, http.StatusInternalServerError)
 	is.True(len(got) > 0 && errors.Is(got[0], broken)) // the index's error reaches the ErrorHandler
 	is.Equal(len(rec.Result().Cookies()), 0)           // no cookie set or expired
@@ -262,10 +256,130 @@ func TestOwnerIndexFailureLosesNothing(t *testing.T) {
 	is.NoErr(err)
 	is.True(found) // the old session is still there
 
-	rec = serve() // the next request, with the index back
+	rec = getWithOld(app, token) // the next request, with the index back
 	is.Equal(rec.Code, http.StatusOK)
 	is.Equal(rec.Body.String(), "42")
 	owned, err := m.Sessions(context.Background(), "42")
 	is.NoErr(err)
 	is.Equal(len(owned), 1)
+}
+
+// hungStore is an scs store with the Ctx methods whose Find waits until
+// its context ends, as a store behind a dead network path does.
+type hungStore struct{ scs.Store }
+
+func (h hungStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	<-ctx.Done()
+	return nil, false, ctx.Err()
+}
+func (h hungStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	return h.Commit(token, b, expiry)
+}
+func (h hungStore) DeleteCtx(ctx context.Context, token string) error { return h.Delete(token) }
+
+// A hung old store holds a request no longer than Options.Timeout: the
+// request is answered by the ErrorHandler with the deadline's error, and
+// nothing is lost.
+func TestHungOldStoreTimesOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		mem := memstore.NewWithCleanupInterval(0)
+		sm := newSCS(mem, true)
+		token := signIn(t, sm)
+		sm.Store = hungStore{mem}
+		var got error
+		store := backend.NewMemory()
+		defer store.Close()
+		m, err := chisess.New(chisess.Config{Backend: store, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			http.Error(w, "sorry", http.StatusServiceUnavailable)
+		}})
+		is.NoErr(err)
+		app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Timeout: 3 * time.Second}, migrate.SCS(sm))(whoami)
+
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: "session", Value: token})
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		app.ServeHTTP(rec, req)
+		is.Equal(time.Since(start), 3*time.Second) // held for the Timeout, not for ever
+		is.Equal(rec.Code, http.StatusServiceUnavailable)
+		is.True(errors.Is(got, context.DeadlineExceeded))
+		_, found, err := mem.Find(token)
+		is.NoErr(err)
+		is.True(found) // the old session is still there
+	})
+}
+
+// An old session the old library cannot decode (a type no longer
+// registered with gob, a corrupt record) is not taken over, as an unknown
+// token is not: its cookie is expired, the request goes on with a new
+// session, and the log says so without the token. It never answers every
+// request of that client with an error until Until.
+func TestUndecodableOldSessionIsNotAdopted(t *testing.T) {
+	is := is.New(t)
+	mem := memstore.NewWithCleanupInterval(0)
+	sm := newSCS(mem, false)
+	token := "an-old-token-whose-record-is-corrupt"
+	is.NoErr(mem.Commit(token, []byte("not gob"), time.Now().Add(time.Hour)))
+	var logs strings.Builder
+	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory(), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		t.Errorf("ErrorHandler: %v", err)
+		http.Error(w, "sorry", http.StatusInternalServerError)
+	}})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, migrate.SCS(sm))(whoami)
+
+	rec := getWithOld(app, token)
+	is.Equal(rec.Code, http.StatusUnauthorized) // a new session: sign in
+	var expired bool
+	for _, c := range rec.Result().Cookies() {
+		expired = expired || (c.Name == "session" && c.MaxAge < 0)
+	}
+	is.True(expired)                                        // the old cookie expired
+	is.True(strings.Contains(logs.String(), "not decoded")) // logged
+	is.True(!strings.Contains(logs.String(), token))        // without the token
+}
+
+// A key that chisess reserves (it starts with a NUL byte) is left out and
+// logged by name, as a value with no conversion is; the rest of the old
+// session is taken over.
+func TestReservedOldKeyIsLeftOut(t *testing.T) {
+	is := is.New(t)
+	sm := newSCS(memstore.NewWithCleanupInterval(0), false)
+	ctx, err := sm.Load(context.Background(), "")
+	is.NoErr(err)
+	sm.Put(ctx, "user_id", 42)
+	sm.Put(ctx, "\x00owner", "mallory")
+	token, _, err := sm.Commit(ctx)
+	is.NoErr(err)
+	var logs strings.Builder
+	m, err := chisess.New(chisess.Config{Backend: backend.NewMemory()})
+	is.NoErr(err)
+	app := migrate.Load(m, migrate.Options{Until: time.Now().Add(time.Hour), Logger: slog.New(slog.NewTextHandler(&logs, nil))}, migrate.SCS(sm))(whoami)
+
+	rec := getWithOld(app, token)
+	is.Equal(rec.Code, http.StatusOK)
+	is.Equal(rec.Body.String(), "42") // signed in
+	is.True(strings.Contains(logs.String(), `key="\x00owner"`))
+	var c *http.Cookie
+	for _, sc := range rec.Result().Cookies() {
+		if sc.Name == m.CookieName() {
+			c = sc
+		}
+	}
+	is.True(c != nil)
+	s, err := m.Inspect(context.Background(), c.Value)
+	is.NoErr(err)
+	is.Equal(s.Owner(), "") // the old key did not become the owner
+}
+
+// getWithOld serves app a GET request that carries the old scs cookie of
+// token.
+func getWithOld(app http.Handler, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "session", Value: token})
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, req)
+	return rec
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -71,6 +72,10 @@ func (c converter) convert(source string, old []entry) map[string]any {
 				continue
 			}
 			name = to
+		}
+		if strings.HasPrefix(name, "\x00") {
+			c.log.Warn("migrate: a key chisess reserves (it starts with a NUL byte) is left out", "source", source, "key", name)
+			continue
 		}
 		v, err := c.value(e.value)
 		switch {

@@ -50,6 +50,15 @@ type Options struct {
 	// the next one.
 	Owner func(s *chisess.Session) string
 
+	// Timeout bounds one migration: reading and ending the old sessions,
+	// and storing the new one. A request whose migration runs out of it
+	// is answered by Config.ErrorHandler with the context's error, and
+	// nothing is lost. The old store sees the deadline only through the
+	// Ctx methods of scs's CtxStore (goredisstore and pgxstore have them;
+	// a store without them is not cut short). Default (zero): twice
+	// chisess.DefaultTimeout.
+	Timeout time.Duration
+
 	// Logger receives a warning for each key left out for want of a
 	// conversion (its name and its value's Go type, never the value),
 	// and for each old session that could not be stored in chisess. It
@@ -66,12 +75,16 @@ type Options struct {
 // port aside, and one User-Agent) that bring the same old cookies share one
 // migration in this process; requests from two clients never share one.
 //
-// Load panics if m is nil, if Options.Until is the zero time, if no source
+// Load panics if m is nil, if Options.Until is the zero time, if
+// Options.Timeout is negative, if no source
 // is given, or if a source's cookie has the name of m's cookie (give the
 // chisess cookie a new name, such as the default __Host-session).
 func Load(m *chisess.Manager, opts Options, sources ...Source) func(http.Handler) http.Handler {
 	if m == nil {
 		panic("migrate: Load needs the *chisess.Manager returned by chisess.New, got nil")
+	}
+	if opts.Timeout < 0 {
+		panic("migrate: Options.Timeout is negative: leave it zero for the default, or give how long a migration may take")
 	}
 	if opts.Until.IsZero() {
 		panic("migrate: Options.Until is the zero time: set the date after which old sessions are no longer taken over")
@@ -87,7 +100,7 @@ func Load(m *chisess.Manager, opts Options, sources ...Source) func(http.Handler
 			panic("migrate: the " + s.name + " cookie and the chisess cookie are both called " + s.cookie + ": give chisess's a name of its own (Config.CookieName)")
 		}
 	}
-	mg := &migrator{m: m, sources: sources, until: opts.Until, conv: newConverter(opts), owner: opts.Owner, flights: map[string]*flight{}}
+	mg := &migrator{m: m, sources: sources, until: opts.Until, conv: newConverter(opts), owner: opts.Owner, timeout: cmp.Or(opts.Timeout, 2*chisess.DefaultTimeout), flights: map[string]*flight{}}
 	load := chisess.Load(m)
 	return func(next http.Handler) http.Handler {
 		loaded := load(next)
@@ -110,6 +123,7 @@ type migrator struct {
 	until   time.Time
 	conv    converter
 	owner   func(*chisess.Session) string
+	timeout time.Duration
 
 	mu      sync.Mutex
 	flights map[string]*flight // by client, source and old cookie value
@@ -252,6 +266,8 @@ func (mg *migrator) share(key string, migrate func() result) result {
 // value of the source listed first), and ends the old ones, in that order:
 // whatever fails, the user keeps one session or the other.
 func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCookie) result {
+	ctx, cancel := context.WithTimeout(ctx, mg.timeout)
+	defer cancel()
 	olds := make([]oldSession, len(found))
 	values := map[string]any{}
 	var remember bool
@@ -263,6 +279,9 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 		}
 		olds[i] = old
 		if !old.found {
+			if old.warning != "" {
+				mg.conv.log.Warn("migrate: "+old.warning, "source", f.src.name)
+			}
 			continue
 		}
 		names = append(names, f.src.name)

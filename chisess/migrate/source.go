@@ -30,6 +30,7 @@ type oldSession struct {
 	found    bool    // false: the cookie leads to no session, or does not verify
 	values   []entry // when found
 	remember bool    // the user asked the old library to keep them signed in
+	warning  string  // for the log, when not found: why, never a token or a value
 	// end ends the old session where it is stored, if it is stored
 	// anywhere, and returns the Set-Cookie values that expire its cookie.
 	end func(ctx context.Context) ([]string, error)
@@ -60,8 +61,17 @@ func SCS(old *scs.SessionManager) Source {
 	}).String()
 	expire := func(context.Context) ([]string, error) { return []string{line}, nil }
 	return Source{name: "scs", cookie: c.Name, expire: line, open: oneLive(c.Name, func(ctx context.Context, _ *http.Request, token string) (oldSession, error) {
-		ctx, err := old.Load(ctx, token) // Store.Find, then Codec.Decode
-		if err != nil {
+		sm := *old // old as it is, with its Codec's errors told apart from its Store's
+		sm.Codec = markedCodec{old.Codec}
+		ctx, err := sm.Load(ctx, token) // Store.Find, then Codec.Decode
+		var undecodable decodeError
+		switch {
+		case errors.As(err, &undecodable):
+			// It will never decode: a type no longer registered with
+			// gob, a corrupt record. Taken as an unknown token is, so
+			// the client is not answered with an error until Until.
+			return oldSession{end: expire, warning: "an old session was not decoded, so it is not taken over; its cookie is expired"}, nil
+		case err != nil:
 			return oldSession{}, fmt.Errorf("migrate: read the scs session: %w", err)
 		}
 		if old.Token(ctx) == "" {
@@ -81,6 +91,23 @@ func SCS(old *scs.SessionManager) Source {
 		}}, nil
 	})}
 }
+
+// markedCodec is an scs Codec whose Decode errors are decodeErrors.
+type markedCodec struct{ scs.Codec }
+
+func (c markedCodec) Decode(b []byte) (time.Time, map[string]any, error) {
+	deadline, values, err := c.Codec.Decode(b)
+	if err != nil {
+		err = decodeError{err}
+	}
+	return deadline, values, err
+}
+
+// decodeError is an error of the old session's Codec: its record will
+// never decode.
+type decodeError struct{ error }
+
+func (e decodeError) Unwrap() error { return e.error }
 
 // scsRememberKey is the key under which scs keeps a session's RememberMe
 // (scs v2.9.0's SessionManager.RememberMe).
