@@ -245,7 +245,7 @@ func (s *Session) commitLocked(status int, h http.Header, w *watch) error {
 		err = s.respond(h, p, out, now)
 	}
 	if w.o != nil {
-		w.obs = s.observeCommit(p, out, err)
+		w.done(s.observeCommit(p, out, err))
 	}
 	if err != nil {
 		return err

@@ -114,7 +114,9 @@ func (o Outcome) String() string {
 // Observation is what an [Observer] learns when an operation ends.
 type Observation struct {
 	Op Op
-	// Duration is how long the operation took, from Start to End.
+	// Duration is how long the operation took, from Start until its work
+	// was over: a load or commit's does not include the OnEvent hook its
+	// events run before End.
 	Duration time.Duration
 	// Err is the error the operation returned, if any. For OpRead, a
 	// missing record is an error wrapping backend.ErrNotFound: an answer,
@@ -160,9 +162,16 @@ func (m *Manager) watch(ctx context.Context, op Op) watch {
 	return watch{o: o, ctx: o.Start(ctx, m, op), start: time.Now(), obs: Observation{Op: op}}
 }
 
-// end tells the Observer that the operation is over.
+// done notes what the operation came to, and its duration, as soon as its
+// work is over: before its events run the OnEvent hook, whose time is not
+// the session's.
+func (w *watch) done(o Observation) {
+	o.Duration = time.Since(w.start)
+	w.obs = o
+}
+
+// end tells the Observer that the operation is over, after its events.
 func (w *watch) end(m *Manager) {
-	w.obs.Duration = time.Since(w.start)
 	w.o.End(w.ctx, m, w.obs)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/chisess/kit/chisess"
@@ -372,4 +373,32 @@ func TestObserverEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The Duration of a load or commit is chisess's and the backend's time,
+// not that of the OnEvent hook the operation's events run: a slow audit
+// hook does not show up as slow sessions. (The hook runs in the
+// operation's context, so a tracer still sees its events in the span.)
+func TestObservedDurationLeavesOutOnEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		log := &observerLog{}
+		m, err := chisess.New(chisess.Config{
+			Backend:  sessiontest.NewBackend(),
+			Observer: log,
+			OnEvent:  func(context.Context, chisess.Event) { time.Sleep(time.Second) }, // a slow hook
+		})
+		is.NoErr(err)
+		app := chisess.Load(m)(chisess.Autoload(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := chisess.From(r.Context()).Set("user", "ada"); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+			}
+		})))
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil)) // a new session: EventCreated
+		is.Equal(rec.Code, http.StatusOK)
+		commits := log.observed(chisess.OpCommit)
+		is.Equal(len(commits), 1)
+		is.Equal(commits[0].Duration, time.Duration(0)) // no time passes in the bubble but the hook's
+	})
 }

@@ -89,7 +89,7 @@ func (s *Session) Load(ctx context.Context) error {
 func (s *Session) loadObserved(ctx context.Context) error {
 	w := s.m.watch(ctx, OpLoad)
 	why, err := s.load(w.ctx)
-	w.obs = s.observeLoad(why, err)
+	w.done(s.observeLoad(why, err))
 	queued := s.events != nil
 	s.mu.Unlock()
 	if queued {

@@ -137,7 +137,7 @@ func (s *Session) saveLocked(ctx context.Context, w *watch) error {
 	}
 	out, err := s.apply(ctx, p, now)
 	if w.o != nil {
-		w.obs = s.observeCommit(p, out, err)
+		w.done(s.observeCommit(p, out, err))
 	}
 	if err != nil {
 		s.emit(Event{Kind: EventError, Err: err})
