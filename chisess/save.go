@@ -123,7 +123,8 @@ func (s *Session) saveLocked(ctx context.Context, w *watch) error {
 	now := m.now()
 	in := s.planInput(int(s.status))
 	in.started, in.flags = true, s.edits.flags || s.edits.lifetime
-	in.refreshDue = m.refreshEvery > 0 && now.Sub(s.rec.meta.seenAt()) >= m.refreshEvery
+	every := m.refreshInterval(s.rec.meta) // the session's own window, as at load
+	in.refreshDue = every > 0 && now.Sub(s.rec.meta.seenAt()) >= every
 	p := planCommit(in)
 	switch {
 	case p.refused:
