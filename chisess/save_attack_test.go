@@ -5,10 +5,14 @@ package chisess_test
 // it says it held.
 
 import (
+	"context"
+	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess"
@@ -50,5 +54,54 @@ func TestSaveKeepsARollingSessionOfItsOwnLifetimeAlive(t *testing.T) {
 			is.NoErr(err) // every Save(nil) went through
 		}
 		is.Equal(c.do("GET", "/read").Body.String(), "1") // last used 0 s ago by the stream's last Save: alive
+	})
+}
+
+// guide, "Saving after the response started": "Outside Save, a change after
+// the first byte is still refused with ErrResponseStarted", and "Calls may
+// come from several goroutines; they run one at a time"; design: "A change
+// after the commit is an error (logged and reported), never a silent
+// drop."
+//
+// One goroutine of a stream runs a Save whose change fails; meanwhile the
+// handler's own goroutine, outside any Save, sets a key. It failed when
+// the session took every change as part of the running Save while one ran:
+// the handler's Set returned nil, and the failed Save then undid it, so a
+// change reported as made was dropped without a word.
+func TestChangeOutsideSaveWhileAnotherGoroutineSaves(t *testing.T) {
+	forEachServerMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+		is.NoErr(err)
+		refused := errors.New("not that room")
+		var outside, saveErr error
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m), chisess.Autoload)
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "started")
+			s := chisess.From(r.Context())
+			entered, proceed, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				saveErr = s.Save(r.Context(), func(s *chisess.Session) error {
+					close(entered)
+					<-proceed
+					return refused
+				})
+			}()
+			<-entered
+			outside = s.Set("lamp", "on") // the handler's goroutine, outside any Save
+			close(proceed)
+			<-done
+		})
+		send(r, "GET", "/", login.Name, login.Value)
+		is.True(errors.Is(saveErr, refused)) // the Save's change failed
+		if outside == nil {
+			s, err := m.Inspect(context.Background(), login.Value)
+			is.NoErr(err)
+			is.True(s.Has("lamp")) // a Set that returned nil must not be dropped
+		}
+		is.True(errors.Is(outside, chisess.ErrResponseStarted)) // a change outside Save is refused after the first byte
 	})
 }
