@@ -1,0 +1,68 @@
+package chisess_test
+
+// Attacks on what Load's doc promises of several managers on one request,
+// each quoting the promise it tries to break; each failed on the version it
+// was written against unless it says it held.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/matryer/is"
+
+	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/sessiontest"
+)
+
+// Load: "Mounting Load(m) again below another manager's Load [...] makes
+// m's the nearest again", and "When one of the sessions fails to save, its
+// manager's ErrorHandler answers instead: the sessions nested inside it,
+// saved already, keep their cookies on that answer".
+//
+// site's Load, then prefs', then, on one route, site's again (to aim the
+// middlewares at it) and a third manager's, cart's, whose Load is nested
+// inside prefs'. The request renews cart's token and changes prefs, whose
+// store fails. It failed when cart's Load took the re-mounted site's for
+// the Load around it: cart's cookie, saved first, was kept for site's
+// error answers but not for prefs', so prefs' answer dropped it, and the
+// client was left holding cart's old token, dead since the renewal.
+func TestLoadBelowALoadMountedAgainKeepsItsCookieOnAnErrorAnswer(t *testing.T) {
+	is := is.New(t)
+	p := newPair(t, "memory", "memory", false)
+	cartM := newMode("memory")
+	cfg := cartM.cfg
+	cfg.CookieName = "__Host-cart"
+	cart := newManager(t, cfg)
+
+	r := chi.NewRouter()
+	r.Use(chisess.Load(p.site), chisess.Load(p.prefs))
+	r.With(chisess.Load(p.site), chisess.Load(cart)).Get("/{op}", func(w http.ResponseWriter, r *http.Request) {
+		prefs, c := p.prefs.From(r.Context()), cart.From(r.Context())
+		is.NoErr(errors.Join(prefs.Load(r.Context()), c.Load(r.Context())))
+		switch chi.URLParam(r, "op") {
+		case "set":
+			is.NoErr(errors.Join(prefs.Set("theme", "dark"), c.Set("items", 1)))
+		case "change":
+			is.NoErr(errors.Join(prefs.Set("theme", "light"), c.RenewToken(), c.Set("items", 2)))
+		case "get":
+			items, _ := chisess.Get[int](c, "items")
+			fmt.Fprint(w, items)
+		}
+	})
+	cl := sessiontest.NewClient(t, r)
+	cl.Get("/set")
+	oldCart := cl.Cookie("__Host-cart").Value
+
+	p.prefsM.b.FailNext(p.prefsM.update, 1, errOutage)
+	resp := cl.Get("/change")
+	is.Equal(resp.StatusCode, http.StatusBadGateway) // prefs' ErrorHandler answered
+	is.Equal(*p.errs, []string{"prefs: chisess: save session: backend is down"})
+	is.True(responseCookie(resp, "__Host-cart") != nil) // cart, nested inside prefs and saved, keeps its cookie
+	is.True(cl.Cookie("__Host-cart").Value != oldCart)  // the renewed token reached the client
+	body, _ := io.ReadAll(cl.Get("/get").Body)
+	is.Equal(string(body), "2") // and leads to what was saved
+}
