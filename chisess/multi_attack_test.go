@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess"
+	"github.com/chisess/kit/chisess/backend"
 	"github.com/chisess/kit/chisess/sessiontest"
 )
 
@@ -65,4 +67,23 @@ func TestLoadBelowALoadMountedAgainKeepsItsCookieOnAnErrorAnswer(t *testing.T) {
 	is.True(cl.Cookie("__Host-cart").Value != oldCart)  // the renewed token reached the client
 	body, _ := io.ReadAll(cl.Get("/get").Body)
 	is.Equal(string(body), "2") // and leads to what was saved
+}
+
+// Load: "Two managers serving one request must have different cookie
+// names, since a browser keeps one cookie per name: Load panics at the
+// first request that reaches two with the same one."
+//
+// The same wiring, where the third manager's cookie name is prefs'. It
+// failed when the check looked only at the Loads around the re-mounted
+// site's (site's alone), and missed prefs'.
+func TestLoadBelowALoadMountedAgainChecksEveryCookieName(t *testing.T) {
+	is := is.New(t)
+	site := newManager(t, chisess.Config{Backend: backend.NewMemoryWithCleanup(0), CookieName: "site"})
+	prefs := newManager(t, chisess.Config{Backend: backend.NewMemoryWithCleanup(0), CookieName: "prefs"})
+	third := newManager(t, chisess.Config{Backend: backend.NewMemoryWithCleanup(0), CookieName: "prefs"})
+	r := chi.NewRouter()
+	r.Use(chisess.Load(site), chisess.Load(prefs))
+	r.With(chisess.Load(site), chisess.Load(third)).Get("/", func(http.ResponseWriter, *http.Request) {})
+	msg := panicOf(func() { send(r, "GET", "/", "") })
+	is.True(strings.Contains(msg, `both use the cookie "prefs"`)) // the clash is found, and named
 }
