@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -86,4 +87,47 @@ func TestLoadBelowALoadMountedAgainChecksEveryCookieName(t *testing.T) {
 	r.With(chisess.Load(site), chisess.Load(third)).Get("/", func(http.ResponseWriter, *http.Request) {})
 	msg := panicOf(func() { send(r, "GET", "/", "") })
 	is.True(strings.Contains(msg, `both use the cookie "prefs"`)) // the clash is found, and named
+}
+
+// Load: "Two managers serving one request must have different cookie
+// names, since a browser keeps one cookie per name: Load panics at the
+// first request that reaches two with the same one"; TokenHeader: "When
+// the session ends, the response carries the header with an empty value."
+//
+// The same clash through TokenHeader: two managers' sessions both travel in
+// Authorization. The outer commit's token replaces the inner's in the one
+// header, and on later requests each reads the other's token as a dead one
+// of its own and empties the header, so the client can never hold both. It
+// failed when nothing checked it: the first request went through, and the
+// client got one of the two new sessions' tokens.
+func TestTwoManagersWithOneTokenHeaderPanic(t *testing.T) {
+	wirings := []struct {
+		name  string
+		mount func(r chi.Router, site, prefs *chisess.Manager) chi.Router
+	}{
+		{"inner first", func(r chi.Router, site, prefs *chisess.Manager) chi.Router {
+			r.Use(chisess.Load(site), chisess.Load(prefs), chisess.TokenHeader("Authorization"))
+			return r.With(chisess.Load(site), chisess.TokenHeader("Authorization"))
+		}},
+		{"outer first", func(r chi.Router, site, prefs *chisess.Manager) chi.Router {
+			r.Use(chisess.Load(site), chisess.TokenHeader("Authorization"))
+			return r.With(chisess.Load(prefs), chisess.TokenHeader("Authorization"))
+		}},
+	}
+	for _, tt := range wirings {
+		t.Run(tt.name, func(t *testing.T) {
+			is := is.New(t)
+			p := newPair(t, "memory", "memory", false)
+			r := chi.NewRouter()
+			tt.mount(r, p.site, p.prefs).Get("/set", both(t, p, func(w http.ResponseWriter, site, prefs *chisess.Session) {
+				is.NoErr(errors.Join(site.Set("user", "ada"), prefs.Set("theme", "dark")))
+			}))
+			var rec *httptest.ResponseRecorder
+			msg := panicOf(func() { rec = send(r, "GET", "/set", "") })
+			if msg == "" {
+				is.Equal(len(rec.Header().Values("Authorization")), 2) // both new sessions' tokens must reach the client
+			}
+			is.True(strings.Contains(msg, `"Authorization"`)) // the clash is found, and named
+		})
+	}
 }
