@@ -131,3 +131,57 @@ func TestTwoManagersWithOneTokenHeaderPanic(t *testing.T) {
 		})
 	}
 }
+
+// Config.Path: a request outside it gets "a new, empty session whatever
+// cookies it carries, its changes return an error wrapping ErrOutsidePath,
+// and its response neither sets nor clears the cookie"; Load: each of
+// several managers' sessions "has its own cookie".
+//
+// Two managers on one router, site's for the whole site and admin's for
+// /admin only; a request inside both, and one inside site's Path but
+// outside admin's, which carries admin's cookie all the same (planted for
+// Path=/, or sent by a client that ignores Path). Outside, admin's session
+// is new and refuses changes, site's works as anywhere, and only site's
+// cookie is set: admin's is neither set nor cleared, and the admin session
+// stays. HOLDS.
+func TestTwoManagersWithTwoPaths(t *testing.T) {
+	for _, modes := range [][2]string{{"memory", "memory"}, {"cookie", "memory"}, {"memory", "cookie"}} {
+		t.Run(modes[0]+" and "+modes[1], func(t *testing.T) {
+			is := is.New(t)
+			siteM, adminM := newMode(modes[0]), newMode(modes[1])
+			sc, ac := siteM.cfg, adminM.cfg
+			sc.CookieName, ac.CookieName, ac.Path = "site", "admin", "/admin"
+			site, admin := newManager(t, sc), newManager(t, ac)
+			r := chi.NewRouter()
+			r.Use(chisess.Load(site), chisess.Load(admin))
+			var adminErr error
+			var adminLoaded string
+			r.Post("/{area}/login", func(w http.ResponseWriter, r *http.Request) {
+				s, a := site.From(r.Context()), admin.From(r.Context())
+				is.NoErr(errors.Join(s.Load(r.Context()), a.Load(r.Context())))
+				adminLoaded, _ = chisess.Get[string](a, "role")
+				is.NoErr(s.Set("user", "ada"))
+				adminErr = a.Set("role", "root")
+			})
+
+			rec := send(r, "POST", "/admin/login", "")
+			is.NoErr(adminErr) // inside both Paths
+			adminCookie := mustSetCookie(t, rec, "admin")
+			is.Equal(adminCookie.Path, "/admin")
+			is.True(setCookie(rec, "site") != nil)
+
+			req := httptest.NewRequest("POST", "/shop/login", nil)
+			req.AddCookie(&http.Cookie{Name: "admin", Value: adminCookie.Value}) // admin's cookie, where the browser would not send it
+			rec = httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			is.True(errors.Is(adminErr, chisess.ErrOutsidePath)) // outside admin's Path: refused
+			is.Equal(adminLoaded, "")                            // and the session there is new
+			is.True(setCookie(rec, "site") != nil)               // site's works as anywhere
+			is.Equal(setCookie(rec, "admin"), nil)               // admin's cookie neither set nor cleared
+			s, err := admin.Inspect(t.Context(), adminCookie.Value)
+			is.NoErr(err) // the admin session stays
+			role, _ := chisess.Get[string](s, "role")
+			is.Equal(role, "root")
+		})
+	}
+}
