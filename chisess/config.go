@@ -69,7 +69,8 @@ type Config struct {
 	// the browser compares it, even under http.StripPrefix; behind a proxy
 	// that rewrites paths, Path must be the path the browser sees, and the
 	// proxy must pass it on unchanged. Sessions carried by [TokenHeader] have
-	// no path.
+	// no path. New refuses a Path longer than 1024 bytes, which browsers
+	// ignore.
 	Path string
 
 	// SameSite is the cookie's SameSite attribute. Default (zero):
@@ -258,6 +259,11 @@ const DefaultMaxKeys = 1000
 // DefaultMaxSize is the MaxSize used when Config.MaxSize is zero.
 const DefaultMaxSize = 1 << 20
 
+// maxAttrLen is the longest cookie attribute value browsers heed (RFC
+// 6265bis, section 5.6): they ignore a longer Path, and the cookie gets the
+// default path of the URL that set it.
+const maxAttrLen = 1024
+
 // minCookieSize is the smallest Config.MaxCookieSize New accepts: below it
 // a sealed session holds next to nothing.
 const minCookieSize = 512
@@ -293,6 +299,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if !strings.HasPrefix(cfg.Path, "/") || !validAttr(cfg.Path) || strings.ContainsAny(cfg.Path, "?#") {
 		return cfg, invalid("Path", "%q: must start with / and contain no spaces, ';', '=', '?', '#' or control characters (no request path can hold a query or a fragment)", cfg.Path)
+	}
+	if len(cfg.Path) > maxAttrLen {
+		return cfg, invalid("Path", "is %d bytes; browsers ignore a cookie attribute longer than %d bytes", len(cfg.Path), maxAttrLen)
 	}
 	if cfg.Domain != "" && !validDomain(cfg.Domain) {
 		return cfg, invalid("Domain", "%q: must be a host name of letters, digits, '-' and '.'", cfg.Domain)

@@ -87,6 +87,11 @@ func TestNewConfig(t *testing.T) {
 		{"Path with NUL", chisess.Config{Secret: testSecret, Path: "/a\x00"}, "Path"},
 		{"Path with CRLF", chisess.Config{Secret: testSecret, Path: "/a\r\nSet-Cookie: x=y"}, "Path"},
 		{"Path with non-ASCII", chisess.Config{Secret: testSecret, Path: "/é"}, "Path"},
+		// Browsers ignore a cookie attribute whose value passes 1024 bytes
+		// (RFC 6265bis, section 5.6): the cookie would get the default
+		// path of the response's URL instead. (It was accepted.)
+		{"Path past 1024 bytes", chisess.Config{Secret: testSecret, Path: "/" + strings.Repeat("a", 1024)}, "Path"},
+		{"Path of 1024 bytes", chisess.Config{Secret: testSecret, Path: "/" + strings.Repeat("a", 1023)}, ""},
 
 		// Domain.
 		{"Domain with ;", chisess.Config{Secret: testSecret, Domain: "example.com;x"}, "Domain"},

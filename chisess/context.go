@@ -15,6 +15,7 @@ func (k *contextKey) String() string { return "chisess context value " + k.name 
 var (
 	sessionKey = &contextKey{"session"}
 	stateKey   = &contextKey{"request state"}
+	innerKey   = &contextKey{"innermost request state"}
 )
 
 // sessionContext carries the request's session. It is allocated together
@@ -22,9 +23,13 @@ var (
 // over context.WithValue. It answers sessionKey and stateKey (the nearest
 // Load's session) and its manager's own key (that manager's session, for
 // Manager.From, whatever Loads of other managers are mounted inside it).
+// It also answers innerKey: the state of the innermost Load that attached
+// a session, which is st's own Load unless st's was mounted again below
+// another manager's, to make st's session the nearest again.
 type sessionContext struct {
 	context.Context
-	st *requestState
+	st    *requestState
+	inner *requestState
 }
 
 func (c *sessionContext) Value(key any) any {
@@ -33,6 +38,8 @@ func (c *sessionContext) Value(key any) any {
 		return c.st.session()
 	case stateKey, &c.st.m.key:
 		return c.st
+	case innerKey:
+		return c.inner
 	}
 	return c.Context.Value(key)
 }

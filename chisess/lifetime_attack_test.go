@@ -191,3 +191,31 @@ func TestLifetimeReportedWithinTheReadersMaxLifetime(t *testing.T) {
 		is.True(!s.ExpiresAt().After(time.Now().Add(30 * 24 * time.Hour))) // and ends the session there
 	})
 }
+
+// lifetime.go: "The lifetime stays through token renewals", and the guide:
+// "The lifetime is stored in the session's record (in the sealed cookie
+// with the cookie backend)"; Config.PreviousSecrets: "older secrets that
+// still open cookies but never seal new ones".
+//
+// A cookie sealed with a lifetime of its own under the old secret is
+// opened after a rotation, and sealed again with the new secret by a
+// request that only reads it: its lifetime, Max-Age and end stay. HOLDS.
+func TestLifetimeAcrossASecretRotation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		const oldSecret = testSecret + "-old"
+		old, c := newLifetimeApp(t, chisess.Config{Secret: oldSecret, Lifetime: time.Hour})
+		is.Equal(c.do("POST", "/lifetime?d=10m").Code, http.StatusOK)
+		time.Sleep(2 * time.Minute)
+
+		rotated := newManager(t, chisess.Config{Secret: testSecret, PreviousSecrets: []string{oldSecret}, Lifetime: time.Hour})
+		c = newClient(t, rotated, lifetimeRouter(t, rotated)).withCookie(c.cookie)
+		rec := c.do("GET", "/read")
+		is.Equal(rec.Body.String(), "1")
+		is.Equal(maxAge(t, rec, rotated.CookieName()), 8*time.Minute) // sealed again, still ten minutes from when it was set
+		_, err := old.Inspect(t.Context(), c.cookie)
+		is.True(err != nil) // with the new secret only
+		is.Equal(c.do("GET", "/lifetime").Body.String(), "10m0s 8m0s")
+		endsIn(t, c, 8*time.Minute)
+	})
+}

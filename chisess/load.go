@@ -57,20 +57,25 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			near, _ := r.Context().Value(stateKey).(*requestState)
+			var inner *requestState
 			if near != nil {
 				if near.m == m {
 					next.ServeHTTP(w, r) // mounted twice: the outer one does the work
 					return
 				}
+				inner, _ = r.Context().Value(innerKey).(*requestState)
 				if st := m.state(r.Context()); st != nil {
 					// m's Load is further out, another manager's nearer:
 					// m's session becomes the nearest again below here.
-					next.ServeHTTP(w, r.WithContext(&sessionContext{Context: r.Context(), st: st}))
+					next.ServeHTTP(w, r.WithContext(&sessionContext{Context: r.Context(), st: st, inner: inner}))
 					return
 				}
-				near.checkCookie(m)
+				// The Load this one is nested in is the innermost that
+				// attached a session, which the nearest is not when it was
+				// mounted again.
+				inner.checkCookie(m)
 			}
-			st := &requestState{m: m, parent: near}
+			st := &requestState{m: m, parent: inner}
 			if h := w.Header(); len(h) > 0 {
 				// What outer middlewares set (security headers and the
 				// like) stays on an error response that replaces this one.
@@ -79,7 +84,7 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 			st.w.rw = w
 			st.w.st = st
 			st.ctx.Context = r.Context()
-			st.ctx.st = st
+			st.ctx.st, st.ctx.inner = st, st
 			r = r.WithContext(&st.ctx)
 			st.r = r
 			next.ServeHTTP(&st.w, r)
@@ -98,9 +103,11 @@ type requestState struct {
 	r     *http.Request
 	outer http.Header // the response headers set before Load ran, if any
 
-	// parent is the state of the nearest Load of another manager mounted
-	// outside this one, if any. The inner session commits first (its
-	// writer is the one the handler writes to); kept holds the headers
+	// parent is the state of the innermost Load of another manager that
+	// this one is nested in, if any (not one mounted again to be the
+	// nearest, which attaches no session and wraps no writer). The inner
+	// session commits first (its writer is the one the handler writes
+	// to); kept holds the headers
 	// that the commits of sessions nested inside this one set (merged as
 	// addHeaders merges them), so that an error response replacing this
 	// one after they were saved still carries their cookies.

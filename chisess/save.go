@@ -48,9 +48,10 @@ import (
 // After a commit that failed, or a response with a 5xx status (without
 // Config.KeepChangesOnServerError), whose changes are not kept, Save returns
 // an error wrapping [ErrResponseStarted]. Before the response has started,
-// Save only runs change: the commit before the first byte saves it with
-// the rest. Save is safe to call many times, one at a time. It panics when
-// the session is not loaded.
+// Save only runs change, and on change's error drops what it did, as it
+// does after: the commit before the first byte saves the change with the
+// rest. Save is safe to call many times, one at a time. It panics when the
+// session is not loaded.
 func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
@@ -62,7 +63,17 @@ func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 		if change == nil {
 			return nil
 		}
-		return change(s)
+		if err = change(s); err != nil {
+			s.mu.Lock()
+			if !s.committed {
+				// Not yet saved by the commit: drop what the change did.
+				// (Had the response started meanwhile, the commit would
+				// have saved it already.)
+				s.restore(before)
+			}
+			s.mu.Unlock()
+		}
+		return err
 	}
 	if change != nil {
 		err = change(s)
@@ -92,8 +103,8 @@ func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 
 // beginSave checks that a Save after the response started can save, and
 // opens the session to its change. It reports whether the response has
-// started, and returns the session as it was, for a failed Save to return
-// to.
+// started, and returns the session as it was, for a failed Save (before
+// the response as after) to return to.
 func (s *Session) beginSave() (before snapshot, started bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,7 +113,7 @@ func (s *Session) beginSave() (before snapshot, started bool, err error) {
 	case s.readOnly:
 		return before, false, fmt.Errorf("%w: Save on a session from Manager.Inspect", ErrReadOnly)
 	case !s.committed:
-		return before, false, nil
+		return s.snapshot(), false, nil
 	case s.closed:
 		return before, true, fmt.Errorf("%w: Save after the session failed to save at the first byte of %s %s", ErrResponseStarted, s.st.r.Method, s.st.r.URL.Path)
 	case s.status >= 500 && !s.m.cfg.KeepChangesOnServerError:
@@ -123,7 +134,8 @@ func (s *Session) saveLocked(ctx context.Context, w *watch) error {
 	now := m.now()
 	in := s.planInput(int(s.status))
 	in.started, in.flags = true, s.edits.flags || s.edits.lifetime
-	in.refreshDue = m.refreshEvery > 0 && now.Sub(s.rec.meta.seenAt()) >= m.refreshEvery
+	every := m.refreshInterval(s.rec.meta) // the session's own window, as at load
+	in.refreshDue = every > 0 && now.Sub(s.rec.meta.seenAt()) >= every
 	p := planCommit(in)
 	switch {
 	case p.refused:

@@ -32,9 +32,10 @@ import (
 // Mount it after [Load] and before anything that loads the session
 // (Autoload, Require, RenewToken). With the Loads of several managers on the
 // route, it applies to the nearest one's session (see [Load]); the others
-// keep their cookies. It panics at wiring time when name is not a
-// valid header name, and at the first request when the session is already
-// loaded or Load is not mounted.
+// keep their cookies; two of them cannot share one header. It panics at
+// wiring time when name is not a valid header name, and at the first
+// request when the session is already loaded, Load is not mounted, or
+// another manager's session on the request travels in the same header.
 func TokenHeader(name string) func(http.Handler) http.Handler {
 	if !validCookieName(name) { // header names are tokens, as cookie names are
 		panic(fmt.Sprintf("chisess: TokenHeader: %q is not a valid header name", name))
@@ -49,6 +50,15 @@ func TokenHeader(name string) func(http.Handler) http.Handler {
 			}
 			if s := st.s.Load(); s != nil && s.Loaded() {
 				panic("chisess: TokenHeader must be mounted before the session is loaded (before Autoload, Require or RenewToken)")
+			}
+			// The other managers' sessions on the request must travel
+			// elsewhere: one header carries one token, as a browser keeps
+			// one cookie per name.
+			inner, _ := r.Context().Value(innerKey).(*requestState)
+			for p := inner; p != nil; p = p.parent {
+				if p != st && p.header == name {
+					panic(fmt.Sprintf("chisess: two managers serving one request both carry their sessions in the header %q: give each its own TokenHeader", name))
+				}
 			}
 			st.header, st.bearer = name, bearer
 			next.ServeHTTP(w, r)
