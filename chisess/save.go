@@ -18,9 +18,13 @@ import (
 // error, or the save's: the backend's error (wrapped), [ErrStaleSession]
 // when another request ended or renewed the session meanwhile, [ErrTooLarge]
 // past the limits after merging. Then nothing of the change is kept and the
-// session is as it was before Save. Outside change, a change after the
-// response has started is still refused with [ErrResponseStarted]; inside
-// it, every method that changes the session works as before the response:
+// session is as it was before Save. After the response has started, change
+// is given a session of its own, on which every method that changes the
+// session works as before the response; make the changes on it. Outside
+// change, a change after the response has started is still refused with
+// [ErrResponseStarted], including one another goroutine makes while change
+// runs, and so is a Save inside change. Name change's session s, so that
+// the outer one is out of reach:
 //
 //	err := s.Save(r.Context(), func(s *chisess.Session) error {
 //		return s.Set("last_event", id)
@@ -76,11 +80,12 @@ func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 		return err
 	}
 	if change != nil {
-		err = change(s)
+		f := s.fork()
+		err = change(f)
+		s.adopt(f, err == nil)
 	}
 	var w watch // the Observer's, when the save stores something
 	s.mu.Lock()
-	s.saving = false
 	if err == nil {
 		err = s.saveLocked(ctx, &w)
 	}
@@ -112,6 +117,8 @@ func (s *Session) beginSave() (before snapshot, started bool, err error) {
 	switch {
 	case s.readOnly:
 		return before, false, fmt.Errorf("%w: Save on a session from Manager.Inspect", ErrReadOnly)
+	case s.saving:
+		return before, true, fmt.Errorf("%w: Save inside a Save's change (make the change on the session the change was given)", ErrResponseStarted)
 	case !s.committed:
 		return s.snapshot(), false, nil
 	case s.closed:
@@ -122,8 +129,35 @@ func (s *Session) beginSave() (before snapshot, started bool, err error) {
 		return before, true, fmt.Errorf("chisess: save: %w: the session lives in the cookie (%w)", ErrHeadersSent, ErrResponseStarted)
 	}
 	s.rebaseline()
-	s.saving = true
 	return s.snapshot(), true, nil
+}
+
+// fork returns the session a Save's change gets after the response has
+// started: s as it is now, open to changes, held by the change alone.
+// Changes from elsewhere, another goroutine of a stream, still find s
+// closed to them (ErrResponseStarted) while the change runs, and a failed
+// change leaves s untouched.
+func (s *Session) fork() *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.snapshot()
+	return &Session{m: s.m, st: s.st, loaded: true, committed: true, saving: true, status: s.status,
+		outside: s.outside, landed: s.landed, src: s.src, intent: b.intent, token: b.token, rec: b.rec, edits: b.edits}
+}
+
+// adopt closes f, the fork s gave a Save's change, to further changes,
+// and when ok takes in what the change did to it.
+func (s *Session) adopt(f *Session, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saving = false // what still holds f can change nothing now
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rec, s.edits, s.intent, s.token = f.rec, f.edits, f.intent, f.token
+	s.events = append(s.events, f.events...)
 }
 
 // saveLocked saves the session's changes since the last commit or Save.

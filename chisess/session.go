@@ -36,7 +36,7 @@ type Session struct {
 	readOnly  bool  // from Manager.Inspect
 	outside   bool  // the request is outside the cookie's Path: no changes
 	closed    bool  // the commit failed: nothing more can be saved
-	saving    bool  // a Save's change runs: changes are allowed after the response started
+	saving    bool  // a fork a Save's change runs on: changes are allowed after the response started
 	status    int16 // the status the response started with
 	landed    landing
 
@@ -218,7 +218,7 @@ func (s *Session) mutate(op string, change func() error) error {
 	case s.readOnly:
 		return fmt.Errorf("%w: %s on a session from Manager.Inspect", ErrReadOnly, op)
 	case s.committed && !s.saving:
-		return fmt.Errorf("%w: %s after the first byte of %s %s (make the change in Session.Save to save it)", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
+		return fmt.Errorf("%w: %s after the first byte of %s %s (make the change inside Session.Save, on the session its change is given)", ErrResponseStarted, op, s.st.r.Method, s.st.r.URL.Path)
 	case s.outside:
 		return fmt.Errorf("%w: %s on %s %s; Config.Path is %q", ErrOutsidePath, op, s.st.r.Method, s.st.r.URL.Path, s.m.cfg.Path)
 	}
