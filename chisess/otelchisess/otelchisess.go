@@ -116,7 +116,11 @@ var sizeBuckets = []float64{64, 128, 256, 512, 1024, 2048, 3072, 4096, 8192, 163
 
 // NewObserver returns an Observer that records through the providers of
 // opts, or the global ones. An instrument the MeterProvider fails to make
-// is reported to otel.Handle and left out; the rest still work.
+// is reported to otel.Handle and left out; the rest still work. An
+// Observer keeps the attributes of each Manager it is told about, and the
+// cache-hit callback of its backend, for as long as the Observer lives:
+// give it Managers that live as long as it does, as an application's do,
+// not one made per request or tenant.
 func NewObserver(opts ...Option) *Observer {
 	o := &Observer{cfg: newConfig(opts)}
 	o.tracer = o.cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()))
