@@ -24,12 +24,12 @@ var (
 // Load's session) and its manager's own key (that manager's session, for
 // Manager.From, whatever Loads of other managers are mounted inside it).
 // It also answers innerKey: the state of the innermost Load that attached
-// a session, which is st's own Load unless st's was mounted again below
-// another manager's, to make st's session the nearest again.
+// a session. That is st when c is st's own context; a context that Load
+// mounted again below another manager's makes to bring st's session
+// nearest again attaches none, and asks the contexts it wraps.
 type sessionContext struct {
 	context.Context
-	st    *requestState
-	inner *requestState
+	st *requestState
 }
 
 func (c *sessionContext) Value(key any) any {
@@ -39,7 +39,9 @@ func (c *sessionContext) Value(key any) any {
 	case stateKey, &c.st.m.key:
 		return c.st
 	case innerKey:
-		return c.inner
+		if c == &c.st.ctx {
+			return c.st
+		}
 	}
 	return c.Context.Value(key)
 }

@@ -63,16 +63,16 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 					next.ServeHTTP(w, r) // mounted twice: the outer one does the work
 					return
 				}
-				inner, _ = r.Context().Value(innerKey).(*requestState)
 				if st := m.state(r.Context()); st != nil {
 					// m's Load is further out, another manager's nearer:
 					// m's session becomes the nearest again below here.
-					next.ServeHTTP(w, r.WithContext(&sessionContext{Context: r.Context(), st: st, inner: inner}))
+					next.ServeHTTP(w, r.WithContext(&sessionContext{Context: r.Context(), st: st}))
 					return
 				}
 				// The Load this one is nested in is the innermost that
 				// attached a session, which the nearest is not when it was
 				// mounted again.
+				inner, _ = r.Context().Value(innerKey).(*requestState)
 				inner.checkCookie(m)
 			}
 			st := &requestState{m: m, parent: inner}
@@ -84,7 +84,7 @@ func Load(m *Manager) func(http.Handler) http.Handler {
 			st.w.rw = w
 			st.w.st = st
 			st.ctx.Context = r.Context()
-			st.ctx.st, st.ctx.inner = st, st
+			st.ctx.st = st
 			r = r.WithContext(&st.ctx)
 			st.r = r
 			next.ServeHTTP(&st.w, r)
