@@ -349,10 +349,18 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 // RememberMe the user asked the old library for, and its owner
 // (Options.Owner). It returns the cookie that carries the session now.
 // chisess changes a session only inside a request: this one is r with the
-// new cookie alone, at the cookie's Path, served through chisess.Load to a
-// writer that keeps only the headers.
+// new cookie alone, at the cookie's Path, in a context of its own, served
+// through chisess.Load to a writer that keeps only the headers.
 func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool) (*http.Cookie, error) {
-	r = r.Clone(ctx)
+	// A context of its own, with ctx's deadline: the Loads that serve r
+	// (another manager's, say) are not this request's.
+	own := context.Background()
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		own, cancel = context.WithDeadline(own, d)
+		defer cancel()
+	}
+	r = r.Clone(own)
 	r.URL = &url.URL{Path: cmp.Or(cookie.Path, "/")} // inside the cookie's Path, where the session can change
 	r.Header = http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
 	r.Body, r.ContentLength = http.NoBody, 0

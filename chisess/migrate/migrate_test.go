@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -506,4 +507,61 @@ func TestMigratedSessionsHaveTheirOwner(t *testing.T) {
 	is.Equal(ended, 2)
 	is.Equal(laptop.Get("/").StatusCode, http.StatusUnauthorized)
 	is.Equal(phone.Get("/").StatusCode, http.StatusUnauthorized)
+}
+
+// The request that finishes a migrated session (RememberMe, the owner)
+// runs on its own: another manager's Load mounted outside migrate.Load
+// neither sees it nor takes its headers, and the request's own session of
+// that manager is untouched.
+func TestFinishingBelowAnotherManagersLoad(t *testing.T) {
+	is := is.New(t)
+	sm := scs.New()
+	sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
+	sm.Cookie.Persist = false
+	old := http.NewServeMux()
+	old.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "user_id", 42)
+		sm.RememberMe(r.Context(), true)
+	})
+	prefs, err := chisess.New(chisess.Config{Secret: "a secret of at least thirty-two bytes, for prefs", CookieName: "prefs"})
+	is.NoErr(err)
+	store := backend.NewMemory()
+	t.Cleanup(func() { store.Close() })
+	m, err := chisess.New(chisess.Config{Backend: store})
+	is.NoErr(err)
+	app := chisess.Load(prefs)(migrate.Load(m, migrate.Options{
+		Until: time.Now().Add(time.Hour),
+		Owner: func(*chisess.Session) string { return "42" },
+	}, migrate.SCS(sm))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := prefs.From(r.Context())
+		if err := p.Load(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := p.Set("theme", "dark"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})))
+	var srv switchable
+	srv.set(sm.LoadAndSave(old))
+	c := sessiontest.NewClient(t, &srv)
+	is.Equal(c.Get("/login").StatusCode, http.StatusOK)
+
+	srv.set(app) // the switch
+	resp := c.Get("/")
+	is.Equal(resp.StatusCode, http.StatusOK)
+	var names []string
+	for _, sc := range resp.Cookies() {
+		names = append(names, sc.Name)
+	}
+	slices.Sort(names)
+	is.Equal(names, []string{m.CookieName(), "prefs", "session"}) // each once: the new session, prefs, the old one expired
+	s, err := m.Inspect(context.Background(), c.Cookie(m.CookieName()).Value)
+	is.NoErr(err)
+	is.True(s.Remembered())
+	is.Equal(s.Owner(), "42")
+	ps, err := prefs.Inspect(context.Background(), c.Cookie("prefs").Value)
+	is.NoErr(err)
+	theme, _ := chisess.Get[string](ps, "theme")
+	is.Equal(theme, "dark")
 }
