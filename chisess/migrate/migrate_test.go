@@ -414,14 +414,7 @@ func TestSCSRememberMeIsKept(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			is := is.New(t)
-			sm := scs.New()
-			sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
-			sm.Cookie.Persist = false
-			old := http.NewServeMux()
-			old.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
-				sm.Put(r.Context(), "user_id", 42)
-				sm.RememberMe(r.Context(), tt.remember)
-			})
+			sm, old := rememberingSCS(t, tt.remember)
 			cfg := chisess.Config{Secret: "a secret of at least thirty-two bytes, for the test"}
 			if tt.backend != nil {
 				cfg.Backend = tt.backend()
@@ -432,7 +425,7 @@ func TestSCSRememberMeIsKept(t *testing.T) {
 				http.Error(w, "down for a moment", http.StatusInternalServerError)
 			})
 			var srv switchable
-			srv.set(sm.LoadAndSave(old))
+			srv.set(old)
 			c := sessiontest.NewClient(t, &srv)
 			is.Equal(c.Get("/login").StatusCode, http.StatusOK)
 
@@ -515,14 +508,7 @@ func TestMigratedSessionsHaveTheirOwner(t *testing.T) {
 // that manager is untouched.
 func TestFinishingBelowAnotherManagersLoad(t *testing.T) {
 	is := is.New(t)
-	sm := scs.New()
-	sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
-	sm.Cookie.Persist = false
-	old := http.NewServeMux()
-	old.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
-		sm.Put(r.Context(), "user_id", 42)
-		sm.RememberMe(r.Context(), true)
-	})
+	sm, old := rememberingSCS(t, true)
 	prefs, err := chisess.New(chisess.Config{Secret: "a secret of at least thirty-two bytes, for prefs", CookieName: "prefs"})
 	is.NoErr(err)
 	store := backend.NewMemory()
@@ -543,7 +529,7 @@ func TestFinishingBelowAnotherManagersLoad(t *testing.T) {
 		}
 	})))
 	var srv switchable
-	srv.set(sm.LoadAndSave(old))
+	srv.set(old)
 	c := sessiontest.NewClient(t, &srv)
 	is.Equal(c.Get("/login").StatusCode, http.StatusOK)
 
@@ -564,4 +550,19 @@ func TestFinishingBelowAnotherManagersLoad(t *testing.T) {
 	is.NoErr(err)
 	theme, _ := chisess.Get[string](ps, "theme")
 	is.Equal(theme, "dark")
+}
+
+// rememberingSCS returns an scs manager on the test Redis whose cookie
+// lasts the browser session unless RememberMe, and its old app, whose
+// /login signs user 42 in with RememberMe(remember).
+func rememberingSCS(t *testing.T, remember bool) (*scs.SessionManager, http.Handler) {
+	sm := scs.New()
+	sm.Store = goredisstore.NewWithPrefix(redisClient(t), randomName(t, "chisess-migrate:")+":")
+	sm.Cookie.Persist = false
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "user_id", 42)
+		sm.RememberMe(r.Context(), remember)
+	})
+	return sm, sm.LoadAndSave(mux)
 }
