@@ -54,12 +54,18 @@ import (
 // an error wrapping [ErrResponseStarted]. Before the response has started,
 // Save only runs change, and on change's error drops what it did, as it
 // does after: the commit before the first byte saves the change with the
-// rest. Save is safe to call many times, one at a time. It panics when the
+// rest. A Save inside change then runs as any change does. Save is safe to call many times, one at a time. It panics when the
 // session is not loaded.
 func (s *Session) Save(ctx context.Context, change func(*Session) error) error {
 	s.saveMu.Lock()
-	defer s.saveMu.Unlock()
 	before, started, err := s.beginSave()
+	if err != nil || !started {
+		// Nothing to save: the change runs as any change before the
+		// response does, and may itself call Save.
+		s.saveMu.Unlock()
+	} else {
+		defer s.saveMu.Unlock()
+	}
 	switch {
 	case err != nil:
 		return err

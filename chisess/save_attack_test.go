@@ -175,3 +175,38 @@ func TestSaveInsideASavesChange(t *testing.T) {
 		is.True(!s.Has("lamp"))   // the inner one not
 	})
 }
+
+// Before the response starts, a Save inside a Save's change, which once
+// waited for itself for ever, runs as a change before the response does:
+// the commit saves both.
+func TestSaveInsideASavesChangeBeforeTheResponse(t *testing.T) {
+	forEachMode(t, func(t *testing.T, tm mode) {
+		is := is.New(t)
+		m := newManager(t, tm.cfg)
+		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+		is.NoErr(err)
+		var inner, outer error
+		r := chi.NewRouter()
+		r.Use(chisess.Load(m), chisess.Autoload)
+		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+			outer = chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
+				inner = s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
+				return s.Set("room", "kitchen")
+			})
+		})
+		rec := send(r, "GET", "/", login.Name, login.Value)
+		is.NoErr(inner)
+		is.NoErr(outer)
+		value := login.Value
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == login.Name {
+				value = c.Value // the cookie backend seals the change into a new cookie
+			}
+		}
+		s, err := m.Inspect(context.Background(), value)
+		is.NoErr(err)
+		room, _ := chisess.Get[string](s, "room")
+		is.Equal(room, "kitchen")
+		is.True(s.Has("lamp"))
+	})
+}
