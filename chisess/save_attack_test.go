@@ -175,3 +175,57 @@ func TestSaveInsideASavesChange(t *testing.T) {
 		is.True(!s.Has("lamp"))   // the inner one not
 	})
 }
+
+// save.go: "a Save inside change" is refused "instead of waiting for
+// itself" (the commit that made it so); guide: pass the change's session to
+// helpers, "chisess.From still gives the request's session, which refuses
+// them".
+//
+// A helper that saves through the request's session (chisess.From) is
+// called from a Save's change, after the first byte; and before the first
+// byte, where the change is given the request's session itself, a change
+// calls Save on the session it was given. Both waited for themselves for
+// ever: only a Save on the fork a change gets after the first byte was
+// refused.
+func TestSaveInsideAChangeOnTheRequestsSession(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		started bool
+		inner   func(r *http.Request, s *chisess.Session) error // s: the change's
+	}{
+		{"before the first byte, on the change's session", false, func(r *http.Request, s *chisess.Session) error {
+			return s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
+		}},
+		{"after the first byte, on chisess.From's", true, func(r *http.Request, _ *chisess.Session) error {
+			return chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			m := newManager(t, newMode("memory").cfg)
+			login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+			is.NoErr(err)
+			returned := make(chan error, 1)
+			r := chi.NewRouter()
+			r.Use(chisess.Load(m), chisess.Autoload)
+			r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+				if tc.started {
+					io.WriteString(w, "started")
+				}
+				returned <- chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
+					if err := tc.inner(r, s); err != nil {
+						return nil // refused: the outer change goes on
+					}
+					return s.Set("room", "kitchen")
+				})
+			})
+			go send(r, "GET", "/", login.Name, login.Value)
+			select {
+			case err := <-returned:
+				is.NoErr(err)
+			case <-time.After(10 * time.Second): // a deadlock, not a slow test
+				t.Fatal("a Save inside a change waits for itself")
+			}
+		})
+	}
+}
