@@ -4,9 +4,12 @@ package migrate_test
 // quoting the promise it tries to break.
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/alexedwards/scs/v2/memstore"
@@ -59,4 +62,62 @@ func TestOwnerThatCanNeverBeSetDoesNotFailEveryRequest(t *testing.T) {
 			is.Equal(answered.Load(), int32(0)) // the ErrorHandler never
 		})
 	}
+}
+
+// hungWrites is a chisess backend whose writes after the first (Issue's)
+// wait until their context ends, as a backend behind a dead network path
+// does.
+type hungWrites struct {
+	backend.Backend
+	writes atomic.Int32
+}
+
+func (h *hungWrites) Write(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	if h.writes.Add(1) == 1 {
+		return h.Backend.Write(ctx, key, data, ttl)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Options.Timeout: "Timeout bounds one migration: reading and ending the
+// old sessions, and storing the new one. A request whose migration runs
+// out of it is answered by Config.ErrorHandler with the context's error."
+//
+// The chisess backend hangs while the new session's owner is saved (the
+// finishing request). It failed when that save ran detached from the
+// migration's deadline, within Config.Timeout only (an hour here), and
+// the ErrorHandler answering the client's request got an error saying
+// only that the finishing request answered 500.
+func TestTimeoutBoundsTheFinishingSave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		mem := memstore.NewWithCleanupInterval(0)
+		sm := newSCS(mem, true)
+		token := signIn(t, sm)
+		store := backend.NewMemory()
+		defer store.Close()
+		var got error
+		m, err := chisess.New(chisess.Config{Backend: &hungWrites{Backend: store}, Timeout: time.Hour, Logger: discardLogger(),
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err // the last: the one that answers the client
+				http.Error(w, "sorry", http.StatusServiceUnavailable)
+			}})
+		is.NoErr(err)
+		app := migrate.Load(m, migrate.Options{
+			Until:   time.Now().Add(time.Hour),
+			Timeout: 3 * time.Second,
+			Owner:   func(*chisess.Session) string { return "42" },
+			Logger:  discardLogger(),
+		}, migrate.SCS(sm))(whoami)
+
+		start := time.Now()
+		rec := getWithOld(app, token)
+		is.True(time.Since(start) <= 3*time.Second) // held for the Timeout, not Config.Timeout
+		is.Equal(rec.Code, http.StatusServiceUnavailable)
+		is.True(errors.Is(got, context.DeadlineExceeded)) // the context's error
+		_, found, err := mem.Find(token)
+		is.NoErr(err)
+		is.True(found) // the old session is still there
+	})
 }
