@@ -47,7 +47,9 @@ type Options struct {
 	// session has no owner until the user signs in again, out of reach of
 	// "log out everywhere". When the owner cannot be indexed, the request
 	// is answered by Config.ErrorHandler and the old session is kept for
-	// the next one.
+	// the next one. An owner SetOwner can never take (not valid UTF-8
+	// without NUL bytes, or one key past Config.MaxKeys or MaxSize) is
+	// logged, and the session taken over without it.
 	Owner func(s *chisess.Session) string
 
 	// Timeout bounds one migration: reading and ending the old sessions,
@@ -319,7 +321,7 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 	}
 	if res.cookie != nil && (remember || mg.owner != nil) {
 		var err error
-		if res.cookie, err = mg.finish(ctx, r, res.cookie, remember); err != nil {
+		if res.cookie, err = mg.finish(ctx, r, res.cookie, remember, source); err != nil {
 			return result{err: err} // the old sessions are kept; the new one is never sent
 		}
 	}
@@ -347,11 +349,12 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 
 // finish gives the new session that cookie carries what Issue cannot: the
 // RememberMe the user asked the old library for, and its owner
-// (Options.Owner). It returns the cookie that carries the session now.
+// (Options.Owner; one SetOwner can never take is left out and logged). It
+// returns the cookie that carries the session now.
 // chisess changes a session only inside a request: this one is r with the
 // new cookie alone, at the cookie's Path, served through chisess.Load to a
 // writer that keeps only the headers.
-func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool) (*http.Cookie, error) {
+func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool, source string) (*http.Cookie, error) {
 	r = r.Clone(ctx)
 	r.URL = &url.URL{Path: cmp.Or(cookie.Path, "/")} // inside the cookie's Path, where the session can change
 	r.Header = http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
@@ -372,10 +375,17 @@ func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Co
 		}
 		if mg.owner != nil {
 			if owner := mg.owner(s); owner != "" {
-				if err = s.SetOwner(owner); err != nil {
-					return
+				switch err := s.SetOwner(owner); {
+				case errors.Is(err, chisess.ErrTooLarge):
+					// It will never fit, nor will an owner SetOwner
+					// refuses become valid: the session is taken over
+					// without one, as without Options.Owner.
+					mg.conv.log.Warn("migrate: the session is taken over without the owner Options.Owner named, which does not fit", "source", source, "err", err)
+				case err != nil: // the error quotes the owner: not logged
+					mg.conv.log.Warn("migrate: the session is taken over without the owner Options.Owner named, which is not valid UTF-8 without NUL bytes", "source", source)
+				default:
+					changed = true
 				}
-				changed = true
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)
