@@ -354,7 +354,31 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 // chisess changes a session only inside a request: this one is r with the
 // new cookie alone, at the cookie's Path, served through chisess.Load to a
 // writer that keeps only the headers.
+//
+// chisess saves the session detached from ctx, within Config.Timeout, so
+// the request runs on its own goroutine and finish returns at ctx's
+// deadline (Options.Timeout) without it: what it then saves is never sent,
+// and the old sessions stay for the next request.
 func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool, source string) (*http.Cookie, error) {
+	type finished struct {
+		cookie *http.Cookie
+		err    error
+	}
+	done := make(chan finished, 1)
+	go func() {
+		c, err := mg.serveFinish(ctx, r, cookie, remember, source)
+		done <- finished{c, err}
+	}()
+	select {
+	case f := <-done:
+		return f.cookie, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("migrate: finish the new session: %w", ctx.Err())
+	}
+}
+
+// serveFinish serves finish's request.
+func (mg *migrator) serveFinish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool, source string) (*http.Cookie, error) {
 	r = r.Clone(ctx)
 	r.URL = &url.URL{Path: cmp.Or(cookie.Path, "/")} // inside the cookie's Path, where the session can change
 	r.Header = http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
