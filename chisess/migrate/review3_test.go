@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -127,4 +128,69 @@ func TestTimeoutBoundsTheFinishingSave(t *testing.T) {
 		is.True(found)        // the old session is still there
 		time.Sleep(time.Hour) // the finishing save, left behind, gives up within Config.Timeout
 	})
+}
+
+// The finishing request, for RememberMe and Owner together, runs at
+// Config.Path when it is not "/", on a server-side backend and on the
+// sealed cookie, for a manager with an OnEvent hook: the one cookie sent
+// has that Path and RememberFor's Max-Age, the session is remembered and
+// owned, and the hook hears of one session created. HOLDS.
+func TestFinishAtAPathWithRememberMeAndOwner(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		backend func() backend.Backend // nil: the sealed cookie
+	}{
+		{"memory", func() backend.Backend { return backend.NewMemory() }},
+		{"cookie", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			sm := newSCS(memstore.NewWithCleanupInterval(0), false)
+			sm.Cookie.Persist = false
+			ctx, err := sm.Load(context.Background(), "")
+			is.NoErr(err)
+			sm.Put(ctx, "user_id", 42)
+			sm.RememberMe(ctx, true)
+			token, _, err := sm.Commit(ctx)
+			is.NoErr(err)
+			var created atomic.Int32
+			cfg := chisess.Config{Secret: "a secret of at least thirty-two bytes, for the test", Path: "/app", CookieName: "sid",
+				Logger: discardLogger(),
+				OnEvent: func(_ context.Context, e chisess.Event) {
+					if e.Kind == chisess.EventCreated {
+						created.Add(1)
+					}
+				}}
+			if tc.backend != nil {
+				cfg.Backend = tc.backend()
+			}
+			m, err := chisess.New(cfg)
+			is.NoErr(err)
+			app := migrate.Load(m, migrate.Options{
+				Until:  time.Now().Add(time.Hour),
+				Owner:  func(*chisess.Session) string { return "42" },
+				Logger: discardLogger(),
+			}, migrate.SCS(sm))(whoami)
+			req := httptest.NewRequest("GET", "/app/account", nil)
+			req.AddCookie(&http.Cookie{Name: "session", Value: token})
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, req)
+			is.Equal(rec.Code, http.StatusOK)
+			is.Equal(rec.Body.String(), "42")
+			var sent []*http.Cookie
+			for _, c := range rec.Result().Cookies() {
+				if c.Name == m.CookieName() {
+					sent = append(sent, c)
+				}
+			}
+			is.Equal(len(sent), 1)
+			is.Equal(sent[0].Path, "/app")
+			is.Equal(sent[0].MaxAge, int(chisess.DefaultRememberFor/time.Second))
+			s, err := m.Inspect(context.Background(), sent[0].Value)
+			is.NoErr(err)
+			is.True(s.Remembered())
+			is.Equal(s.Owner(), "42")
+			is.Equal(created.Load(), int32(1))
+		})
+	}
 }
