@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -400,5 +401,40 @@ func TestObservedDurationLeavesOutOnEvent(t *testing.T) {
 		commits := log.observed(chisess.OpCommit)
 		is.Equal(len(commits), 1)
 		is.Equal(commits[0].Duration, time.Duration(0)) // no time passes in the bubble but the hook's
+	})
+}
+
+// The same holds for a load whose session was found (EventLoaded) and for
+// a Save after the first byte (EventCommitted), whose events also run the
+// hook before End.
+func TestObservedDurationLeavesOutOnEventOfLoadAndSave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		is := is.New(t)
+		log := &observerLog{}
+		m, err := chisess.New(chisess.Config{
+			Backend:  sessiontest.NewBackend(),
+			Observer: log,
+			OnEvent:  func(context.Context, chisess.Event) { time.Sleep(time.Second) }, // a slow hook
+		})
+		is.NoErr(err)
+		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
+		is.NoErr(err)
+		var saveErr error
+		app := chisess.Load(m)(chisess.Autoload(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "started")
+			saveErr = chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
+				return s.Set("room", "kitchen")
+			})
+		})))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(login)
+		app.ServeHTTP(httptest.NewRecorder(), req)
+		is.NoErr(saveErr)
+		loads, commits := log.observed(chisess.OpLoad), log.observed(chisess.OpCommit)
+		is.Equal(len(loads), 1)
+		is.Equal(loads[0].Outcome, chisess.OutcomeLoaded)
+		is.Equal(loads[0].Duration, time.Duration(0)) // EventLoaded's hook left out
+		is.Equal(len(commits), 1)                     // the Save's: the commit stored nothing
+		is.Equal(commits[0].Duration, time.Duration(0))
 	})
 }

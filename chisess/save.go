@@ -23,8 +23,11 @@ import (
 // session works as before the response; make the changes on it. Outside
 // change, a change after the response has started is still refused with
 // [ErrResponseStarted], including one another goroutine makes while change
-// runs, and so is a Save inside change. Name change's session s, so that
-// the outer one is out of reach:
+// runs, and so is a Save inside change on the session change is given. A
+// Save on the request's session (chisess.From) inside change waits for
+// change to end, for ever: Saves run one at a time, and it cannot be told
+// from another goroutine's. Name change's session s, so that the outer one
+// is out of reach, and pass it to helpers:
 //
 //	err := s.Save(r.Context(), func(s *chisess.Session) error {
 //		return s.Set("last_event", id)

@@ -47,7 +47,9 @@ type Options struct {
 	// session has no owner until the user signs in again, out of reach of
 	// "log out everywhere". When the owner cannot be indexed, the request
 	// is answered by Config.ErrorHandler and the old session is kept for
-	// the next one.
+	// the next one. An owner SetOwner can never take (not valid UTF-8
+	// without NUL bytes, or one key past Config.MaxKeys or MaxSize) is
+	// logged, and the session taken over without it.
 	Owner func(s *chisess.Session) string
 
 	// Timeout bounds one migration: reading and ending the old sessions,
@@ -319,7 +321,7 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 	}
 	if res.cookie != nil && (remember || mg.owner != nil) {
 		var err error
-		if res.cookie, err = mg.finish(ctx, r, res.cookie, remember); err != nil {
+		if res.cookie, err = mg.finish(ctx, r, res.cookie, remember, source); err != nil {
 			return result{err: err} // the old sessions are kept; the new one is never sent
 		}
 	}
@@ -347,11 +349,36 @@ func (mg *migrator) migrate(ctx context.Context, r *http.Request, found []oldCoo
 
 // finish gives the new session that cookie carries what Issue cannot: the
 // RememberMe the user asked the old library for, and its owner
-// (Options.Owner). It returns the cookie that carries the session now.
+// (Options.Owner; one SetOwner can never take is left out and logged). It
+// returns the cookie that carries the session now.
 // chisess changes a session only inside a request: this one is r with the
 // new cookie alone, at the cookie's Path, in a context of its own, served
 // through chisess.Load to a writer that keeps only the headers.
-func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool) (*http.Cookie, error) {
+//
+// chisess saves the session detached from ctx, within Config.Timeout, so
+// the request runs on its own goroutine and finish returns at ctx's
+// deadline (Options.Timeout) without it: what it then saves is never sent,
+// and the old sessions stay for the next request.
+func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool, source string) (*http.Cookie, error) {
+	type finished struct {
+		cookie *http.Cookie
+		err    error
+	}
+	done := make(chan finished, 1)
+	go func() {
+		c, err := mg.serveFinish(ctx, r, cookie, remember, source)
+		done <- finished{c, err}
+	}()
+	select {
+	case f := <-done:
+		return f.cookie, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("migrate: finish the new session: %w", ctx.Err())
+	}
+}
+
+// serveFinish serves finish's request.
+func (mg *migrator) serveFinish(ctx context.Context, r *http.Request, cookie *http.Cookie, remember bool, source string) (*http.Cookie, error) {
 	// A context of its own, with ctx's deadline: the Loads that serve r
 	// (another manager's, say) are not this request's.
 	own := context.Background()
@@ -380,10 +407,17 @@ func (mg *migrator) finish(ctx context.Context, r *http.Request, cookie *http.Co
 		}
 		if mg.owner != nil {
 			if owner := mg.owner(s); owner != "" {
-				if err = s.SetOwner(owner); err != nil {
-					return
+				switch err := s.SetOwner(owner); {
+				case errors.Is(err, chisess.ErrTooLarge):
+					// It will never fit, nor will an owner SetOwner
+					// refuses become valid: the session is taken over
+					// without one, as without Options.Owner.
+					mg.conv.log.Warn("migrate: the session is taken over without the owner Options.Owner named, which does not fit", "source", source, "err", err)
+				case err != nil: // the error quotes the owner: not logged
+					mg.conv.log.Warn("migrate: the session is taken over without the owner Options.Owner named, which is not valid UTF-8 without NUL bytes", "source", source)
+				default:
+					changed = true
 				}
-				changed = true
 			}
 		}
 		w.WriteHeader(http.StatusNoContent)
