@@ -383,13 +383,7 @@ func TestObserverEvents(t *testing.T) {
 func TestObservedDurationLeavesOutOnEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		log := &observerLog{}
-		m, err := chisess.New(chisess.Config{
-			Backend:  sessiontest.NewBackend(),
-			Observer: log,
-			OnEvent:  func(context.Context, chisess.Event) { time.Sleep(time.Second) }, // a slow hook
-		})
-		is.NoErr(err)
+		m, log := slowHookManager(t)
 		app := chisess.Load(m)(chisess.Autoload(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := chisess.From(r.Context()).Set("user", "ada"); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -410,13 +404,7 @@ func TestObservedDurationLeavesOutOnEvent(t *testing.T) {
 func TestObservedDurationLeavesOutOnEventOfLoadAndSave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		is := is.New(t)
-		log := &observerLog{}
-		m, err := chisess.New(chisess.Config{
-			Backend:  sessiontest.NewBackend(),
-			Observer: log,
-			OnEvent:  func(context.Context, chisess.Event) { time.Sleep(time.Second) }, // a slow hook
-		})
-		is.NoErr(err)
+		m, log := slowHookManager(t)
 		login, err := m.Issue(context.Background(), map[string]any{"user": "ada"})
 		is.NoErr(err)
 		var saveErr error
@@ -437,4 +425,20 @@ func TestObservedDurationLeavesOutOnEventOfLoadAndSave(t *testing.T) {
 		is.Equal(len(commits), 1)                     // the Save's: the commit stored nothing
 		is.Equal(commits[0].Duration, time.Duration(0))
 	})
+}
+
+// slowHookManager returns a manager on the fake backend whose OnEvent hook
+// takes a second, and the Observer it tells. Call it in a synctest bubble.
+func slowHookManager(t *testing.T) (*chisess.Manager, *observerLog) {
+	t.Helper()
+	log := &observerLog{}
+	m, err := chisess.New(chisess.Config{
+		Backend:  sessiontest.NewBackend(),
+		Observer: log,
+		OnEvent:  func(context.Context, chisess.Event) { time.Sleep(time.Second) }, // a slow hook
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, log
 }
