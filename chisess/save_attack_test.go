@@ -147,66 +147,55 @@ func TestSaveBeforeTheResponseKeepsNothingOfAFailedChange(t *testing.T) {
 	})
 }
 
-// A Save inside a Save's change, which once waited for itself for ever,
-// returns ErrResponseStarted and saves nothing; the outer Save goes on.
+// A Save inside a Save's change on the session the change is given, which
+// once waited for itself for ever. After the response started it returns
+// ErrResponseStarted and saves nothing, and the outer Save goes on; before,
+// it runs as any change does, and the commit saves both.
 func TestSaveInsideASavesChange(t *testing.T) {
-	forEachServerMode(t, func(t *testing.T, tm mode) {
-		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
-		var inner, outer error
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
-		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "started")
-			outer = chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
-				inner = s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
-				return s.Set("room", "kitchen")
+	tests := []struct {
+		name      string
+		each      func(*testing.T, func(*testing.T, mode))
+		started   bool
+		wantInner error
+	}{
+		{"after the first byte", forEachServerMode, true, chisess.ErrResponseStarted},
+		{"before the first byte", forEachMode, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.each(t, func(t *testing.T, tm mode) {
+				is := is.New(t)
+				m := newManager(t, tm.cfg)
+				login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+				is.NoErr(err)
+				var inner, outer error
+				r := chi.NewRouter()
+				r.Use(chisess.Load(m), chisess.Autoload)
+				r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+					if tt.started {
+						io.WriteString(w, "started")
+					}
+					outer = chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
+						inner = s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
+						return s.Set("room", "kitchen")
+					})
+				})
+				rec := send(r, "GET", "/", login.Name, login.Value)
+				is.Equal(errors.Is(inner, chisess.ErrResponseStarted), tt.wantInner != nil)
+				is.Equal(inner == nil, tt.wantInner == nil)
+				is.NoErr(outer)
+				value := login.Value
+				for _, c := range rec.Result().Cookies() {
+					if c.Name == login.Name {
+						value = c.Value // the cookie backend seals the change into a new cookie
+					}
+				}
+				s, err := m.Inspect(context.Background(), value)
+				is.NoErr(err)
+				room, _ := chisess.Get[string](s, "room")
+				is.Equal(room, "kitchen")                    // the outer change saved
+				is.Equal(s.Has("lamp"), tt.wantInner == nil) // the inner one with it, or not at all
 			})
 		})
-		send(r, "GET", "/", login.Name, login.Value)
-		is.True(errors.Is(inner, chisess.ErrResponseStarted))
-		is.NoErr(outer)
-		s, err := m.Inspect(context.Background(), login.Value)
-		is.NoErr(err)
-		room, _ := chisess.Get[string](s, "room")
-		is.Equal(room, "kitchen") // the outer change saved
-		is.True(!s.Has("lamp"))   // the inner one not
-	})
-}
-
-// Before the response starts, a Save inside a Save's change, which once
-// waited for itself for ever, runs as a change before the response does:
-// the commit saves both.
-func TestSaveInsideASavesChangeBeforeTheResponse(t *testing.T) {
-	forEachMode(t, func(t *testing.T, tm mode) {
-		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
-		var inner, outer error
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
-		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-			outer = chisess.From(r.Context()).Save(r.Context(), func(s *chisess.Session) error {
-				inner = s.Save(r.Context(), func(s *chisess.Session) error { return s.Set("lamp", "on") })
-				return s.Set("room", "kitchen")
-			})
-		})
-		rec := send(r, "GET", "/", login.Name, login.Value)
-		is.NoErr(inner)
-		is.NoErr(outer)
-		value := login.Value
-		for _, c := range rec.Result().Cookies() {
-			if c.Name == login.Name {
-				value = c.Value // the cookie backend seals the change into a new cookie
-			}
-		}
-		s, err := m.Inspect(context.Background(), value)
-		is.NoErr(err)
-		room, _ := chisess.Get[string](s, "room")
-		is.Equal(room, "kitchen")
-		is.True(s.Has("lamp"))
-	})
+	}
 }
