@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/matryer/is"
 
 	"github.com/chisess/kit/chisess"
@@ -71,13 +70,9 @@ func TestSaveKeepsARollingSessionOfItsOwnLifetimeAlive(t *testing.T) {
 func TestChangeOutsideSaveWhileAnotherGoroutineSaves(t *testing.T) {
 	forEachServerMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
+		m, login, r := inLobby(t, tm.cfg)
 		refused := errors.New("not that room")
 		var outside, saveErr error
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "started")
 			s := chisess.From(r.Context())
@@ -118,14 +113,10 @@ func TestChangeOutsideSaveWhileAnotherGoroutineSaves(t *testing.T) {
 func TestSaveBeforeTheResponseKeepsNothingOfAFailedChange(t *testing.T) {
 	forEachMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
+		m, login, r := inLobby(t, tm.cfg)
 		refused := errors.New("not that room")
 		var saveErr error
 		var room string
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 			s := chisess.From(r.Context())
 			saveErr = s.Save(r.Context(), func(s *chisess.Session) error {
@@ -165,12 +156,8 @@ func TestSaveInsideASavesChange(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.each(t, func(t *testing.T, tm mode) {
 				is := is.New(t)
-				m := newManager(t, tm.cfg)
-				login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-				is.NoErr(err)
+				m, login, r := inLobby(t, tm.cfg)
 				var inner, outer error
-				r := chi.NewRouter()
-				r.Use(chisess.Load(m), chisess.Autoload)
 				r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 					if tt.started {
 						io.WriteString(w, "started")

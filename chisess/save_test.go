@@ -210,13 +210,9 @@ func TestSaveReturnsTheBackendsError(t *testing.T) {
 		cfg := tm.cfg
 		var reported []error
 		cfg.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) { reported = append(reported, err) }
-		m := newManager(t, cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
+		m, login, r := inLobby(t, cfg)
 		var first, second error
 		var seen string
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 			s := chisess.From(r.Context())
 			io.WriteString(w, "started")
@@ -701,15 +697,11 @@ func TestSaveLoadedLateAndFromTwoGoroutines(t *testing.T) {
 func TestSaveChangeErrorKeepsNothing(t *testing.T) {
 	forEachServerMode(t, func(t *testing.T, tm mode) {
 		is := is.New(t)
-		m := newManager(t, tm.cfg)
-		login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
-		is.NoErr(err)
+		m, login, r := inLobby(t, tm.cfg)
 		refused := errors.New("not that room")
 		var saveErr error
 		var seen string
 		var writes int
-		r := chi.NewRouter()
-		r.Use(chisess.Load(m), chisess.Autoload)
 		r.Get("/", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "started")
 			s := chisess.From(r.Context())
@@ -760,4 +752,19 @@ func TestSaveMisuse(t *testing.T) {
 			is.True(msg != "") // a Save on a session not loaded panics
 		}
 	})
+}
+
+// inLobby returns a manager made with cfg, the cookie of a session of it
+// whose "room" is "lobby", and a router that loads the session on every
+// route.
+func inLobby(t *testing.T, cfg chisess.Config) (*chisess.Manager, *http.Cookie, *chi.Mux) {
+	t.Helper()
+	m := newManager(t, cfg)
+	login, err := m.Issue(context.Background(), map[string]any{"room": "lobby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Use(chisess.Load(m), chisess.Autoload)
+	return m, login, r
 }
