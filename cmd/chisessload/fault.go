@@ -129,7 +129,10 @@ type rig interface {
 // slowed and restored, the app's process killed and started again.
 type outage interface {
 	// takeAway takes the store (or the app) away, and returns once it is.
-	takeAway() error
+	// It calls gone at the first moment no request can reach the store
+	// (or the app), which can come before the store itself has stopped:
+	// a request begun from then on changes nothing until relaunch.
+	takeAway(gone func()) error
 	// bringBack brings it back, and returns once it serves again. It
 	// calls relaunch at the first moment the store may answer again: a
 	// request that failed before then changed nothing.
@@ -141,10 +144,9 @@ type outage interface {
 // is brought back even when the run ends first, so that the run can
 // clean up its store.
 func strikeOutage(ctx context.Context, o outage, rec *recorder, down time.Duration) error {
-	if err := o.takeAway(); err != nil {
+	if err := o.takeAway(func() { rec.note(&rec.killAt, time.Now()) }); err != nil {
 		return err
 	}
-	rec.note(&rec.killAt, time.Now())
 	select {
 	case <-ctx.Done():
 	case <-time.After(down):
@@ -352,7 +354,7 @@ func (s *redisServer) strike(ctx context.Context, rec *recorder, down time.Durat
 	return strikeOutage(ctx, s, rec, down)
 }
 
-func (s *redisServer) takeAway() error { s.kill(); return nil }
+func (s *redisServer) takeAway(gone func()) error { s.kill(); gone(); return nil }
 func (s *redisServer) bringBack(ctx context.Context, relaunch func()) error {
 	relaunch()
 	return s.start(ctx)

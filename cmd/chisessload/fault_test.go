@@ -337,6 +337,7 @@ func TestFaultNoLoss(t *testing.T) {
 			is.NoErr(err)
 			f := res.Fault
 			is.True(f != nil)
+			t.Logf("fault %+v", *f)
 			if !res.clean() || res.Lost != 0 {
 				t.Fatalf("fault %+v, lost %d, resurrected %d, wrong data %d:\n%s", *f, res.Lost, res.Resurrected, res.WrongData, strings.Join(res.Problems, "\n"))
 			}

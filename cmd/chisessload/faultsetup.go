@@ -88,12 +88,20 @@ func (f *proxyFault) strike(ctx context.Context, rec *recorder, down time.Durati
 // and keeps the proxy down until the restore (postgres-restart); resets
 // every connection (postgres-drop: new ones are closed until the restore);
 // cuts the link (partition); or slows it down (slow).
-func (f *proxyFault) takeAway() error {
+//
+// postgres-restart takes the proxy down before it stops the server, and
+// calls gone in between: from then on no request reaches the server. The
+// stop itself takes a while (pg_ctl polls for the server's end), and
+// longer on a loaded machine; a request that failed during it may have
+// changed something, so the users would forget their sessions on any
+// failed login or logout, and none would be left to check across the
+// restart (CI once found none).
+func (f *proxyFault) takeAway(gone func()) error {
 	switch f.kind {
 	case faultPostgresRestart:
-		err := f.server.(*pgServer).stop("immediate")
 		f.proxy.Down()
-		return err
+		gone()
+		return f.server.(*pgServer).stop("immediate")
 	case faultPostgresDrop:
 		f.proxy.Down()
 	case faultPartition:
@@ -101,6 +109,7 @@ func (f *proxyFault) takeAway() error {
 	case faultSlow:
 		f.proxy.Slow(slowDelay)
 	}
+	gone()
 	return nil
 }
 

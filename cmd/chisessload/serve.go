@@ -192,7 +192,7 @@ func (a *appProcess) strike(ctx context.Context, rec *recorder, down time.Durati
 	return strikeOutage(ctx, a, rec, down)
 }
 
-func (a *appProcess) takeAway() error { a.kill(); return nil }
+func (a *appProcess) takeAway(gone func()) error { a.kill(); gone(); return nil }
 func (a *appProcess) bringBack(ctx context.Context, relaunch func()) error {
 	return a.start(ctx, relaunch)
 }
